@@ -1,0 +1,133 @@
+//! Run settings: presets, and the `config.json` of a run directory, which records every
+//! setting actually used.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::corpus::SEQ_LEN;
+use crate::error::{Error, Result};
+use crate::nn::ModelShape;
+use crate::optim::AdamConfig;
+
+/// Noise dimension of the paper's generator.
+pub const NOISE_DIM: usize = 128;
+/// Residual blocks per network in the paper.
+pub const RES_BLOCKS: usize = 5;
+/// Default vocabulary cap (the paper's code keeps at most 2048 characters).
+pub const MAX_VOCAB: usize = 2048;
+
+/// Named bundles of hyper-parameters; explicit flags override them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Sized for a CPU: learning shows within minutes.
+    Cpu,
+    /// The paper's exact settings (DIM 512, 10 critic iterations, Adam 1e-4, β = (0.5, 0.9)).
+    Paper,
+}
+
+/// The hyper-parameters a preset stands for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PresetValues {
+    pub dim: usize,
+    pub critic_iters: usize,
+    pub batch: usize,
+    pub lr: f64,
+}
+
+impl Preset {
+    pub fn values(self) -> PresetValues {
+        match self {
+            Preset::Paper => PresetValues { dim: 512, critic_iters: 10, batch: 64, lr: 1e-4 },
+            Preset::Cpu => PresetValues { dim: 64, critic_iters: 5, batch: 64, lr: 1e-4 },
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Cpu => "cpu",
+            Preset::Paper => "paper",
+        }
+    }
+}
+
+/// Everything that defines a run; saved as `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub textgan_version: String,
+    /// The corpus file as given on the command line.
+    pub corpus: PathBuf,
+    /// FNV-1a hash of the corpus bytes: a resumed run must train on the same text.
+    pub corpus_hash: String,
+    pub preset: Preset,
+    pub model: ModelShape,
+    pub max_vocab: usize,
+    pub batch: usize,
+    /// Critic updates per generator update.
+    pub critic_iters: usize,
+    /// Gradient-penalty weight λ.
+    pub lambda: f64,
+    pub adam_generator: AdamConfig,
+    pub adam_critic: AdamConfig,
+    pub seed: u64,
+    /// Total generator iterations of the run.
+    pub iters: u64,
+    /// Wall-clock budget of one invocation, if any.
+    pub minutes: Option<f64>,
+    pub save_every: u64,
+    pub sample_every: u64,
+    /// Device the run was last trained on.
+    pub device: String,
+    pub dtype: String,
+}
+
+impl RunConfig {
+    /// Refuse settings that cannot train, with the flag's name.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(m));
+        if self.model.dim == 0 {
+            return bad("--dim must be at least 1".into());
+        }
+        if self.batch == 0 {
+            return bad("--batch must be at least 1".into());
+        }
+        if self.critic_iters == 0 {
+            return bad("--critic-iters must be at least 1".into());
+        }
+        for (flag, a) in [("--lr", &self.adam_generator), ("--lr", &self.adam_critic)] {
+            if !(a.lr.is_finite() && a.lr > 0.0) {
+                return bad(format!("{flag} must be a positive number, got {}", a.lr));
+            }
+        }
+        if let Some(m) = self.minutes {
+            if !(m.is_finite() && m > 0.0) {
+                return bad(format!("--minutes must be a positive number, got {m}"));
+            }
+        }
+        if self.iters == 0 {
+            return bad("--iters must be at least 1".into());
+        }
+        if self.save_every == 0 || self.sample_every == 0 {
+            return bad("--save-every and --sample-every must be at least 1".into());
+        }
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return bad(format!("--lambda must be a non-negative number, got {}", self.lambda));
+        }
+        Ok(())
+    }
+
+    pub fn shape_for(vocab: usize, dim: usize) -> ModelShape {
+        ModelShape { vocab, seq_len: SEQ_LEN, dim, noise_dim: NOISE_DIM, res_blocks: RES_BLOCKS }
+    }
+}
+
+/// FNV-1a 64-bit, as hex: a cheap fingerprint of the corpus (not a security hash).
+pub fn fingerprint(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}

@@ -1,0 +1,210 @@
+//! What the trainer tells the outside world, and what it can be told. The plain logger here and
+//! the dashboard are two consumers of the same events; the trainer never waits for either.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+
+/// One generator iteration's numbers (the last critic step's losses).
+#[derive(Debug, Clone, Serialize)]
+pub struct StepStats {
+    pub iteration: u64,
+    /// `mean D(real) − mean D(fake)`, the critic's Wasserstein estimate.
+    pub wasserstein: f64,
+    /// `λ · mean((‖∇D(x̂)‖ − 1)²)`.
+    pub penalty: f64,
+    /// Mean `‖∇D(x̂)‖`.
+    pub grad_norm: f64,
+    /// Critic loss `−wasserstein + penalty`.
+    pub critic_loss: f64,
+    /// `−mean D(G(z))`; none at iteration 0, which has no generator step.
+    pub gen_loss: Option<f64>,
+    /// Seconds this iteration took.
+    pub secs: f64,
+}
+
+/// One evaluation, as written to `metrics.jsonl`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct MetricsRecord {
+    pub iteration: u64,
+    pub elapsed_secs: f64,
+    /// JSD of n-gram distributions, n = 1..4, 640 samples vs the training lines.
+    pub js: [f64; 4],
+    /// The same for 640 held-out real lines: the floor a perfect generator would reach.
+    pub floor_js: [f64; 4],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StopReason {
+    /// `--iters` reached.
+    Done,
+    /// `--minutes` ran out.
+    TimeUp,
+    /// Asked to stop (Ctrl-C, `q`).
+    Stopped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub run_dir: PathBuf,
+    pub corpus: PathBuf,
+    pub train_lines: usize,
+    pub heldout_lines: usize,
+    pub vocab: usize,
+    pub dim: usize,
+    pub critic_iters: usize,
+    pub generator_params: usize,
+    pub critic_params: usize,
+    pub device: String,
+    pub start_iteration: u64,
+    pub target_iters: u64,
+    pub minutes: Option<f64>,
+    pub resumed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum Event {
+    Started(RunInfo),
+    Step(StepStats),
+    /// Samples from the fixed noise batch.
+    Samples { iteration: u64, lines: Vec<String> },
+    Metrics(MetricsRecord),
+    Saved { iteration: u64, dir: PathBuf },
+    Finished { iteration: u64, reason: StopReason },
+}
+
+/// Requests to a running trainer, set from any thread.
+#[derive(Debug, Default)]
+pub struct Control {
+    stop: AtomicBool,
+    save: AtomicBool,
+    paused: AtomicBool,
+}
+
+impl Control {
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+    pub fn request_save(&self) {
+        self.save.store(true, Ordering::SeqCst);
+    }
+    /// True once per request.
+    pub fn take_save_request(&self) -> bool {
+        self.save.swap(false, Ordering::SeqCst)
+    }
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::SeqCst);
+    }
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
+    }
+}
+
+/// Plain-text consumer: one line per `every` iterations, samples and metrics as they come.
+pub struct PlainLog<W: std::io::Write> {
+    out: W,
+    every: u64,
+    target: u64,
+    recent_secs: Vec<f64>,
+}
+
+impl<W: std::io::Write> PlainLog<W> {
+    pub fn new(out: W, every: u64) -> Self {
+        PlainLog { out, every: every.max(1), target: 0, recent_secs: Vec::new() }
+    }
+
+    pub fn handle(&mut self, event: &Event) {
+        // A closed pipe must not stop training: write errors are ignored.
+        let _ = self.write(event);
+    }
+
+    fn write(&mut self, event: &Event) -> std::io::Result<()> {
+        let out = &mut self.out;
+        match event {
+            Event::Started(i) => {
+                self.target = i.target_iters;
+                writeln!(
+                    out,
+                    "{} {} ({} train / {} held-out lines, vocab {}) -> {}",
+                    if i.resumed { "resuming" } else { "training on" },
+                    i.corpus.display(),
+                    i.train_lines,
+                    i.heldout_lines,
+                    i.vocab,
+                    i.run_dir.display()
+                )?;
+                writeln!(
+                    out,
+                    "model: dim {}, {} critic iters, generator {} / critic {} parameters, device {}; iteration {} of {}{}",
+                    i.dim,
+                    i.critic_iters,
+                    i.generator_params,
+                    i.critic_params,
+                    i.device,
+                    i.start_iteration,
+                    i.target_iters,
+                    i.minutes.map(|m| format!(", at most {m} min")).unwrap_or_default()
+                )?;
+            }
+            Event::Step(s) => {
+                self.recent_secs.push(s.secs);
+                if s.iteration % self.every == 0 || s.iteration == 1 {
+                    let mean = self.recent_secs.iter().sum::<f64>() / self.recent_secs.len() as f64;
+                    self.recent_secs.clear();
+                    let eta = (self.target.saturating_sub(s.iteration)) as f64 * mean;
+                    writeln!(
+                        out,
+                        "iter {:>6}  W {:+.4}  gp {:.4}  |grad| {:.3}  G {}  {:.3} s/iter  eta {}",
+                        s.iteration,
+                        s.wasserstein,
+                        s.penalty,
+                        s.grad_norm,
+                        s.gen_loss.map(|g| format!("{g:+.4}")).unwrap_or_else(|| "-".into()),
+                        mean,
+                        format_duration(eta)
+                    )?;
+                }
+            }
+            Event::Samples { iteration, lines } => {
+                writeln!(out, "samples at iteration {iteration}:")?;
+                for l in lines.iter().take(8) {
+                    writeln!(out, "  | {l}")?;
+                }
+            }
+            Event::Metrics(m) => writeln!(
+                out,
+                "eval  iter {:>6}  JSD-1..4 {:.3} {:.3} {:.3} {:.3}  (held-out floor {:.3} {:.3} {:.3} {:.3})",
+                m.iteration, m.js[0], m.js[1], m.js[2], m.js[3], m.floor_js[0], m.floor_js[1], m.floor_js[2], m.floor_js[3]
+            )?,
+            Event::Saved { iteration, dir } => {
+                writeln!(out, "saved checkpoint at iteration {iteration} in {}", dir.display())?
+            }
+            Event::Finished { iteration, reason } => {
+                let why = match reason {
+                    StopReason::Done => "reached --iters",
+                    StopReason::TimeUp => "--minutes ran out",
+                    StopReason::Stopped => "stopped",
+                };
+                writeln!(out, "finished at iteration {iteration} ({why})")?
+            }
+        }
+        out.flush()
+    }
+}
+
+/// `1h02m`, `3m05s`, `12s`.
+pub fn format_duration(secs: f64) -> String {
+    if !secs.is_finite() {
+        return "?".into();
+    }
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}

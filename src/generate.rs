@@ -1,0 +1,62 @@
+//! Sampling from a trained generator: Gaussian noise in, argmax at each position out,
+//! padding stripped.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, D};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::checkpoint;
+use crate::config::RunConfig;
+use crate::error::{Error, Result};
+use crate::nn::generator::Generator;
+use crate::nn::params::Store;
+use crate::train::noise;
+use crate::vocab::Vocab;
+
+/// Samples are generated this many at a time, so memory stays flat for any `-n`.
+pub const CHUNK: usize = 256;
+
+/// A generator and its vocabulary, loaded from a run directory.
+pub struct Sampler {
+    pub config: RunConfig,
+    pub vocab: Vocab,
+    pub generator: Generator,
+    device: Device,
+}
+
+impl Sampler {
+    pub fn load(run_dir: &Path, device: &Device) -> Result<Self> {
+        let config = checkpoint::read_config(run_dir)?;
+        let vocab = Vocab::load(&run_dir.join(checkpoint::TOKENIZER))?;
+        if vocab.len() != config.model.vocab {
+            return Err(Error::checkpoint(
+                run_dir.join(checkpoint::TOKENIZER),
+                format!("has {} tokens but config.json says {} (files from different runs?)", vocab.len(), config.model.vocab),
+            ));
+        }
+        let (generator, params) = Generator::init(config.model, Store::new(0, DType::F32, device))?;
+        checkpoint::load_params(&params, &run_dir.join(checkpoint::GENERATOR), device)?;
+        Ok(Sampler { config, vocab, generator, device: device.clone() })
+    }
+
+    /// Generate `n` samples with noise from `seed`, handing each line to `emit`; stops early
+    /// (without error) when `emit` returns `false`.
+    pub fn generate(&self, n: usize, seed: u64, mut emit: impl FnMut(String) -> bool) -> Result<()> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut left = n;
+        while left > 0 {
+            let b = left.min(CHUNK);
+            let z = noise(&mut rng, b, self.config.model.noise_dim, DType::F32, &self.device)?;
+            let ids = self.generator.logits(&z)?.argmax(D::Minus1)?.to_vec2::<u32>()?;
+            for row in &ids {
+                if !emit(self.vocab.decode(row)) {
+                    return Ok(());
+                }
+            }
+            left -= b;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! textgan: the character-level WGAN-GP of "Improved Training of Wasserstein GANs"
+//! (Gulrajani et al., 2017) on candle.
+//!
+//! The pipeline, one module each: [`corpus`] → [`vocab`] → [`nn`] (generator, critic) →
+//! [`penalty`] → [`train`] (with [`optim`]) → [`checkpoint`] → [`generate`] / [`metrics`];
+//! [`events`] carries training progress to whoever displays it.
+
+pub mod checkpoint;
+pub mod config;
+pub mod corpus;
+pub mod device;
+pub mod error;
+pub mod events;
+pub mod generate;
+pub mod metrics;
+pub mod nn;
+pub mod optim;
+pub mod penalty;
+pub mod run;
+pub mod train;
+pub mod vocab;
+
+pub use error::{Error, Result};

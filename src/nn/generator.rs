@@ -1,0 +1,53 @@
+//! Generator: `z (B, 128) → linear → (B, L, DIM) → residual blocks → 1×1 conv → softmax over V`.
+//! Each position is a probability vector over the vocabulary; text is its argmax.
+
+use candle_core::{Tensor, D};
+
+use super::conv::Conv1d;
+use super::linear::{Init, Linear};
+use super::params::{ParamBuilder, Params, Store};
+use super::resblock::ResBlock;
+use super::ModelShape;
+use crate::error::Result;
+
+#[derive(Debug, Clone)]
+pub struct Generator {
+    pub shape: ModelShape,
+    input: Linear,
+    blocks: Vec<ResBlock>,
+    output: Conv1d,
+}
+
+impl Generator {
+    pub fn new(pb: &ParamBuilder, shape: ModelShape) -> Result<Self> {
+        let input =
+            Linear::new(&pb.pp("input"), shape.noise_dim, shape.seq_len * shape.dim, Init::Glorot)?;
+        let blocks = (0..shape.res_blocks)
+            .map(|i| ResBlock::new(&pb.pp(format!("blocks.{i}")), shape.dim))
+            .collect::<Result<_>>()?;
+        let output = Conv1d::new(&pb.pp("output"), shape.dim, shape.vocab, 1)?;
+        Ok(Generator { shape, input, blocks, output })
+    }
+
+    /// A freshly initialised generator and its parameters.
+    pub fn init(shape: ModelShape, store: Store) -> Result<(Self, Params)> {
+        let g = Self::new(&store.root(), shape)?;
+        Ok((g, store.into_params()))
+    }
+
+    /// `z`: `(B, noise_dim)` → probabilities `(B, L, V)`.
+    pub fn forward(&self, z: &Tensor) -> Result<Tensor> {
+        let logits = self.logits(z)?;
+        Ok(candle_nn::ops::softmax(&logits, D::Minus1)?)
+    }
+
+    /// Pre-softmax scores `(B, L, V)`; their argmax is the generated text.
+    pub fn logits(&self, z: &Tensor) -> Result<Tensor> {
+        let b = z.dim(0)?;
+        let mut h = self.input.forward(z)?.reshape((b, self.shape.seq_len, self.shape.dim))?;
+        for block in &self.blocks {
+            h = block.forward(&h)?;
+        }
+        self.output.forward(&h)
+    }
+}

@@ -1,0 +1,25 @@
+//! The paper's language-model networks (SEED-NOTES §5), channels-last `(batch, length, channels)`.
+
+pub mod conv;
+pub mod critic;
+pub mod generator;
+pub mod linear;
+pub mod params;
+pub mod resblock;
+
+use serde::{Deserialize, Serialize};
+
+/// Shape of both networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelShape {
+    /// Vocabulary size V (one-hot / softmax width).
+    pub vocab: usize,
+    /// Characters per sample (32 in the paper).
+    pub seq_len: usize,
+    /// Channels of every hidden layer (the paper's DIM, 512).
+    pub dim: usize,
+    /// Size of the generator's Gaussian noise input (128).
+    pub noise_dim: usize,
+    /// Residual blocks in each network (5).
+    pub res_blocks: usize,
+}

@@ -1,0 +1,201 @@
+//! Turning command-line options into a ready trainer: a new run, a resumed one, or a refusal
+//! that explains itself. Nothing on disk is touched until the options are known to be good.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+
+use crate::checkpoint;
+use crate::config::{fingerprint, Preset, RunConfig, MAX_VOCAB};
+use crate::corpus::{self, Corpus};
+use crate::device;
+use crate::error::{Error, Result};
+use crate::optim::AdamConfig;
+use crate::penalty::LAMBDA;
+use crate::train::Trainer;
+use crate::vocab::Vocab;
+
+/// Generator iterations when no `--iters` is given (the paper's run length).
+pub const DEFAULT_ITERS: u64 = 200_000;
+pub const DEFAULT_SAVE_EVERY: u64 = 100;
+pub const DEFAULT_SAMPLE_EVERY: u64 = 100;
+
+/// `textgan train` options; `None` means "the preset's value" (new run) or "as saved" (resume).
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    pub corpus: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub preset: Option<Preset>,
+    pub iters: Option<u64>,
+    pub minutes: Option<f64>,
+    pub dim: Option<usize>,
+    pub critic_iters: Option<usize>,
+    pub batch: Option<usize>,
+    pub lr: Option<f64>,
+    pub seed: Option<u64>,
+    pub max_vocab: Option<usize>,
+    pub save_every: Option<u64>,
+    pub sample_every: Option<u64>,
+    pub resume: bool,
+    pub force: bool,
+}
+
+/// Files a run directory may hold; `--force` removes exactly these, nothing else.
+const RUN_FILES: [&str; 7] = [
+    checkpoint::CONFIG,
+    checkpoint::TOKENIZER,
+    checkpoint::GENERATOR,
+    checkpoint::CRITIC,
+    checkpoint::OPTIMIZER,
+    checkpoint::STATE,
+    checkpoint::METRICS,
+];
+
+pub fn prepare(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
+    if opts.resume && opts.force {
+        return Err(Error::Config("--resume and --force contradict each other: pick one".into()));
+    }
+    if opts.resume {
+        prepare_resume(opts, device)
+    } else {
+        prepare_new(opts, device)
+    }
+}
+
+fn read_corpus_bytes(path: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::corpus(path, "is a directory, not a text file"));
+    }
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+fn prepare_new(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
+    let corpus_path = opts
+        .corpus
+        .clone()
+        .ok_or_else(|| Error::Config("no corpus given: `textgan train CORPUS.txt`".into()))?;
+    let run_dir = opts.out.clone().unwrap_or_else(|| corpus::default_run_dir(&corpus_path));
+    let preset = opts.preset.unwrap_or(Preset::Cpu);
+    let p = preset.values();
+    let lr = opts.lr.unwrap_or(p.lr);
+    let adam = AdamConfig { lr, ..AdamConfig::paper() };
+    let mut config = RunConfig {
+        textgan_version: env!("CARGO_PKG_VERSION").to_string(),
+        corpus: corpus_path.clone(),
+        corpus_hash: String::new(),
+        preset,
+        model: RunConfig::shape_for(0, opts.dim.unwrap_or(p.dim)),
+        max_vocab: opts.max_vocab.unwrap_or(MAX_VOCAB),
+        batch: opts.batch.unwrap_or(p.batch),
+        critic_iters: opts.critic_iters.unwrap_or(p.critic_iters),
+        lambda: LAMBDA,
+        adam_generator: adam,
+        adam_critic: adam,
+        seed: opts.seed.unwrap_or(0),
+        iters: opts.iters.unwrap_or(DEFAULT_ITERS),
+        minutes: opts.minutes,
+        save_every: opts.save_every.unwrap_or(DEFAULT_SAVE_EVERY),
+        sample_every: opts.sample_every.unwrap_or(DEFAULT_SAMPLE_EVERY),
+        device: device::name(device),
+        dtype: "f32".into(),
+    };
+    config.validate()?;
+    let bytes = read_corpus_bytes(&corpus_path)?;
+    let lines = corpus::parse_lines(&corpus_path, &bytes)?;
+    let corpus = Corpus::split(&corpus_path, lines, config.seed, config.batch)?;
+    let vocab = Vocab::build(corpus.all_lines(), config.max_vocab)?;
+    config.model.vocab = vocab.len();
+    config.corpus_hash = fingerprint(&bytes);
+    check_run_dir_free(&run_dir, opts.force)?;
+    Trainer::new(config, corpus, vocab, &run_dir, device)
+}
+
+/// A new run may only write into a directory with no run in it, unless `--force`.
+fn check_run_dir_free(run_dir: &Path, force: bool) -> Result<()> {
+    if run_dir.exists() && !run_dir.is_dir() {
+        return Err(Error::checkpoint(run_dir, "exists and is not a directory"));
+    }
+    let has_run = RUN_FILES.iter().any(|f| run_dir.join(f).exists()) || run_dir.join(checkpoint::SAMPLES).exists();
+    if !has_run {
+        return Ok(());
+    }
+    if !force {
+        return Err(Error::checkpoint(
+            run_dir,
+            "already holds a run; use --resume to continue it, --force to replace it, or --out to train elsewhere",
+        ));
+    }
+    for f in RUN_FILES {
+        let p = run_dir.join(f);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    let samples = run_dir.join(checkpoint::SAMPLES);
+    if samples.is_dir() {
+        std::fs::remove_dir_all(&samples).map_err(|e| Error::io(&samples, e))?;
+    }
+    Ok(())
+}
+
+fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
+    let run_dir = match (&opts.out, &opts.corpus) {
+        (Some(d), _) => d.clone(),
+        (None, Some(c)) => corpus::default_run_dir(c),
+        (None, None) => return Err(Error::Config("--resume needs the run: give the corpus or --out DIR".into())),
+    };
+    let mut config = checkpoint::read_config(&run_dir)?;
+    if !run_dir.join(checkpoint::STATE).is_file() {
+        return Err(Error::checkpoint(&run_dir, "has no state.json: nothing to resume"));
+    }
+    // Settings that define the model or the data split cannot change mid-run.
+    let fixed = |flag: &str, given: Option<String>, saved: String| -> Result<()> {
+        match given {
+            Some(g) if g != saved => Err(Error::Config(format!(
+                "{flag} {g}: the run in {} was started with {saved}, which a resumed run cannot change (start a new run with --out)",
+                run_dir.display()
+            ))),
+            _ => Ok(()),
+        }
+    };
+    fixed("--dim", opts.dim.map(|d| d.to_string()), config.model.dim.to_string())?;
+    fixed("--max-vocab", opts.max_vocab.map(|d| d.to_string()), config.max_vocab.to_string())?;
+    fixed("--seed", opts.seed.map(|d| d.to_string()), config.seed.to_string())?;
+    fixed("--preset", opts.preset.map(|p| p.name().to_string()), config.preset.name().to_string())?;
+    let corpus_path = opts.corpus.clone().unwrap_or_else(|| config.corpus.clone());
+    let bytes = read_corpus_bytes(&corpus_path)?;
+    if fingerprint(&bytes) != config.corpus_hash {
+        return Err(Error::corpus(
+            &corpus_path,
+            format!("is not the corpus the run in {} was trained on (its contents differ)", run_dir.display()),
+        ));
+    }
+    // Safe changes: budget, learning rate, batch, critic iterations, intervals, device.
+    if let Some(n) = opts.iters {
+        config.iters = n;
+    }
+    config.minutes = opts.minutes;
+    if let Some(lr) = opts.lr {
+        config.adam_generator.lr = lr;
+        config.adam_critic.lr = lr;
+    }
+    if let Some(b) = opts.batch {
+        config.batch = b;
+    }
+    if let Some(c) = opts.critic_iters {
+        config.critic_iters = c;
+    }
+    if let Some(s) = opts.save_every {
+        config.save_every = s;
+    }
+    if let Some(s) = opts.sample_every {
+        config.sample_every = s;
+    }
+    config.device = device::name(device);
+    config.corpus = corpus_path.clone();
+    config.validate()?;
+    let lines = corpus::parse_lines(&corpus_path, &bytes)?;
+    let corpus = Corpus::split(&corpus_path, lines, config.seed, config.batch)?;
+    Trainer::resume(config, corpus, &run_dir, device)
+}

@@ -1,0 +1,427 @@
+//! The training loop of the paper's `gan_language.py`: per generator iteration, one generator
+//! step (none at iteration 0) then `critic_iters` critic steps, each on a fresh real batch and a
+//! fresh, detached fake batch. All randomness comes from one seeded ChaCha8 stream on the CPU,
+//! so a run is repeatable and a resumed run continues exactly.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+use crate::checkpoint::{self, TrainState};
+use crate::config::RunConfig;
+use crate::corpus::{Corpus, SEQ_LEN};
+use crate::error::{Error, Result};
+use crate::events::{Control, Event, MetricsRecord, RunInfo, StepStats, StopReason};
+use crate::metrics::{NgramTable, PAD_CHAR};
+use crate::nn::critic::Critic;
+use crate::nn::generator::Generator;
+use crate::nn::params::{Params, Store};
+use crate::optim::Adam;
+use crate::penalty::{critic_loss, generator_loss};
+use crate::vocab::Vocab;
+
+/// Samples drawn for each evaluation (10 batches of 64, as the paper's monitor).
+pub const EVAL_SAMPLES: usize = 640;
+/// Samples from the fixed noise batch written at each evaluation.
+pub const SHOWN_SAMPLES: usize = 64;
+
+/// Seeds of the generator's and critic's initial weights, derived from the run's seed.
+fn init_seeds(seed: u64) -> (u64, u64) {
+    (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 1, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 2)
+}
+
+/// The epoch-by-epoch shuffled order of training lines (as the paper's data iterator).
+#[derive(Debug, Clone)]
+struct DataOrder {
+    seed: u64,
+    epoch: u64,
+    pos: usize,
+    perm: Vec<usize>,
+}
+
+impl DataOrder {
+    fn new(seed: u64, n: usize, epoch: u64, pos: usize) -> Self {
+        let mut d = DataOrder { seed, epoch, pos, perm: (0..n).collect() };
+        d.shuffle();
+        d
+    }
+
+    fn shuffle(&mut self) {
+        self.perm.sort_unstable();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0xDA7A_0000_0000_0000 ^ self.epoch);
+        self.perm.shuffle(&mut rng);
+    }
+
+    fn next_batch(&mut self, b: usize) -> Vec<usize> {
+        (0..b)
+            .map(|_| {
+                if self.pos >= self.perm.len() {
+                    self.epoch += 1;
+                    self.pos = 0;
+                    self.shuffle();
+                }
+                self.pos += 1;
+                self.perm[self.pos - 1]
+            })
+            .collect()
+    }
+}
+
+pub struct Trainer {
+    pub config: RunConfig,
+    pub run_dir: PathBuf,
+    pub corpus: Corpus,
+    pub vocab: Vocab,
+    pub generator: Generator,
+    pub critic: Critic,
+    pub gen_params: Params,
+    pub critic_params: Params,
+    opt_g: Adam,
+    opt_d: Adam,
+    train_ids: Vec<[u32; SEQ_LEN]>,
+    data: DataOrder,
+    rng: ChaCha8Rng,
+    device: Device,
+    dtype: DType,
+    corpus_ngrams: NgramTable,
+    floor_js: [f64; 4],
+    fixed_noise: Tensor,
+    /// Generator iterations completed.
+    pub iteration: u64,
+    /// Training seconds over all sessions.
+    pub elapsed_secs: f64,
+    resumed: bool,
+}
+
+impl Trainer {
+    /// A new run: fresh weights from the seed, vocabulary built from the corpus.
+    pub fn new(config: RunConfig, corpus: Corpus, vocab: Vocab, run_dir: &Path, device: &Device) -> Result<Self> {
+        config.validate()?;
+        let dtype = DType::F32;
+        let (gs, cs) = init_seeds(config.seed);
+        let (generator, gen_params) = Generator::init(config.model, Store::new(gs, dtype, device))?;
+        let (critic, critic_params) = Critic::init(config.model, Store::new(cs, dtype, device))?;
+        let opt_g = Adam::new(&gen_params, config.adam_generator)?;
+        let opt_d = Adam::new(&critic_params, config.adam_critic)?;
+        let train_ids: Vec<_> = corpus.train.iter().map(|l| vocab.encode(l)).collect();
+        let data = DataOrder::new(config.seed, train_ids.len(), 0, 0);
+        let corpus_ngrams = NgramTable::from_lines(&corpus.train);
+        let floor_js = NgramTable::from_lines(&corpus.heldout).js_all(&corpus_ngrams);
+        let fixed_noise = noise(&mut ChaCha8Rng::seed_from_u64(config.seed ^ 0xF1), SHOWN_SAMPLES, config.model.noise_dim, dtype, device)?;
+        Ok(Trainer {
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            config,
+            run_dir: run_dir.to_path_buf(),
+            corpus,
+            vocab,
+            generator,
+            critic,
+            gen_params,
+            critic_params,
+            opt_g,
+            opt_d,
+            train_ids,
+            data,
+            device: device.clone(),
+            dtype,
+            corpus_ngrams,
+            floor_js,
+            fixed_noise,
+            iteration: 0,
+            elapsed_secs: 0.0,
+            resumed: false,
+        })
+    }
+
+    /// Continue the run saved in `run_dir`. `config` is the saved config with the safe changes
+    /// (budget, learning rate, intervals, device) already applied by the caller; `corpus` must
+    /// be the run's corpus, read with the run's seed.
+    pub fn resume(config: RunConfig, corpus: Corpus, run_dir: &Path, device: &Device) -> Result<Self> {
+        let vocab = Vocab::load(&run_dir.join(checkpoint::TOKENIZER))?;
+        if vocab.len() != config.model.vocab {
+            return Err(Error::checkpoint(
+                run_dir.join(checkpoint::TOKENIZER),
+                format!("has {} tokens but config.json says {}", vocab.len(), config.model.vocab),
+            ));
+        }
+        let state: TrainState = checkpoint::read_json(&run_dir.join(checkpoint::STATE))?;
+        let mut t = Trainer::new(config, corpus, vocab, run_dir, device)?;
+        checkpoint::load_params(&t.gen_params, &run_dir.join(checkpoint::GENERATOR), device)?;
+        checkpoint::load_params(&t.critic_params, &run_dir.join(checkpoint::CRITIC), device)?;
+        let opt_path = run_dir.join(checkpoint::OPTIMIZER);
+        let mut moments = checkpoint::load_tensors(&opt_path, device)?;
+        let take = |prefix: &str, all: &mut std::collections::HashMap<String, Tensor>| {
+            let keys: Vec<String> = all.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+            keys.into_iter()
+                .filter_map(|k| all.remove(&k).map(|v| (k[prefix.len()..].to_string(), v)))
+                .collect::<std::collections::HashMap<_, _>>()
+        };
+        let g = take("generator.", &mut moments);
+        let c = take("critic.", &mut moments);
+        t.opt_g.load_state(g, state.adam_steps.0, &opt_path)?;
+        t.opt_d.load_state(c, state.adam_steps.1, &opt_path)?;
+        let word_pos: u128 = state.rng_word_pos.parse().map_err(|_| {
+            Error::checkpoint(run_dir.join(checkpoint::STATE), "rng_word_pos is not a number")
+        })?;
+        t.rng.set_word_pos(word_pos);
+        if state.data_pos > t.train_ids.len() {
+            return Err(Error::checkpoint(run_dir.join(checkpoint::STATE), "data_pos is beyond the corpus"));
+        }
+        t.data = DataOrder::new(t.config.seed, t.train_ids.len(), state.data_epoch, state.data_pos);
+        t.iteration = state.iteration;
+        t.elapsed_secs = state.elapsed_secs;
+        t.resumed = true;
+        Ok(t)
+    }
+
+    fn real_batch(&mut self) -> Result<Tensor> {
+        let idx = self.data.next_batch(self.config.batch);
+        let v = self.config.model.vocab;
+        let mut data = vec![0f32; idx.len() * SEQ_LEN * v];
+        for (row, &i) in idx.iter().enumerate() {
+            for (pos, &tok) in self.train_ids[i].iter().enumerate() {
+                data[(row * SEQ_LEN + pos) * v + tok as usize] = 1.0;
+            }
+        }
+        Ok(Tensor::from_vec(data, (idx.len(), SEQ_LEN, v), &Device::Cpu)?
+            .to_dtype(self.dtype)?
+            .to_device(&self.device)?)
+    }
+
+    fn noise(&mut self, b: usize) -> Result<Tensor> {
+        noise(&mut self.rng, b, self.config.model.noise_dim, self.dtype, &self.device)
+    }
+
+    /// One critic update (WGAN-GP loss, Formula 9). Returns the step's numbers.
+    pub fn critic_step(&mut self) -> Result<(f64, f64, f64, f64)> {
+        let b = self.config.batch;
+        let real = self.real_batch()?;
+        let z = self.noise(b)?;
+        let fake = self.generator.forward(&z)?.detach();
+        let eps: Vec<f32> = (0..b).map(|_| self.rng.random::<f32>()).collect();
+        let eps = Tensor::from_vec(eps, b, &Device::Cpu)?.to_dtype(self.dtype)?.to_device(&self.device)?;
+        let loss = critic_loss(&self.critic, &real, &fake, &eps, self.config.lambda)?;
+        let grads = loss.total.backward()?;
+        let total = scalar(&loss.total)?;
+        if !total.is_finite() {
+            return Err(self.diverged("critic loss"));
+        }
+        self.opt_d.step(&grads)?;
+        Ok((total, scalar(&loss.wasserstein)?, scalar(&loss.penalty)?, scalar(&loss.grad_norm)?))
+    }
+
+    /// One generator update: minimise `−mean D(G(z))`.
+    pub fn generator_step(&mut self) -> Result<f64> {
+        let z = self.noise(self.config.batch)?;
+        let loss = generator_loss(&self.critic, &self.generator.forward(&z)?)?;
+        let grads = loss.backward()?;
+        let value = scalar(&loss)?;
+        if !value.is_finite() {
+            return Err(self.diverged("generator loss"));
+        }
+        self.opt_g.step(&grads)?;
+        Ok(value)
+    }
+
+    fn diverged(&self, what: &str) -> Error {
+        Error::NonFinite(format!(
+            "{what} became NaN or infinite at iteration {}; nothing was saved, the last checkpoint in {} is intact. Try a lower --lr.",
+            self.iteration,
+            self.run_dir.display()
+        ))
+    }
+
+    /// One generator iteration: a generator step (except at iteration 0), then the critic steps.
+    pub fn train_iteration(&mut self) -> Result<StepStats> {
+        let start = Instant::now();
+        let gen_loss = if self.iteration > 0 { Some(self.generator_step()?) } else { None };
+        let mut last = (0.0, 0.0, 0.0, 0.0);
+        for _ in 0..self.config.critic_iters {
+            last = self.critic_step()?;
+        }
+        self.iteration += 1;
+        let secs = start.elapsed().as_secs_f64();
+        self.elapsed_secs += secs;
+        Ok(StepStats {
+            iteration: self.iteration,
+            critic_loss: last.0,
+            wasserstein: last.1,
+            penalty: last.2,
+            grad_norm: last.3,
+            gen_loss,
+            secs,
+        })
+    }
+
+    /// Decoded samples for noise `z`: argmax at each position.
+    pub fn decode(&self, z: &Tensor, keep_padding: bool) -> Result<Vec<String>> {
+        let ids = self.generator.logits(z)?.argmax(candle_core::D::Minus1)?.to_vec2::<u32>()?;
+        Ok(ids
+            .iter()
+            .map(|row| if keep_padding { self.vocab.decode_padded(row, PAD_CHAR) } else { self.vocab.decode(row) })
+            .collect())
+    }
+
+    /// Samples from the fixed noise batch: the same inputs at every evaluation, so a viewer
+    /// sees the same samples sharpen.
+    pub fn fixed_samples(&self) -> Result<Vec<String>> {
+        self.decode(&self.fixed_noise, false)
+    }
+
+    /// JSD-1..4 of 640 samples against the training lines. Uses its own RNG (seeded by the
+    /// iteration), so evaluating never changes the training trajectory.
+    pub fn evaluate(&self) -> Result<MetricsRecord> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed ^ 0xE7A1 ^ self.iteration.rotate_left(17));
+        let mut lines = Vec::with_capacity(EVAL_SAMPLES);
+        for _ in 0..EVAL_SAMPLES / 64 {
+            let z = noise(&mut rng, 64, self.config.model.noise_dim, self.dtype, &self.device)?;
+            lines.extend(self.decode(&z, true)?);
+        }
+        Ok(MetricsRecord {
+            iteration: self.iteration,
+            elapsed_secs: self.elapsed_secs,
+            js: NgramTable::from_lines(&lines).js_all(&self.corpus_ngrams),
+            floor_js: self.floor_js,
+        })
+    }
+
+    /// Write the whole checkpoint. State goes last, so it never points past the weights.
+    pub fn save(&self) -> Result<()> {
+        for (name, p) in [("generator", &self.gen_params), ("critic", &self.critic_params)] {
+            for (pname, var) in &p.vars {
+                let ok = var.as_tensor().to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?.iter().all(|x| x.is_finite());
+                if !ok {
+                    return Err(Error::NonFinite(format!(
+                        "{name} weight {pname} is NaN or infinite at iteration {}; not saved, the last checkpoint is intact. Try a lower --lr.",
+                        self.iteration
+                    )));
+                }
+            }
+        }
+        let dir = &self.run_dir;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        checkpoint::write_json(&dir.join(checkpoint::CONFIG), &self.config)?;
+        self.vocab.save(&dir.join(checkpoint::TOKENIZER))?;
+        checkpoint::save_tensors(&dir.join(checkpoint::GENERATOR), &self.gen_params.tensors())?;
+        checkpoint::save_tensors(&dir.join(checkpoint::CRITIC), &self.critic_params.tensors())?;
+        let mut moments = std::collections::HashMap::new();
+        for (k, v) in self.opt_g.state_tensors() {
+            moments.insert(format!("generator.{k}"), v);
+        }
+        for (k, v) in self.opt_d.state_tensors() {
+            moments.insert(format!("critic.{k}"), v);
+        }
+        checkpoint::save_tensors(&dir.join(checkpoint::OPTIMIZER), &moments)?;
+        let state = TrainState {
+            iteration: self.iteration,
+            elapsed_secs: self.elapsed_secs,
+            adam_steps: (self.opt_g.t, self.opt_d.t),
+            rng_word_pos: self.rng.get_word_pos().to_string(),
+            data_epoch: self.data.epoch,
+            data_pos: self.data.pos,
+            saved_at: checkpoint::unix_now(),
+        };
+        checkpoint::write_json(&dir.join(checkpoint::STATE), &state)
+    }
+
+    fn record_eval(&self, sink: &mut dyn FnMut(Event)) -> Result<()> {
+        let samples = self.fixed_samples()?;
+        let dir = self.run_dir.join(checkpoint::SAMPLES);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut text = samples.join("\n");
+        text.push('\n');
+        checkpoint::write_atomic(&dir.join(format!("{:06}.txt", self.iteration)), text.as_bytes())?;
+        sink(Event::Samples { iteration: self.iteration, lines: samples });
+        let m = self.evaluate()?;
+        let path = self.run_dir.join(checkpoint::METRICS);
+        let line = serde_json::to_string(&m).map_err(|e| Error::checkpoint(&path, e.to_string()))?;
+        append_line(&path, &line)?;
+        sink(Event::Metrics(m));
+        Ok(())
+    }
+
+    pub fn info(&self) -> RunInfo {
+        RunInfo {
+            run_dir: self.run_dir.clone(),
+            corpus: self.corpus.path.clone(),
+            train_lines: self.corpus.train.len(),
+            heldout_lines: self.corpus.heldout.len(),
+            vocab: self.vocab.len(),
+            dim: self.config.model.dim,
+            critic_iters: self.config.critic_iters,
+            generator_params: self.gen_params.count(),
+            critic_params: self.critic_params.count(),
+            device: self.config.device.clone(),
+            start_iteration: self.iteration,
+            target_iters: self.config.iters,
+            minutes: self.config.minutes,
+            resumed: self.resumed,
+        }
+    }
+
+    /// Train until `--iters`, `--minutes` or a stop request; checkpoint every `save_every`
+    /// iterations and at the end; evaluate every `sample_every`.
+    pub fn run(&mut self, control: &Control, sink: &mut dyn FnMut(Event)) -> Result<StopReason> {
+        sink(Event::Started(self.info()));
+        std::fs::create_dir_all(&self.run_dir).map_err(|e| Error::io(&self.run_dir, e))?;
+        if self.iteration == 0 {
+            self.save()?;
+            self.record_eval(sink)?;
+        }
+        let budget = self.config.minutes.map(|m| std::time::Duration::from_secs_f64(m * 60.0));
+        let session = Instant::now();
+        let mut saved_at = self.iteration;
+        let reason = loop {
+            if self.iteration >= self.config.iters {
+                break StopReason::Done;
+            }
+            if control.stop_requested() {
+                break StopReason::Stopped;
+            }
+            if budget.is_some_and(|b| session.elapsed() >= b) {
+                break StopReason::TimeUp;
+            }
+            if control.paused() {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+            let stats = self.train_iteration()?;
+            sink(Event::Step(stats));
+            if self.iteration % self.config.sample_every == 0 {
+                self.record_eval(sink)?;
+            }
+            if self.iteration % self.config.save_every == 0 || control.take_save_request() {
+                self.save()?;
+                saved_at = self.iteration;
+                sink(Event::Saved { iteration: self.iteration, dir: self.run_dir.clone() });
+            }
+        };
+        if saved_at != self.iteration || self.iteration == 0 {
+            self.save()?;
+            sink(Event::Saved { iteration: self.iteration, dir: self.run_dir.clone() });
+        }
+        sink(Event::Finished { iteration: self.iteration, reason });
+        Ok(reason)
+    }
+}
+
+/// `b` standard-normal noise vectors, drawn on the CPU (the same on every device).
+pub fn noise(rng: &mut ChaCha8Rng, b: usize, dim: usize, dtype: DType, device: &Device) -> Result<Tensor> {
+    let v: Vec<f32> = (0..b * dim).map(|_| rng.sample(StandardNormal)).collect();
+    Ok(Tensor::from_vec(v, (b, dim), &Device::Cpu)?.to_dtype(dtype)?.to_device(device)?)
+}
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+}
+
+fn append_line(path: &Path, line: &str) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::io(path, e))?;
+    writeln!(f, "{line}").map_err(|e| Error::io(path, e))
+}
