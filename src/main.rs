@@ -42,7 +42,7 @@ struct TrainArgs {
     #[arg(long)]
     iters: Option<u64>,
     /// Stop after this many minutes of this session (a checkpoint is saved) [default: no limit]
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     minutes: Option<f64>,
     /// Hyper-parameter bundle: `cpu` (dim 64, 5 critic iterations) or `paper` (dim 512,
     /// 10 critic iterations); the flags below override it [default: cpu]

@@ -191,3 +191,23 @@ fn im2col_convolution_matches_a_direct_convolution() {
         }
     }
 }
+
+#[test]
+fn cpu_im2col_kernel_and_its_backward_match_the_generic_tensor_ops() {
+    use textgan::nn::conv::{im2col, im2col_ops};
+    let mut r = rng(13);
+    let s = textgan::nn::ModelShape { vocab: 3, seq_len: 7, ..TINY };
+    let x = Var::from_tensor(&soft(&mut r, 2, s)).unwrap();
+    let w = soft(&mut r, 2, textgan::nn::ModelShape { vocab: 15, seq_len: 7, ..TINY });
+    let a = im2col(x.as_tensor(), 5).unwrap();
+    let b = im2col_ops(x.as_tensor(), 5).unwrap();
+    assert_eq!(a.to_vec3::<f64>().unwrap(), b.to_vec3::<f64>().unwrap());
+    // Backward (col2im): the gradient of <w, im2col(x)> is the same through both.
+    let ga = (&a * &w).unwrap().sum_all().unwrap().backward().unwrap();
+    let gb = (&b * &w).unwrap().sum_all().unwrap().backward().unwrap();
+    let ga = ga.get(x.as_tensor()).unwrap().to_vec3::<f64>().unwrap();
+    let gb = gb.get(x.as_tensor()).unwrap().to_vec3::<f64>().unwrap();
+    for (p, q) in ga.iter().flatten().flatten().zip(gb.iter().flatten().flatten()) {
+        assert!((p - q).abs() < 1e-12);
+    }
+}

@@ -59,10 +59,21 @@ impl Conv1d {
 }
 
 /// `(B, L, C)` → `(B, L, k·C)`: the k windows of the zero-padded input, side by side.
+/// On the CPU a dedicated kernel (one pass of row copies, with its adjoint as the backward);
+/// on other devices the same thing from candle's pad/narrow/cat.
 pub fn im2col(x: &Tensor, k: usize) -> Result<Tensor> {
     if k == 1 {
         return Ok(x.clone());
     }
+    if x.device().is_cpu() {
+        Ok(x.contiguous()?.apply_op1(Im2Col { k })?)
+    } else {
+        im2col_ops(x, k)
+    }
+}
+
+/// [`im2col`] from generic tensor ops (any device).
+pub fn im2col_ops(x: &Tensor, k: usize) -> Result<Tensor> {
     let (_, l, _) = x.dims3()?;
     let half = k / 2;
     let padded = x.pad_with_zeros(1, half, half)?;
@@ -72,4 +83,115 @@ pub fn im2col(x: &Tensor, k: usize) -> Result<Tensor> {
         .map(|j| padded.narrow(1, j, l)?.contiguous())
         .collect::<candle_core::Result<_>>()?;
     Ok(Tensor::cat(&windows, 2)?)
+}
+
+/// The im2col kernel: `out[b, t, j·C..(j+1)·C] = x[b, t + j − k/2, :]` (zero outside).
+struct Im2Col {
+    k: usize,
+}
+
+/// Its adjoint: `out[b, s, :] = Σ_j in[b, s − j + k/2, j·C..(j+1)·C]`.
+struct Col2Im {
+    k: usize,
+}
+
+/// Row copies shared by both directions: for every sample, position and window `j`, move
+/// `c` values between `wide` (row width `k·c`) and `narrow` (row width `c`).
+fn for_each_window(b: usize, l: usize, c: usize, k: usize, mut f: impl FnMut(usize, usize)) {
+    let half = k / 2;
+    for n in 0..b {
+        for t in 0..l {
+            for j in 0..k {
+                let Some(src) = (t + j).checked_sub(half).filter(|&s| s < l) else { continue };
+                f(((n * l + t) * k + j) * c, (n * l + src) * c);
+            }
+        }
+    }
+}
+
+fn cpu_slice<'a, T: candle_core::WithDType>(
+    s: &'a [T],
+    layout: &candle_core::Layout,
+) -> candle_core::Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((a, b)) => Ok(&s[a..b]),
+        None => candle_core::bail!("im2col: input must be contiguous"),
+    }
+}
+
+/// Apply a kernel generic over the element type to f32 or f64 storage.
+macro_rules! im2col_kernels {
+    ($storage:expr, $layout:expr, $run:ident($($arg:expr),*)) => {
+        match $storage {
+            CpuStorage::F32(s) => CpuStorage::F32($run(cpu_slice(s, $layout)?, $($arg),*)),
+            CpuStorage::F64(s) => CpuStorage::F64($run(cpu_slice(s, $layout)?, $($arg),*)),
+            _ => candle_core::bail!("im2col: only f32 and f64 are supported on the CPU"),
+        }
+    };
+}
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape};
+
+impl CustomOp1 for Im2Col {
+    fn name(&self) -> &'static str {
+        "im2col"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (b, l, c) = layout.shape().dims3()?;
+        let k = self.k;
+        fn run<T: Copy + num_zero::Zero>(x: &[T], b: usize, l: usize, c: usize, k: usize) -> Vec<T> {
+            let mut out = vec![T::zero(); b * l * k * c];
+            for_each_window(b, l, c, k, |wide, narrow| out[wide..wide + c].copy_from_slice(&x[narrow..narrow + c]));
+            out
+        }
+        Ok((im2col_kernels!(storage, layout, run(b, l, c, k)), Shape::from((b, l, k * c))))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.contiguous()?.apply_op1(Col2Im { k: self.k })?))
+    }
+}
+
+impl CustomOp1 for Col2Im {
+    fn name(&self) -> &'static str {
+        "col2im"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (b, l, kc) = layout.shape().dims3()?;
+        let k = self.k;
+        let c = kc / k;
+        fn run<T: Copy + num_zero::Zero + std::ops::AddAssign>(g: &[T], b: usize, l: usize, c: usize, k: usize) -> Vec<T> {
+            let mut out = vec![T::zero(); b * l * c];
+            for_each_window(b, l, c, k, |wide, narrow| {
+                for (o, &v) in out[narrow..narrow + c].iter_mut().zip(&g[wide..wide + c]) {
+                    *o += v;
+                }
+            });
+            out
+        }
+        Ok((im2col_kernels!(storage, layout, run(b, l, c, k)), Shape::from((b, l, c))))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.contiguous()?.apply_op1(Im2Col { k: self.k })?))
+    }
+}
+
+/// The zero of f32 and f64, for the kernels above.
+mod num_zero {
+    pub trait Zero {
+        fn zero() -> Self;
+    }
+    impl Zero for f32 {
+        fn zero() -> Self {
+            0.0
+        }
+    }
+    impl Zero for f64 {
+        fn zero() -> Self {
+            0.0
+        }
+    }
 }

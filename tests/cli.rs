@@ -1,0 +1,265 @@
+//! The command line as a user meets it: bad input gets one clear line and a non-zero exit,
+//! never a panic; a run directory is never overwritten by accident; training writes the run
+//! directory of DESIGN.md; generate is repeatable, streams, and speaks JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn textgan(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_textgan"))
+        .args(args)
+        .current_dir(cwd)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("textgan runs")
+}
+
+fn tiny_corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt")
+}
+
+/// Exit code non-zero, one line on stderr starting with `error:` that contains `needle`,
+/// and no panic.
+fn assert_clean_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure, got success; stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+}
+
+/// Train a tiny run (2 iterations, dim 8) into `dir`.
+fn train_tiny(dir: &Path, extra: &[&str]) -> Output {
+    let corpus = tiny_corpus();
+    let mut args = vec![
+        "train",
+        corpus.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--dim",
+        "8",
+        "--batch",
+        "16",
+        "--critic-iters",
+        "2",
+        "--no-tui",
+    ];
+    args.extend_from_slice(extra);
+    textgan(&args, dir.parent().unwrap())
+}
+
+#[test]
+fn unusable_corpora_are_refused_with_the_file_and_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("empty.txt"), b"").unwrap();
+    std::fs::write(d.join("blank.txt"), b"\n  \n\n").unwrap();
+    std::fs::write(d.join("latin1.txt"), b"fine\nstill fine\ncaf\xe9\n").unwrap();
+    std::fs::write(d.join("binary.bin"), [0x7f, b'E', b'L', b'F', 0, 1, 2, 3]).unwrap();
+    std::fs::write(d.join("short.txt"), "one\ntwo\nthree\n").unwrap();
+    std::fs::create_dir(d.join("adir")).unwrap();
+    let cases: [(&str, &str); 7] = [
+        ("missing.txt", "missing.txt: No such file"),
+        ("adir", "adir: is a directory"),
+        ("empty.txt", "empty.txt: is empty"),
+        ("blank.txt", "blank.txt: has no usable line"),
+        ("latin1.txt", "latin1.txt: invalid UTF-8 on line 3"),
+        ("binary.bin", "binary.bin: looks like a binary file"),
+        ("short.txt", "short.txt: only 3 usable lines"),
+    ];
+    for (file, needle) in cases {
+        let out = textgan(&["train", file, "--out", "run", "--no-tui"], d);
+        assert_clean_error(&out, needle);
+        assert!(!d.join("run").exists(), "{file}: a run directory was created for a bad corpus");
+    }
+}
+
+#[test]
+fn absurd_flag_values_are_explained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tiny_corpus();
+    let c = c.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["train", c, "--dim", "0"], "--dim must be at least 1"),
+        (vec!["train", c, "--batch", "0"], "--batch must be at least 1"),
+        (vec!["train", c, "--lr", "-1"], "--lr must be a positive number"),
+        (vec!["train", c, "--minutes", "-5"], "--minutes must be a positive number"),
+        (vec!["train", c, "--iters", "0"], "--iters must be at least 1"),
+        (vec!["train", c, "--max-vocab", "1"], "--max-vocab 1"),
+        (vec!["generate", "-n", "0"], "at least 1"),
+    ] {
+        let out = textgan(&args, tmp.path());
+        assert_clean_error(&out, needle);
+    }
+    // Unknown values of enumerated flags are clap's business: still a clean, non-zero exit.
+    let out = textgan(&["train", c, "--device", "tpu"], tmp.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'tpu'"));
+    let out = textgan(&["train", c, "--device", "cuda"], tmp.path());
+    if !cfg!(feature = "cuda") {
+        assert_clean_error(&out, "built without CUDA");
+    }
+}
+
+#[test]
+fn training_writes_the_run_directory_and_generate_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let out = train_tiny(&run, &["--iters", "2", "--sample-every", "1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in [
+        "config.json",
+        "tokenizer.json",
+        "generator.safetensors",
+        "critic.safetensors",
+        "optimizer.safetensors",
+        "state.json",
+        "metrics.jsonl",
+        "samples/000000.txt",
+        "samples/000002.txt",
+    ] {
+        assert!(run.join(f).is_file(), "missing {f}");
+    }
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"]["dim"], 8);
+    assert_eq!(config["model"]["seq_len"], 32);
+    assert_eq!(config["critic_iters"], 2);
+    assert_eq!(config["adam_critic"]["beta1"], 0.5);
+    assert_eq!(config["lambda"], 10.0);
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "evaluations at 0, 1, 2");
+
+    let r = run.to_str().unwrap();
+    let a = textgan(&["generate", "--model", r, "-n", "7", "--seed", "3"], tmp.path());
+    let b = textgan(&["generate", "--model", r, "-n", "7", "--seed", "3"], tmp.path());
+    let c = textgan(&["generate", "--model", r, "-n", "7", "--seed", "4"], tmp.path());
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let text = String::from_utf8(a.stdout.clone()).unwrap();
+    assert_eq!(text.lines().count(), 7);
+    assert!(text.lines().all(|l| l.chars().count() <= 32 && !l.contains("<pad>")));
+    assert_eq!(a.stdout, b.stdout, "same seed, same samples");
+    assert_ne!(a.stdout, c.stdout, "another seed, other samples");
+
+    let j = textgan(&["generate", "--model", r, "-n", "5", "--seed", "3", "--format", "json"], tmp.path());
+    let parsed: Vec<String> = serde_json::from_slice(&j.stdout).expect("a JSON array of strings");
+    assert_eq!(parsed, text.lines().take(5).map(String::from).collect::<Vec<_>>());
+}
+
+#[test]
+fn an_existing_run_is_never_overwritten_without_resume_or_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    assert!(train_tiny(&run, &["--iters", "1"]).status.success());
+    let before = std::fs::read(run.join("generator.safetensors")).unwrap();
+    let out = train_tiny(&run, &["--iters", "1", "--seed", "5"]);
+    assert_clean_error(&out, "already holds a run; use --resume");
+    assert_eq!(std::fs::read(run.join("generator.safetensors")).unwrap(), before);
+    // --force starts over (a different seed gives different weights).
+    let out = train_tiny(&run, &["--iters", "1", "--seed", "5", "--force"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_ne!(std::fs::read(run.join("generator.safetensors")).unwrap(), before);
+}
+
+#[test]
+fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let split = tmp.path().join("split");
+    let whole = tmp.path().join("whole");
+    assert!(train_tiny(&split, &["--iters", "2"]).status.success());
+    let out = train_tiny(&split, &["--iters", "4", "--resume"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("resuming"), "{log}");
+    assert!(train_tiny(&whole, &["--iters", "4"]).status.success());
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(split.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["iteration"], 4);
+    // Same seed, same data order, same Adam moments: the same weights, bit for bit on the CPU.
+    for f in ["generator.safetensors", "critic.safetensors", "optimizer.safetensors"] {
+        assert!(
+            std::fs::read(split.join(f)).unwrap() == std::fs::read(whole.join(f)).unwrap(),
+            "{f} differs between 2+2 and 4 iterations"
+        );
+    }
+    // Changing the model's width on resume is refused.
+    let c = tiny_corpus();
+    let args = ["train", c.to_str().unwrap(), "--out", split.to_str().unwrap(), "--resume", "--dim", "16"];
+    let out = textgan(&args, tmp.path());
+    assert_clean_error(&out, "--dim 16: the run in");
+}
+
+#[test]
+fn generate_refuses_what_is_not_a_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::create_dir(d.join("notrun")).unwrap();
+    let out = textgan(&["generate", "--model", "notrun"], d);
+    assert_clean_error(&out, "notrun: not a textgan run directory");
+    let out = textgan(&["generate", "--model", "nowhere"], d);
+    assert_clean_error(&out, "nowhere: not a directory");
+    // No models/ at all, no --model.
+    let out = textgan(&["generate"], d);
+    assert_clean_error(&out, "no trained model under models/");
+}
+
+#[test]
+fn corrupt_or_mismatched_checkpoints_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    assert!(train_tiny(&run, &["--iters", "1"]).status.success());
+    let r = run.to_str().unwrap();
+    let gen = run.join("generator.safetensors");
+    let good = std::fs::read(&gen).unwrap();
+
+    std::fs::write(&gen, &good[..good.len() / 2]).unwrap();
+    assert_clean_error(&textgan(&["generate", "--model", r], tmp.path()), "generator.safetensors: not a readable safetensors file");
+
+    std::fs::write(&gen, b"not a model").unwrap();
+    assert_clean_error(&textgan(&["generate", "--model", r], tmp.path()), "generator.safetensors");
+
+    std::fs::write(&gen, &good).unwrap();
+    let cfg = run.join("config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("\"dim\": 8", "\"dim\": 9")).unwrap();
+    assert_clean_error(&textgan(&["generate", "--model", r], tmp.path()), "the model expects");
+
+    std::fs::write(&cfg, "{ this is not json").unwrap();
+    assert_clean_error(&textgan(&["generate", "--model", r], tmp.path()), "config.json: invalid");
+
+    std::fs::write(&cfg, &text).unwrap();
+    let tok = run.join("tokenizer.json");
+    std::fs::write(&tok, "[]").unwrap();
+    assert_clean_error(&textgan(&["generate", "--model", r], tmp.path()), "tokenizer.json: not a valid tokenizer.json");
+
+    // And a run from another corpus cannot be resumed on this one.
+    std::fs::write(&tok, b"").unwrap();
+    let other = tmp.path().join("other.txt");
+    std::fs::write(&other, std::fs::read_to_string(tiny_corpus()).unwrap().replace('a', "b")).unwrap();
+    let out = textgan(&["train", other.to_str().unwrap(), "--out", r, "--resume", "--no-tui"], tmp.path());
+    assert_clean_error(&out, "is not the corpus the run in");
+}
+
+#[test]
+fn generate_streams_and_stops_quietly_on_a_closed_pipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    assert!(train_tiny(&run, &["--iters", "1"]).status.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_textgan"))
+        .args(["generate", "--model", run.to_str().unwrap(), "-n", "10000000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read a few lines, then close the pipe like `| head` does.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = [0u8; 4096];
+    let n = std::io::Read::read(&mut stdout, &mut buf).unwrap();
+    assert!(n > 0);
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
