@@ -1,15 +1,18 @@
 // Times the phases of a critic step (scratch tool while tuning).
-use std::time::Instant;
 use candle_core::{DType, Device, Tensor};
+use std::time::Instant;
+use textgan::config::RunConfig;
 use textgan::nn::critic::Critic;
 use textgan::nn::generator::Generator;
 use textgan::nn::params::Store;
-use textgan::config::RunConfig;
-use textgan::penalty::critic_loss;
 use textgan::optim::{Adam, AdamConfig};
+use textgan::penalty::critic_loss;
 
 fn main() -> anyhow::Result<()> {
-    let dim: usize = std::env::args().nth(1).map(|s| s.parse().unwrap()).unwrap_or(64);
+    let dim: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().unwrap())
+        .unwrap_or(64);
     let dev = Device::Cpu;
     let shape = RunConfig::shape_for(80, dim);
     let (g, _) = Generator::init(shape, Store::new(1, DType::F32, &dev))?;
@@ -38,7 +41,13 @@ fn main() -> anyhow::Result<()> {
         let t2 = s.elapsed().as_secs_f64();
         opt.step(&grads)?;
         let t3 = s.elapsed().as_secs_f64();
-        if it >= 2 { t[0] += t0; t[1] += t1 - t0; t[2] += t2 - t1; t[3] += t3 - t2; t[4] += t3; }
+        if it >= 2 {
+            t[0] += t0;
+            t[1] += t1 - t0;
+            t[2] += t2 - t1;
+            t[3] += t3 - t2;
+            t[4] += t3;
+        }
     }
     println!("dim {dim}: per critic step  gen-fwd {:.1} ms  loss {:.1} ms  backward {:.1} ms  adam {:.1} ms  total {:.1} ms",
         t[0]*100.0, t[1]*100.0, t[2]*100.0, t[3]*100.0, t[4]*100.0);

@@ -55,7 +55,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Run `write` on a temporary path beside `path`, fsync the result, and rename it over `path`.
 pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     let result = write(&tmp).and_then(|()| {
         let f = std::fs::File::open(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -96,21 +99,45 @@ pub fn load_params(params: &Params, path: &Path, device: &Device) -> Result<()> 
         if t.dims() != var.dims() {
             return Err(Error::checkpoint(
                 path,
-                format!("tensor {name} has shape {:?}, the model expects {:?}", t.dims(), var.dims()),
+                format!(
+                    "tensor {name} has shape {:?}, the model expects {:?}",
+                    t.dims(),
+                    var.dims()
+                ),
             ));
         }
-        if !matches!(t.dtype(), DType::F16 | DType::BF16 | DType::F32 | DType::F64) {
-            return Err(Error::checkpoint(path, format!("tensor {name} has dtype {:?}, expected a float type", t.dtype())));
+        if !matches!(
+            t.dtype(),
+            DType::F16 | DType::BF16 | DType::F32 | DType::F64
+        ) {
+            return Err(Error::checkpoint(
+                path,
+                format!(
+                    "tensor {name} has dtype {:?}, expected a float type",
+                    t.dtype()
+                ),
+            ));
         }
         let t = t.to_dtype(var.dtype())?;
-        let finite = t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?.iter().all(|x| x.is_finite());
+        let finite = t
+            .to_dtype(DType::F64)?
+            .flatten_all()?
+            .to_vec1::<f64>()?
+            .iter()
+            .all(|x| x.is_finite());
         if !finite {
-            return Err(Error::checkpoint(path, format!("tensor {name} holds NaN or infinite values")));
+            return Err(Error::checkpoint(
+                path,
+                format!("tensor {name} holds NaN or infinite values"),
+            ));
         }
         var.set(&t)?;
     }
     if let Some(extra) = tensors.keys().min() {
-        return Err(Error::checkpoint(path, format!("unexpected tensor {extra} (a different model?)")));
+        return Err(Error::checkpoint(
+            path,
+            format!("unexpected tensor {extra} (a different model?)"),
+        ));
     }
     Ok(())
 }
@@ -132,11 +159,17 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 /// Check that `dir` is a run directory and read its `config.json`.
 pub fn read_config(dir: &Path) -> Result<RunConfig> {
     if !dir.is_dir() {
-        return Err(Error::checkpoint(dir, "not a directory (expected a textgan run directory)"));
+        return Err(Error::checkpoint(
+            dir,
+            "not a directory (expected a textgan run directory)",
+        ));
     }
     let path = dir.join(CONFIG);
     if !path.is_file() {
-        return Err(Error::checkpoint(dir, "not a textgan run directory (no config.json)"));
+        return Err(Error::checkpoint(
+            dir,
+            "not a textgan run directory (no config.json)",
+        ));
     }
     read_json(&path)
 }

@@ -51,7 +51,11 @@ impl Corpus {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_C0DE_0000_0001);
         lines.shuffle(&mut rng);
         let heldout = lines.split_off(n_train);
-        Ok(Corpus { path: path.to_path_buf(), train: lines, heldout })
+        Ok(Corpus {
+            path: path.to_path_buf(),
+            train: lines,
+            heldout,
+        })
     }
 
     /// Every line, training and held-out (the vocabulary is built from both, so held-out text
@@ -80,11 +84,17 @@ pub fn parse_lines(path: &Path, bytes: &[u8]) -> Result<Vec<String>> {
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
         return Err(Error::corpus(
             path,
-            format!("looks like a binary file (NUL byte on line {})", line_of(bytes, pos)),
+            format!(
+                "looks like a binary file (NUL byte on line {})",
+                line_of(bytes, pos)
+            ),
         ));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        Error::corpus(path, format!("invalid UTF-8 on line {}", line_of(bytes, e.valid_up_to())))
+        Error::corpus(
+            path,
+            format!("invalid UTF-8 on line {}", line_of(bytes, e.valid_up_to())),
+        )
     })?;
     let lines: Vec<String> = text
         .split('\n')
@@ -93,7 +103,10 @@ pub fn parse_lines(path: &Path, bytes: &[u8]) -> Result<Vec<String>> {
         .map(|l| l.chars().take(SEQ_LEN).collect())
         .collect();
     if lines.is_empty() {
-        return Err(Error::corpus(path, "has no usable line (every line is blank)"));
+        return Err(Error::corpus(
+            path,
+            "has no usable line (every line is blank)",
+        ));
     }
     Ok(lines)
 }
@@ -126,7 +139,10 @@ mod tests {
         let long = "x".repeat(40);
         let text = format!("hello\r\n\n   \n{long}\nworld");
         let lines = parse(text.as_bytes()).unwrap();
-        assert_eq!(lines, vec!["hello".to_string(), "x".repeat(32), "world".to_string()]);
+        assert_eq!(
+            lines,
+            vec!["hello".to_string(), "x".repeat(32), "world".to_string()]
+        );
     }
 
     #[test]
@@ -144,9 +160,15 @@ mod tests {
 
     #[test]
     fn binary_and_empty_files_are_refused() {
-        assert!(parse(b"a\nb\x00c").unwrap_err().to_string().contains("binary file (NUL byte on line 2)"));
+        assert!(parse(b"a\nb\x00c")
+            .unwrap_err()
+            .to_string()
+            .contains("binary file (NUL byte on line 2)"));
         assert_eq!(parse(b"").unwrap_err().to_string(), "c.txt: is empty");
-        assert!(parse(b"\n \n\t\n").unwrap_err().to_string().contains("no usable line"));
+        assert!(parse(b"\n \n\t\n")
+            .unwrap_err()
+            .to_string()
+            .contains("no usable line"));
     }
 
     #[test]
@@ -167,7 +189,9 @@ mod tests {
     #[test]
     fn too_few_lines_for_a_batch_is_an_error() {
         let lines: Vec<String> = (0..20).map(|i| format!("l{i}")).collect();
-        let err = Corpus::split(Path::new("c.txt"), lines, 1, 64).unwrap_err().to_string();
+        let err = Corpus::split(Path::new("c.txt"), lines, 1, 64)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("c.txt: only 20 usable lines"), "{err}");
     }
 }

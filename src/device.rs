@@ -23,7 +23,8 @@ pub fn select(choice: DeviceChoice) -> Result<Device> {
                     "--device cuda: this textgan was built without CUDA; rebuild with `cargo build --release --features cuda`".into(),
                 ));
             }
-            Device::new_cuda(0).map_err(|e| Error::Config(format!("--device cuda: no usable CUDA device ({e})")))
+            Device::new_cuda(0)
+                .map_err(|e| Error::Config(format!("--device cuda: no usable CUDA device ({e})")))
         }
         DeviceChoice::Metal => {
             if !cfg!(feature = "metal") {
@@ -31,7 +32,8 @@ pub fn select(choice: DeviceChoice) -> Result<Device> {
                     "--device metal: this textgan was built without Metal; rebuild with `cargo build --release --features metal`".into(),
                 ));
             }
-            Device::new_metal(0).map_err(|e| Error::Config(format!("--device metal: no usable Metal device ({e})")))
+            Device::new_metal(0)
+                .map_err(|e| Error::Config(format!("--device metal: no usable Metal device ({e})")))
         }
         DeviceChoice::Auto => {
             if cfg!(feature = "cuda") {

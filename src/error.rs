@@ -38,12 +38,21 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn corpus(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
-        Error::Corpus { path: path.into(), msg: msg.into() }
+        Error::Corpus {
+            path: path.into(),
+            msg: msg.into(),
+        }
     }
     pub fn checkpoint(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
-        Error::Checkpoint { path: path.into(), msg: msg.into() }
+        Error::Checkpoint {
+            path: path.into(),
+            msg: msg.into(),
+        }
     }
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

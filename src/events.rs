@@ -64,14 +64,30 @@ pub struct RunInfo {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     Started(RunInfo),
     Step(StepStats),
-    /// Samples from the fixed noise batch.
-    Samples { iteration: u64, lines: Vec<String> },
+    /// Samples from the fixed noise batch at an evaluation (also written to `samples/`).
+    Samples {
+        iteration: u64,
+        lines: Vec<String>,
+    },
+    /// Samples for a live view, more often than evaluations (the fixed noise, or fresh noise
+    /// after a request to resample).
+    Preview {
+        iteration: u64,
+        lines: Vec<String>,
+    },
     Metrics(MetricsRecord),
-    Saved { iteration: u64, dir: PathBuf },
-    Finished { iteration: u64, reason: StopReason },
+    Saved {
+        iteration: u64,
+        dir: PathBuf,
+    },
+    Finished {
+        iteration: u64,
+        reason: StopReason,
+    },
 }
 
 /// Requests to a running trainer, set from any thread.
@@ -80,6 +96,7 @@ pub struct Control {
     stop: AtomicBool,
     save: AtomicBool,
     paused: AtomicBool,
+    resample: AtomicBool,
 }
 
 impl Control {
@@ -102,29 +119,70 @@ impl Control {
     pub fn paused(&self) -> bool {
         self.paused.load(Ordering::SeqCst)
     }
+    pub fn request_resample(&self) {
+        self.resample.store(true, Ordering::SeqCst);
+    }
+    /// True once per request.
+    pub fn take_resample_request(&self) -> bool {
+        self.resample.swap(false, Ordering::SeqCst)
+    }
 }
 
-/// Plain-text consumer: one line per `every` iterations, samples and metrics as they come.
+/// How the plain (non-dashboard) consumer writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per event (`{"event": "step", ...}`), steps every `every` iterations.
+    Json,
+    /// Nothing (errors still reach stderr).
+    Quiet,
+}
+
+/// Plain consumer: one line per `every` iterations, samples and metrics as they come.
 pub struct PlainLog<W: std::io::Write> {
     out: W,
     every: u64,
+    format: LogFormat,
     target: u64,
     recent_secs: Vec<f64>,
 }
 
 impl<W: std::io::Write> PlainLog<W> {
-    pub fn new(out: W, every: u64) -> Self {
-        PlainLog { out, every: every.max(1), target: 0, recent_secs: Vec::new() }
+    pub fn new(out: W, every: u64, format: LogFormat) -> Self {
+        PlainLog {
+            out,
+            every: every.max(1),
+            format,
+            target: 0,
+            recent_secs: Vec::new(),
+        }
     }
 
     pub fn handle(&mut self, event: &Event) {
         // A closed pipe must not stop training: write errors are ignored.
-        let _ = self.write(event);
+        let _ = match self.format {
+            LogFormat::Quiet => Ok(()),
+            LogFormat::Json => self.write_json(event),
+            LogFormat::Text => self.write(event),
+        };
+    }
+
+    fn write_json(&mut self, event: &Event) -> std::io::Result<()> {
+        match event {
+            Event::Preview { .. } => return Ok(()),
+            Event::Step(s) if !(s.iteration % self.every == 0 || s.iteration == 1) => return Ok(()),
+            _ => {}
+        }
+        serde_json::to_writer(&mut self.out, event)?;
+        writeln!(self.out)?;
+        self.out.flush()
     }
 
     fn write(&mut self, event: &Event) -> std::io::Result<()> {
         let out = &mut self.out;
         match event {
+            Event::Preview { .. } => return Ok(()),
             Event::Started(i) => {
                 self.target = i.target_iters;
                 writeln!(

@@ -33,23 +33,47 @@ impl Sampler {
         if vocab.len() != config.model.vocab {
             return Err(Error::checkpoint(
                 run_dir.join(checkpoint::TOKENIZER),
-                format!("has {} tokens but config.json says {} (files from different runs?)", vocab.len(), config.model.vocab),
+                format!(
+                    "has {} tokens but config.json says {} (files from different runs?)",
+                    vocab.len(),
+                    config.model.vocab
+                ),
             ));
         }
         let (generator, params) = Generator::init(config.model, Store::new(0, DType::F32, device))?;
         checkpoint::load_params(&params, &run_dir.join(checkpoint::GENERATOR), device)?;
-        Ok(Sampler { config, vocab, generator, device: device.clone() })
+        Ok(Sampler {
+            config,
+            vocab,
+            generator,
+            device: device.clone(),
+        })
     }
 
     /// Generate `n` samples with noise from `seed`, handing each line to `emit`; stops early
     /// (without error) when `emit` returns `false`.
-    pub fn generate(&self, n: usize, seed: u64, mut emit: impl FnMut(String) -> bool) -> Result<()> {
+    pub fn generate(
+        &self,
+        n: usize,
+        seed: u64,
+        mut emit: impl FnMut(String) -> bool,
+    ) -> Result<()> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut left = n;
         while left > 0 {
             let b = left.min(CHUNK);
-            let z = noise(&mut rng, b, self.config.model.noise_dim, DType::F32, &self.device)?;
-            let ids = self.generator.logits(&z)?.argmax(D::Minus1)?.to_vec2::<u32>()?;
+            let z = noise(
+                &mut rng,
+                b,
+                self.config.model.noise_dim,
+                DType::F32,
+                &self.device,
+            )?;
+            let ids = self
+                .generator
+                .logits(&z)?
+                .argmax(D::Minus1)?
+                .to_vec2::<u32>()?;
             for row in &ids {
                 if !emit(self.vocab.decode(row)) {
                     return Ok(());

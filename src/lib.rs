@@ -18,6 +18,7 @@ pub mod optim;
 pub mod penalty;
 pub mod run;
 pub mod train;
+pub mod tui;
 pub mod vocab;
 
 pub use error::{Error, Result};

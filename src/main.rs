@@ -1,6 +1,6 @@
 //! Command line: parses arguments and calls the library.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,13 +11,18 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use textgan::config::Preset;
 use textgan::device::{self, DeviceChoice};
-use textgan::events::{Control, PlainLog, StopReason};
+use textgan::events::{Control, LogFormat, PlainLog, StopReason};
 use textgan::generate::Sampler;
 use textgan::run::{self, TrainOptions};
+use textgan::tui;
 use textgan::{checkpoint, Error};
 
 #[derive(Parser)]
-#[command(name = "textgan", version, about = "Train a character-level WGAN-GP text generator (Gulrajani et al., 2017) and sample from it")]
+#[command(
+    name = "textgan",
+    version,
+    about = "Train a character-level WGAN-GP text generator (Gulrajani et al., 2017) and sample from it"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,8 +49,8 @@ struct TrainArgs {
     /// Stop after this many minutes of this session (a checkpoint is saved) [default: no limit]
     #[arg(long, allow_hyphen_values = true)]
     minutes: Option<f64>,
-    /// Hyper-parameter bundle: `cpu` (dim 64, 5 critic iterations) or `paper` (dim 512,
-    /// 10 critic iterations); the flags below override it [default: cpu]
+    /// Hyper-parameter bundle: `cpu` (dim 32, 5 critic iterations, lr 5e-4) or `paper`
+    /// (dim 512, 10 critic iterations, lr 1e-4); the flags below override it [default: cpu]
     #[arg(long, value_enum)]
     preset: Option<Preset>,
     /// Width (channels) of every hidden layer; the paper used 512 [default: from preset]
@@ -57,7 +62,7 @@ struct TrainArgs {
     /// Samples per batch [default: 64]
     #[arg(long)]
     batch: Option<usize>,
-    /// Adam learning rate of both networks (β = 0.5, 0.9) [default: 1e-4]
+    /// Adam learning rate of both networks (β = 0.5, 0.9) [default: from preset]
     #[arg(long, allow_hyphen_values = true)]
     lr: Option<f64>,
     /// Seed of weights, data order, noise and the held-out split [default: 0]
@@ -81,12 +86,24 @@ struct TrainArgs {
     /// Replace an existing run in the run directory
     #[arg(long)]
     force: bool,
-    /// Plain log lines instead of the dashboard (currently always plain)
+    /// Plain log lines instead of the dashboard (the default when stdout is not a terminal)
     #[arg(long)]
     no_tui: bool,
-    /// Print a log line every N iterations
+    /// Print nothing but errors (implies --no-tui)
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Plain log format: `text` lines or `json` (one object per event; implies --no-tui)
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormatArg,
+    /// In plain mode, a log line every N iterations
     #[arg(long, value_name = "N", default_value_t = 10)]
     log_every: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -100,7 +117,12 @@ enum Format {
 #[derive(clap::Args)]
 struct GenerateArgs {
     /// Number of samples
-    #[arg(short = 'n', long = "num", default_value_t = 10, allow_hyphen_values = true)]
+    #[arg(
+        short = 'n',
+        long = "num",
+        default_value_t = 10,
+        allow_hyphen_values = true
+    )]
     n: i64,
     /// Run directory [default: the most recently saved run under models/]
     #[arg(long)]
@@ -162,20 +184,62 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     let c = Arc::clone(&control);
     ctrlc::set_handler(move || {
         if INTERRUPTS.fetch_add(1, Ordering::SeqCst) == 0 {
-            eprintln!("\ninterrupted: saving a checkpoint (press Ctrl-C again to quit without saving)");
+            eprintln!(
+                "\ninterrupted: saving a checkpoint (press Ctrl-C again to quit without saving)"
+            );
             c.request_stop();
         } else {
             std::process::exit(130);
         }
     })
     .context("cannot install the Ctrl-C handler")?;
-    let mut log = PlainLog::new(std::io::stdout(), a.log_every);
+    let dashboard = !a.no_tui
+        && !a.quiet
+        && a.log_format == LogFormatArg::Text
+        && std::io::stdout().is_terminal()
+        && std::io::stdin().is_terminal();
+    if dashboard {
+        let out = tui::train_with_dashboard(trainer, control)?;
+        let reason = out.result?;
+        let it = out.trainer.iteration;
+        println!(
+            "finished at iteration {it} ({}); checkpoint in {}",
+            describe(reason),
+            out.trainer.run_dir.display()
+        );
+        if let Some(m) = out.dashboard.metrics.last() {
+            println!(
+                "last evaluation (iteration {}): JSD-1..4 {:.3} {:.3} {:.3} {:.3}",
+                m.iteration, m.js[0], m.js[1], m.js[2], m.js[3]
+            );
+        }
+        let interrupted = out.dashboard.interrupted || INTERRUPTS.load(Ordering::SeqCst) > 0;
+        return Ok(if interrupted {
+            ExitCode::from(130)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    let format = match (a.quiet, a.log_format) {
+        (true, _) => LogFormat::Quiet,
+        (false, LogFormatArg::Json) => LogFormat::Json,
+        (false, LogFormatArg::Text) => LogFormat::Text,
+    };
+    let mut log = PlainLog::new(std::io::stdout(), a.log_every, format);
     let reason = trainer.run(&control, &mut |e| log.handle(&e))?;
     if reason == StopReason::Stopped && INTERRUPTS.load(Ordering::SeqCst) > 0 {
         eprintln!("checkpoint saved in {}", trainer.run_dir.display());
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn describe(reason: StopReason) -> &'static str {
+    match reason {
+        StopReason::Done => "reached --iters",
+        StopReason::TimeUp => "--minutes ran out",
+        StopReason::Stopped => "stopped",
+    }
 }
 
 fn generate(a: GenerateArgs) -> anyhow::Result<ExitCode> {

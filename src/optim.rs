@@ -20,7 +20,12 @@ pub struct AdamConfig {
 impl AdamConfig {
     /// The paper's setting: lr 1e-4, β = (0.5, 0.9).
     pub fn paper() -> Self {
-        AdamConfig { lr: 1e-4, beta1: 0.5, beta2: 0.9, eps: 1e-8 }
+        AdamConfig {
+            lr: 1e-4,
+            beta1: 0.5,
+            beta2: 0.9,
+            eps: 1e-8,
+        }
     }
 }
 
@@ -36,19 +41,35 @@ pub struct Adam {
 impl Adam {
     pub fn new(params: &Params, config: AdamConfig) -> Result<Self> {
         let zeros = |p: &Params| -> Result<Vec<Tensor>> {
-            p.vars.iter().map(|(_, v)| Ok(v.as_tensor().zeros_like()?)).collect()
+            p.vars
+                .iter()
+                .map(|(_, v)| Ok(v.as_tensor().zeros_like()?))
+                .collect()
         };
-        Ok(Adam { config, params: params.clone(), m: zeros(params)?, v: zeros(params)?, t: 0 })
+        Ok(Adam {
+            config,
+            params: params.clone(),
+            m: zeros(params)?,
+            v: zeros(params)?,
+            t: 0,
+        })
     }
 
     /// One update of every parameter that has a gradient in `grads`.
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.t += 1;
-        let AdamConfig { lr, beta1, beta2, eps } = self.config;
+        let AdamConfig {
+            lr,
+            beta1,
+            beta2,
+            eps,
+        } = self.config;
         let bias1 = 1.0 - beta1.powi(self.t as i32);
         let bias2 = 1.0 - beta2.powi(self.t as i32);
         for (i, (_, var)) in self.params.vars.iter().enumerate() {
-            let Some(g) = grads.get(var.as_tensor()) else { continue };
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
             // A parameter's gradient can still reference the graph it came from (candle
             // detaches only the gradients it propagates further); detached, the moments do not
             // keep every past step's graph alive.

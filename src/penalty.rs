@@ -35,14 +35,23 @@ pub fn interpolate(real: &Tensor, fake: &Tensor, eps: &Tensor) -> Result<Tensor>
 /// Per-sample `‖g_b‖₂` over all axes but the first, `(B)`.
 pub fn per_sample_norm(grad: &Tensor) -> Result<Tensor> {
     let b = grad.dim(0)?;
-    Ok(grad.reshape((b, ()))?.sqr()?.sum(1)?.affine(1.0, NORM_EPS)?.sqrt()?)
+    Ok(grad
+        .reshape((b, ()))?
+        .sqr()?
+        .sum(1)?
+        .affine(1.0, NORM_EPS)?
+        .sqrt()?)
 }
 
 /// `λ · mean((‖∇D(x̂)‖ − 1)²)` and `mean ‖∇D(x̂)‖`.
 pub fn gradient_penalty(critic: &Critic, x_hat: &Tensor, lambda: f64) -> Result<(Tensor, Tensor)> {
     let grad = critic.input_grad(x_hat)?;
     let norms = per_sample_norm(&grad)?;
-    let penalty = norms.affine(1.0, -1.0)?.sqr()?.mean_all()?.affine(lambda, 0.0)?;
+    let penalty = norms
+        .affine(1.0, -1.0)?
+        .sqr()?
+        .mean_all()?
+        .affine(lambda, 0.0)?;
     Ok((penalty, norms.mean_all()?))
 }
 
@@ -63,7 +72,12 @@ pub fn critic_loss(
     let x_hat = interpolate(real, fake, eps)?;
     let (penalty, grad_norm) = gradient_penalty(critic, &x_hat, lambda)?;
     let total = ((&fake_mean - &real_mean)? + &penalty)?;
-    Ok(CriticLoss { total, wasserstein, penalty, grad_norm })
+    Ok(CriticLoss {
+        total,
+        wasserstein,
+        penalty,
+        grad_norm,
+    })
 }
 
 /// Generator loss `−mean D(G(z))`, for generated probabilities `fake`.

@@ -53,7 +53,9 @@ const RUN_FILES: [&str; 7] = [
 
 pub fn prepare(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     if opts.resume && opts.force {
-        return Err(Error::Config("--resume and --force contradict each other: pick one".into()));
+        return Err(Error::Config(
+            "--resume and --force contradict each other: pick one".into(),
+        ));
     }
     if opts.resume {
         prepare_resume(opts, device)
@@ -75,11 +77,17 @@ fn prepare_new(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
         .corpus
         .clone()
         .ok_or_else(|| Error::Config("no corpus given: `textgan train CORPUS.txt`".into()))?;
-    let run_dir = opts.out.clone().unwrap_or_else(|| corpus::default_run_dir(&corpus_path));
+    let run_dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| corpus::default_run_dir(&corpus_path));
     let preset = opts.preset.unwrap_or(Preset::Cpu);
     let p = preset.values();
     let lr = opts.lr.unwrap_or(p.lr);
-    let adam = AdamConfig { lr, ..AdamConfig::paper() };
+    let adam = AdamConfig {
+        lr,
+        ..AdamConfig::paper()
+    };
     let mut config = RunConfig {
         textgan_version: env!("CARGO_PKG_VERSION").to_string(),
         corpus: corpus_path.clone(),
@@ -116,7 +124,8 @@ fn check_run_dir_free(run_dir: &Path, force: bool) -> Result<()> {
     if run_dir.exists() && !run_dir.is_dir() {
         return Err(Error::checkpoint(run_dir, "exists and is not a directory"));
     }
-    let has_run = RUN_FILES.iter().any(|f| run_dir.join(f).exists()) || run_dir.join(checkpoint::SAMPLES).exists();
+    let has_run = RUN_FILES.iter().any(|f| run_dir.join(f).exists())
+        || run_dir.join(checkpoint::SAMPLES).exists();
     if !has_run {
         return Ok(());
     }
@@ -143,11 +152,18 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     let run_dir = match (&opts.out, &opts.corpus) {
         (Some(d), _) => d.clone(),
         (None, Some(c)) => corpus::default_run_dir(c),
-        (None, None) => return Err(Error::Config("--resume needs the run: give the corpus or --out DIR".into())),
+        (None, None) => {
+            return Err(Error::Config(
+                "--resume needs the run: give the corpus or --out DIR".into(),
+            ))
+        }
     };
     let mut config = checkpoint::read_config(&run_dir)?;
     if !run_dir.join(checkpoint::STATE).is_file() {
-        return Err(Error::checkpoint(&run_dir, "has no state.json: nothing to resume"));
+        return Err(Error::checkpoint(
+            &run_dir,
+            "has no state.json: nothing to resume",
+        ));
     }
     // Settings that define the model or the data split cannot change mid-run.
     let fixed = |flag: &str, given: Option<String>, saved: String| -> Result<()> {
@@ -159,16 +175,35 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
             _ => Ok(()),
         }
     };
-    fixed("--dim", opts.dim.map(|d| d.to_string()), config.model.dim.to_string())?;
-    fixed("--max-vocab", opts.max_vocab.map(|d| d.to_string()), config.max_vocab.to_string())?;
-    fixed("--seed", opts.seed.map(|d| d.to_string()), config.seed.to_string())?;
-    fixed("--preset", opts.preset.map(|p| p.name().to_string()), config.preset.name().to_string())?;
+    fixed(
+        "--dim",
+        opts.dim.map(|d| d.to_string()),
+        config.model.dim.to_string(),
+    )?;
+    fixed(
+        "--max-vocab",
+        opts.max_vocab.map(|d| d.to_string()),
+        config.max_vocab.to_string(),
+    )?;
+    fixed(
+        "--seed",
+        opts.seed.map(|d| d.to_string()),
+        config.seed.to_string(),
+    )?;
+    fixed(
+        "--preset",
+        opts.preset.map(|p| p.name().to_string()),
+        config.preset.name().to_string(),
+    )?;
     let corpus_path = opts.corpus.clone().unwrap_or_else(|| config.corpus.clone());
     let bytes = read_corpus_bytes(&corpus_path)?;
     if fingerprint(&bytes) != config.corpus_hash {
         return Err(Error::corpus(
             &corpus_path,
-            format!("is not the corpus the run in {} was trained on (its contents differ)", run_dir.display()),
+            format!(
+                "is not the corpus the run in {} was trained on (its contents differ)",
+                run_dir.display()
+            ),
         ));
     }
     // Safe changes: budget, learning rate, batch, critic iterations, intervals, device.

@@ -29,10 +29,15 @@ use crate::vocab::Vocab;
 pub const EVAL_SAMPLES: usize = 640;
 /// Samples from the fixed noise batch written at each evaluation.
 pub const SHOWN_SAMPLES: usize = 64;
+/// A live preview of the fixed-noise samples is sent every this many iterations.
+pub const PREVIEW_EVERY: u64 = 5;
 
 /// Seeds of the generator's and critic's initial weights, derived from the run's seed.
 fn init_seeds(seed: u64) -> (u64, u64) {
-    (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 1, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 2)
+    (
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 1,
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 2,
+    )
 }
 
 /// The epoch-by-epoch shuffled order of training lines (as the paper's data iterator).
@@ -46,7 +51,12 @@ struct DataOrder {
 
 impl DataOrder {
     fn new(seed: u64, n: usize, epoch: u64, pos: usize) -> Self {
-        let mut d = DataOrder { seed, epoch, pos, perm: (0..n).collect() };
+        let mut d = DataOrder {
+            seed,
+            epoch,
+            pos,
+            perm: (0..n).collect(),
+        };
         d.shuffle();
         d
     }
@@ -91,6 +101,10 @@ pub struct Trainer {
     corpus_ngrams: NgramTable,
     floor_js: [f64; 4],
     fixed_noise: Tensor,
+    /// Noise of the live preview: the fixed noise until "new random samples" is asked for.
+    preview_noise: Tensor,
+    /// Draws new preview noise; display only, never touches training's stream.
+    preview_rng: ChaCha8Rng,
     /// Generator iterations completed.
     pub iteration: u64,
     /// Training seconds over all sessions.
@@ -100,7 +114,13 @@ pub struct Trainer {
 
 impl Trainer {
     /// A new run: fresh weights from the seed, vocabulary built from the corpus.
-    pub fn new(config: RunConfig, corpus: Corpus, vocab: Vocab, run_dir: &Path, device: &Device) -> Result<Self> {
+    pub fn new(
+        config: RunConfig,
+        corpus: Corpus,
+        vocab: Vocab,
+        run_dir: &Path,
+        device: &Device,
+    ) -> Result<Self> {
         config.validate()?;
         let dtype = DType::F32;
         let (gs, cs) = init_seeds(config.seed);
@@ -112,9 +132,16 @@ impl Trainer {
         let data = DataOrder::new(config.seed, train_ids.len(), 0, 0);
         let corpus_ngrams = NgramTable::from_lines(&corpus.train);
         let floor_js = NgramTable::from_lines(&corpus.heldout).js_all(&corpus_ngrams);
-        let fixed_noise = noise(&mut ChaCha8Rng::seed_from_u64(config.seed ^ 0xF1), SHOWN_SAMPLES, config.model.noise_dim, dtype, device)?;
+        let fixed_noise = noise(
+            &mut ChaCha8Rng::seed_from_u64(config.seed ^ 0xF1),
+            SHOWN_SAMPLES,
+            config.model.noise_dim,
+            dtype,
+            device,
+        )?;
+        let seed = config.seed;
         Ok(Trainer {
-            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            rng: ChaCha8Rng::seed_from_u64(seed),
             config,
             run_dir: run_dir.to_path_buf(),
             corpus,
@@ -131,7 +158,9 @@ impl Trainer {
             dtype,
             corpus_ngrams,
             floor_js,
+            preview_noise: fixed_noise.clone(),
             fixed_noise,
+            preview_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x9E7),
             iteration: 0,
             elapsed_secs: 0.0,
             resumed: false,
@@ -141,12 +170,21 @@ impl Trainer {
     /// Continue the run saved in `run_dir`. `config` is the saved config with the safe changes
     /// (budget, learning rate, intervals, device) already applied by the caller; `corpus` must
     /// be the run's corpus, read with the run's seed.
-    pub fn resume(config: RunConfig, corpus: Corpus, run_dir: &Path, device: &Device) -> Result<Self> {
+    pub fn resume(
+        config: RunConfig,
+        corpus: Corpus,
+        run_dir: &Path,
+        device: &Device,
+    ) -> Result<Self> {
         let vocab = Vocab::load(&run_dir.join(checkpoint::TOKENIZER))?;
         if vocab.len() != config.model.vocab {
             return Err(Error::checkpoint(
                 run_dir.join(checkpoint::TOKENIZER),
-                format!("has {} tokens but config.json says {}", vocab.len(), config.model.vocab),
+                format!(
+                    "has {} tokens but config.json says {}",
+                    vocab.len(),
+                    config.model.vocab
+                ),
             ));
         }
         let state: TrainState = checkpoint::read_json(&run_dir.join(checkpoint::STATE))?;
@@ -156,7 +194,11 @@ impl Trainer {
         let opt_path = run_dir.join(checkpoint::OPTIMIZER);
         let mut moments = checkpoint::load_tensors(&opt_path, device)?;
         let take = |prefix: &str, all: &mut std::collections::HashMap<String, Tensor>| {
-            let keys: Vec<String> = all.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+            let keys: Vec<String> = all
+                .keys()
+                .filter(|k| k.starts_with(prefix))
+                .cloned()
+                .collect();
             keys.into_iter()
                 .filter_map(|k| all.remove(&k).map(|v| (k[prefix.len()..].to_string(), v)))
                 .collect::<std::collections::HashMap<_, _>>()
@@ -166,13 +208,24 @@ impl Trainer {
         t.opt_g.load_state(g, state.adam_steps.0, &opt_path)?;
         t.opt_d.load_state(c, state.adam_steps.1, &opt_path)?;
         let word_pos: u128 = state.rng_word_pos.parse().map_err(|_| {
-            Error::checkpoint(run_dir.join(checkpoint::STATE), "rng_word_pos is not a number")
+            Error::checkpoint(
+                run_dir.join(checkpoint::STATE),
+                "rng_word_pos is not a number",
+            )
         })?;
         t.rng.set_word_pos(word_pos);
         if state.data_pos > t.train_ids.len() {
-            return Err(Error::checkpoint(run_dir.join(checkpoint::STATE), "data_pos is beyond the corpus"));
+            return Err(Error::checkpoint(
+                run_dir.join(checkpoint::STATE),
+                "data_pos is beyond the corpus",
+            ));
         }
-        t.data = DataOrder::new(t.config.seed, t.train_ids.len(), state.data_epoch, state.data_pos);
+        t.data = DataOrder::new(
+            t.config.seed,
+            t.train_ids.len(),
+            state.data_epoch,
+            state.data_pos,
+        );
         t.iteration = state.iteration;
         t.elapsed_secs = state.elapsed_secs;
         t.resumed = true;
@@ -188,13 +241,21 @@ impl Trainer {
                 data[(row * SEQ_LEN + pos) * v + tok as usize] = 1.0;
             }
         }
-        Ok(Tensor::from_vec(data, (idx.len(), SEQ_LEN, v), &Device::Cpu)?
-            .to_dtype(self.dtype)?
-            .to_device(&self.device)?)
+        Ok(
+            Tensor::from_vec(data, (idx.len(), SEQ_LEN, v), &Device::Cpu)?
+                .to_dtype(self.dtype)?
+                .to_device(&self.device)?,
+        )
     }
 
     fn noise(&mut self, b: usize) -> Result<Tensor> {
-        noise(&mut self.rng, b, self.config.model.noise_dim, self.dtype, &self.device)
+        noise(
+            &mut self.rng,
+            b,
+            self.config.model.noise_dim,
+            self.dtype,
+            &self.device,
+        )
     }
 
     /// One critic update (WGAN-GP loss, Formula 9). Returns the step's numbers.
@@ -204,7 +265,9 @@ impl Trainer {
         let z = self.noise(b)?;
         let fake = self.generator.forward(&z)?.detach();
         let eps: Vec<f32> = (0..b).map(|_| self.rng.random::<f32>()).collect();
-        let eps = Tensor::from_vec(eps, b, &Device::Cpu)?.to_dtype(self.dtype)?.to_device(&self.device)?;
+        let eps = Tensor::from_vec(eps, b, &Device::Cpu)?
+            .to_dtype(self.dtype)?
+            .to_device(&self.device)?;
         let loss = critic_loss(&self.critic, &real, &fake, &eps, self.config.lambda)?;
         let grads = loss.total.backward()?;
         let total = scalar(&loss.total)?;
@@ -212,7 +275,12 @@ impl Trainer {
             return Err(self.diverged("critic loss"));
         }
         self.opt_d.step(&grads)?;
-        Ok((total, scalar(&loss.wasserstein)?, scalar(&loss.penalty)?, scalar(&loss.grad_norm)?))
+        Ok((
+            total,
+            scalar(&loss.wasserstein)?,
+            scalar(&loss.penalty)?,
+            scalar(&loss.grad_norm)?,
+        ))
     }
 
     /// One generator update: minimise `−mean D(G(z))`.
@@ -239,7 +307,11 @@ impl Trainer {
     /// One generator iteration: a generator step (except at iteration 0), then the critic steps.
     pub fn train_iteration(&mut self) -> Result<StepStats> {
         let start = Instant::now();
-        let gen_loss = if self.iteration > 0 { Some(self.generator_step()?) } else { None };
+        let gen_loss = if self.iteration > 0 {
+            Some(self.generator_step()?)
+        } else {
+            None
+        };
         let mut last = (0.0, 0.0, 0.0, 0.0);
         for _ in 0..self.config.critic_iters {
             last = self.critic_step()?;
@@ -260,10 +332,20 @@ impl Trainer {
 
     /// Decoded samples for noise `z`: argmax at each position.
     pub fn decode(&self, z: &Tensor, keep_padding: bool) -> Result<Vec<String>> {
-        let ids = self.generator.logits(z)?.argmax(candle_core::D::Minus1)?.to_vec2::<u32>()?;
+        let ids = self
+            .generator
+            .logits(z)?
+            .argmax(candle_core::D::Minus1)?
+            .to_vec2::<u32>()?;
         Ok(ids
             .iter()
-            .map(|row| if keep_padding { self.vocab.decode_padded(row, PAD_CHAR) } else { self.vocab.decode(row) })
+            .map(|row| {
+                if keep_padding {
+                    self.vocab.decode_padded(row, PAD_CHAR)
+                } else {
+                    self.vocab.decode(row)
+                }
+            })
             .collect())
     }
 
@@ -276,10 +358,17 @@ impl Trainer {
     /// JSD-1..4 of 640 samples against the training lines. Uses its own RNG (seeded by the
     /// iteration), so evaluating never changes the training trajectory.
     pub fn evaluate(&self) -> Result<MetricsRecord> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed ^ 0xE7A1 ^ self.iteration.rotate_left(17));
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(self.config.seed ^ 0xE7A1 ^ self.iteration.rotate_left(17));
         let mut lines = Vec::with_capacity(EVAL_SAMPLES);
         for _ in 0..EVAL_SAMPLES / 64 {
-            let z = noise(&mut rng, 64, self.config.model.noise_dim, self.dtype, &self.device)?;
+            let z = noise(
+                &mut rng,
+                64,
+                self.config.model.noise_dim,
+                self.dtype,
+                &self.device,
+            )?;
             lines.extend(self.decode(&z, true)?);
         }
         Ok(MetricsRecord {
@@ -292,9 +381,18 @@ impl Trainer {
 
     /// Write the whole checkpoint. State goes last, so it never points past the weights.
     pub fn save(&self) -> Result<()> {
-        for (name, p) in [("generator", &self.gen_params), ("critic", &self.critic_params)] {
+        for (name, p) in [
+            ("generator", &self.gen_params),
+            ("critic", &self.critic_params),
+        ] {
             for (pname, var) in &p.vars {
-                let ok = var.as_tensor().to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?.iter().all(|x| x.is_finite());
+                let ok = var
+                    .as_tensor()
+                    .to_dtype(DType::F64)?
+                    .flatten_all()?
+                    .to_vec1::<f64>()?
+                    .iter()
+                    .all(|x| x.is_finite());
                 if !ok {
                     return Err(Error::NonFinite(format!(
                         "{name} weight {pname} is NaN or infinite at iteration {}; not saved, the last checkpoint is intact. Try a lower --lr.",
@@ -335,11 +433,18 @@ impl Trainer {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut text = samples.join("\n");
         text.push('\n');
-        checkpoint::write_atomic(&dir.join(format!("{:06}.txt", self.iteration)), text.as_bytes())?;
-        sink(Event::Samples { iteration: self.iteration, lines: samples });
+        checkpoint::write_atomic(
+            &dir.join(format!("{:06}.txt", self.iteration)),
+            text.as_bytes(),
+        )?;
+        sink(Event::Samples {
+            iteration: self.iteration,
+            lines: samples,
+        });
         let m = self.evaluate()?;
         let path = self.run_dir.join(checkpoint::METRICS);
-        let line = serde_json::to_string(&m).map_err(|e| Error::checkpoint(&path, e.to_string()))?;
+        let line =
+            serde_json::to_string(&m).map_err(|e| Error::checkpoint(&path, e.to_string()))?;
         append_line(&path, &line)?;
         sink(Event::Metrics(m));
         Ok(())
@@ -373,7 +478,10 @@ impl Trainer {
             self.save()?;
             self.record_eval(sink)?;
         }
-        let budget = self.config.minutes.map(|m| std::time::Duration::from_secs_f64(m * 60.0));
+        let budget = self
+            .config
+            .minutes
+            .map(|m| std::time::Duration::from_secs_f64(m * 60.0));
         let session = Instant::now();
         let mut saved_at = self.iteration;
         let reason = loop {
@@ -392,28 +500,63 @@ impl Trainer {
             }
             let stats = self.train_iteration()?;
             sink(Event::Step(stats));
+            let resample = control.take_resample_request();
+            if resample {
+                let dim = self.config.model.noise_dim;
+                self.preview_noise = noise(
+                    &mut self.preview_rng,
+                    SHOWN_SAMPLES,
+                    dim,
+                    self.dtype,
+                    &self.device,
+                )?;
+            }
+            if resample || self.iteration % PREVIEW_EVERY == 0 {
+                let lines = self.decode(&self.preview_noise, false)?;
+                sink(Event::Preview {
+                    iteration: self.iteration,
+                    lines,
+                });
+            }
             if self.iteration % self.config.sample_every == 0 {
                 self.record_eval(sink)?;
             }
             if self.iteration % self.config.save_every == 0 || control.take_save_request() {
                 self.save()?;
                 saved_at = self.iteration;
-                sink(Event::Saved { iteration: self.iteration, dir: self.run_dir.clone() });
+                sink(Event::Saved {
+                    iteration: self.iteration,
+                    dir: self.run_dir.clone(),
+                });
             }
         };
         if saved_at != self.iteration || self.iteration == 0 {
             self.save()?;
-            sink(Event::Saved { iteration: self.iteration, dir: self.run_dir.clone() });
+            sink(Event::Saved {
+                iteration: self.iteration,
+                dir: self.run_dir.clone(),
+            });
         }
-        sink(Event::Finished { iteration: self.iteration, reason });
+        sink(Event::Finished {
+            iteration: self.iteration,
+            reason,
+        });
         Ok(reason)
     }
 }
 
 /// `b` standard-normal noise vectors, drawn on the CPU (the same on every device).
-pub fn noise(rng: &mut ChaCha8Rng, b: usize, dim: usize, dtype: DType, device: &Device) -> Result<Tensor> {
+pub fn noise(
+    rng: &mut ChaCha8Rng,
+    b: usize,
+    dim: usize,
+    dtype: DType,
+    device: &Device,
+) -> Result<Tensor> {
     let v: Vec<f32> = (0..b * dim).map(|_| rng.sample(StandardNormal)).collect();
-    Ok(Tensor::from_vec(v, (b, dim), &Device::Cpu)?.to_dtype(dtype)?.to_device(device)?)
+    Ok(Tensor::from_vec(v, (b, dim), &Device::Cpu)?
+        .to_dtype(dtype)?
+        .to_device(device)?)
 }
 
 fn scalar(t: &Tensor) -> Result<f64> {
@@ -422,6 +565,10 @@ fn scalar(t: &Tensor) -> Result<f64> {
 
 fn append_line(path: &Path, line: &str) -> Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::io(path, e))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
     writeln!(f, "{line}").map_err(|e| Error::io(path, e))
 }

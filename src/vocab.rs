@@ -29,7 +29,10 @@ pub struct Vocab {
 impl Vocab {
     /// Build from lines: characters by descending frequency (ties in character order),
     /// keeping at most `max_vocab` tokens in all, pad and unk included.
-    pub fn build<'a>(lines: impl IntoIterator<Item = &'a String>, max_vocab: usize) -> Result<Self> {
+    pub fn build<'a>(
+        lines: impl IntoIterator<Item = &'a String>,
+        max_vocab: usize,
+    ) -> Result<Self> {
         if max_vocab < 3 {
             return Err(Error::Config(format!(
                 "--max-vocab {max_vocab}: must be at least 3 (pad, unk and one character)"
@@ -44,11 +47,17 @@ impl Vocab {
         let mut by_freq: Vec<(char, u64)> = counts.into_iter().collect();
         by_freq.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         by_freq.truncate(max_vocab - 2);
-        Ok(Self::from_chars(by_freq.into_iter().map(|(c, _)| c).collect()))
+        Ok(Self::from_chars(
+            by_freq.into_iter().map(|(c, _)| c).collect(),
+        ))
     }
 
     fn from_chars(chars: Vec<char>) -> Self {
-        let index = chars.iter().enumerate().map(|(i, &c)| (c, i as u32 + 2)).collect();
+        let index = chars
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (c, i as u32 + 2))
+            .collect();
         Vocab { chars, index }
     }
 
@@ -81,7 +90,9 @@ impl Vocab {
 
     /// Like [`decode`](Self::decode) but keeps the padding, shown as `pad`.
     pub fn decode_padded(&self, ids: &[u32], pad: char) -> String {
-        ids.iter().map(|&id| if id == PAD { pad } else { self.token_char(id) }).collect()
+        ids.iter()
+            .map(|&id| if id == PAD { pad } else { self.token_char(id) })
+            .collect()
     }
 
     fn token_char(&self, id: u32) -> char {
@@ -106,7 +117,10 @@ impl Vocab {
             .map_err(|e| Error::Config(format!("cannot build tokenizer: {e}")))?;
         let mut tok = Tokenizer::new(bpe);
         tok.with_decoder(Some(Fuse::new()));
-        tok.add_special_tokens(&[AddedToken::from(PAD_TOKEN, true), AddedToken::from(UNK_TOKEN, true)]);
+        tok.add_special_tokens(&[
+            AddedToken::from(PAD_TOKEN, true),
+            AddedToken::from(UNK_TOKEN, true),
+        ]);
         Ok(tok)
     }
 
@@ -140,7 +154,11 @@ impl Vocab {
             };
             match chars.get_mut(id as usize - 2) {
                 Some(slot @ None) => *slot = Some(c),
-                _ => return Err(bad(format!("token ids are not 0..{n} without gaps (id {id})"))),
+                _ => {
+                    return Err(bad(format!(
+                        "token ids are not 0..{n} without gaps (id {id})"
+                    )))
+                }
             }
         }
         let chars: Option<Vec<char>> = chars.into_iter().collect();

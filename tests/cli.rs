@@ -22,7 +22,10 @@ fn tiny_corpus() -> PathBuf {
 /// and no panic.
 fn assert_clean_error(out: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, got success; stderr: {stderr}");
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "panic: {stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
@@ -72,7 +75,10 @@ fn unusable_corpora_are_refused_with_the_file_and_the_reason() {
     for (file, needle) in cases {
         let out = textgan(&["train", file, "--out", "run", "--no-tui"], d);
         assert_clean_error(&out, needle);
-        assert!(!d.join("run").exists(), "{file}: a run directory was created for a bad corpus");
+        assert!(
+            !d.join("run").exists(),
+            "{file}: a run directory was created for a bad corpus"
+        );
     }
 }
 
@@ -83,10 +89,22 @@ fn absurd_flag_values_are_explained() {
     let c = c.to_str().unwrap();
     for (args, needle) in [
         (vec!["train", c, "--dim", "0"], "--dim must be at least 1"),
-        (vec!["train", c, "--batch", "0"], "--batch must be at least 1"),
-        (vec!["train", c, "--lr", "-1"], "--lr must be a positive number"),
-        (vec!["train", c, "--minutes", "-5"], "--minutes must be a positive number"),
-        (vec!["train", c, "--iters", "0"], "--iters must be at least 1"),
+        (
+            vec!["train", c, "--batch", "0"],
+            "--batch must be at least 1",
+        ),
+        (
+            vec!["train", c, "--lr", "-1"],
+            "--lr must be a positive number",
+        ),
+        (
+            vec!["train", c, "--minutes", "-5"],
+            "--minutes must be a positive number",
+        ),
+        (
+            vec!["train", c, "--iters", "0"],
+            "--iters must be at least 1",
+        ),
         (vec!["train", c, "--max-vocab", "1"], "--max-vocab 1"),
         (vec!["generate", "-n", "0"], "at least 1"),
     ] {
@@ -108,7 +126,11 @@ fn training_writes_the_run_directory_and_generate_reads_it() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let out = train_tiny(&run, &["--iters", "2", "--sample-every", "1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for f in [
         "config.json",
         "tokenizer.json",
@@ -133,19 +155,38 @@ fn training_writes_the_run_directory_and_generate_reads_it() {
     assert_eq!(metrics.lines().count(), 3, "evaluations at 0, 1, 2");
 
     let r = run.to_str().unwrap();
-    let a = textgan(&["generate", "--model", r, "-n", "7", "--seed", "3"], tmp.path());
-    let b = textgan(&["generate", "--model", r, "-n", "7", "--seed", "3"], tmp.path());
-    let c = textgan(&["generate", "--model", r, "-n", "7", "--seed", "4"], tmp.path());
+    let a = textgan(
+        &["generate", "--model", r, "-n", "7", "--seed", "3"],
+        tmp.path(),
+    );
+    let b = textgan(
+        &["generate", "--model", r, "-n", "7", "--seed", "3"],
+        tmp.path(),
+    );
+    let c = textgan(
+        &["generate", "--model", r, "-n", "7", "--seed", "4"],
+        tmp.path(),
+    );
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     let text = String::from_utf8(a.stdout.clone()).unwrap();
     assert_eq!(text.lines().count(), 7);
-    assert!(text.lines().all(|l| l.chars().count() <= 32 && !l.contains("<pad>")));
+    assert!(text
+        .lines()
+        .all(|l| l.chars().count() <= 32 && !l.contains("<pad>")));
     assert_eq!(a.stdout, b.stdout, "same seed, same samples");
     assert_ne!(a.stdout, c.stdout, "another seed, other samples");
 
-    let j = textgan(&["generate", "--model", r, "-n", "5", "--seed", "3", "--format", "json"], tmp.path());
+    let j = textgan(
+        &[
+            "generate", "--model", r, "-n", "5", "--seed", "3", "--format", "json",
+        ],
+        tmp.path(),
+    );
     let parsed: Vec<String> = serde_json::from_slice(&j.stdout).expect("a JSON array of strings");
-    assert_eq!(parsed, text.lines().take(5).map(String::from).collect::<Vec<_>>());
+    assert_eq!(
+        parsed,
+        text.lines().take(5).map(String::from).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -156,11 +197,21 @@ fn an_existing_run_is_never_overwritten_without_resume_or_force() {
     let before = std::fs::read(run.join("generator.safetensors")).unwrap();
     let out = train_tiny(&run, &["--iters", "1", "--seed", "5"]);
     assert_clean_error(&out, "already holds a run; use --resume");
-    assert_eq!(std::fs::read(run.join("generator.safetensors")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(run.join("generator.safetensors")).unwrap(),
+        before
+    );
     // --force starts over (a different seed gives different weights).
     let out = train_tiny(&run, &["--iters", "1", "--seed", "5", "--force"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_ne!(std::fs::read(run.join("generator.safetensors")).unwrap(), before);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(
+        std::fs::read(run.join("generator.safetensors")).unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -170,7 +221,11 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     let whole = tmp.path().join("whole");
     assert!(train_tiny(&split, &["--iters", "2"]).status.success());
     let out = train_tiny(&split, &["--iters", "4", "--resume"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let log = String::from_utf8_lossy(&out.stdout);
     assert!(log.contains("resuming"), "{log}");
     assert!(train_tiny(&whole, &["--iters", "4"]).status.success());
@@ -178,7 +233,11 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
         serde_json::from_str(&std::fs::read_to_string(split.join("state.json")).unwrap()).unwrap();
     assert_eq!(state["iteration"], 4);
     // Same seed, same data order, same Adam moments: the same weights, bit for bit on the CPU.
-    for f in ["generator.safetensors", "critic.safetensors", "optimizer.safetensors"] {
+    for f in [
+        "generator.safetensors",
+        "critic.safetensors",
+        "optimizer.safetensors",
+    ] {
         assert!(
             std::fs::read(split.join(f)).unwrap() == std::fs::read(whole.join(f)).unwrap(),
             "{f} differs between 2+2 and 4 iterations"
@@ -186,7 +245,15 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     }
     // Changing the model's width on resume is refused.
     let c = tiny_corpus();
-    let args = ["train", c.to_str().unwrap(), "--out", split.to_str().unwrap(), "--resume", "--dim", "16"];
+    let args = [
+        "train",
+        c.to_str().unwrap(),
+        "--out",
+        split.to_str().unwrap(),
+        "--resume",
+        "--dim",
+        "16",
+    ];
     let out = textgan(&args, tmp.path());
     assert_clean_error(&out, "--dim 16: the run in");
 }
@@ -215,30 +282,61 @@ fn corrupt_or_mismatched_checkpoints_are_refused() {
     let good = std::fs::read(&gen).unwrap();
 
     std::fs::write(&gen, &good[..good.len() / 2]).unwrap();
-    assert_clean_error(&textgan(&["generate", "--model", r], tmp.path()), "generator.safetensors: not a readable safetensors file");
+    assert_clean_error(
+        &textgan(&["generate", "--model", r], tmp.path()),
+        "generator.safetensors: not a readable safetensors file",
+    );
 
     std::fs::write(&gen, b"not a model").unwrap();
-    assert_clean_error(&textgan(&["generate", "--model", r], tmp.path()), "generator.safetensors");
+    assert_clean_error(
+        &textgan(&["generate", "--model", r], tmp.path()),
+        "generator.safetensors",
+    );
 
     std::fs::write(&gen, &good).unwrap();
     let cfg = run.join("config.json");
     let text = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(&cfg, text.replace("\"dim\": 8", "\"dim\": 9")).unwrap();
-    assert_clean_error(&textgan(&["generate", "--model", r], tmp.path()), "the model expects");
+    assert_clean_error(
+        &textgan(&["generate", "--model", r], tmp.path()),
+        "the model expects",
+    );
 
     std::fs::write(&cfg, "{ this is not json").unwrap();
-    assert_clean_error(&textgan(&["generate", "--model", r], tmp.path()), "config.json: invalid");
+    assert_clean_error(
+        &textgan(&["generate", "--model", r], tmp.path()),
+        "config.json: invalid",
+    );
 
     std::fs::write(&cfg, &text).unwrap();
     let tok = run.join("tokenizer.json");
     std::fs::write(&tok, "[]").unwrap();
-    assert_clean_error(&textgan(&["generate", "--model", r], tmp.path()), "tokenizer.json: not a valid tokenizer.json");
+    assert_clean_error(
+        &textgan(&["generate", "--model", r], tmp.path()),
+        "tokenizer.json: not a valid tokenizer.json",
+    );
 
     // And a run from another corpus cannot be resumed on this one.
     std::fs::write(&tok, b"").unwrap();
     let other = tmp.path().join("other.txt");
-    std::fs::write(&other, std::fs::read_to_string(tiny_corpus()).unwrap().replace('a', "b")).unwrap();
-    let out = textgan(&["train", other.to_str().unwrap(), "--out", r, "--resume", "--no-tui"], tmp.path());
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(tiny_corpus())
+            .unwrap()
+            .replace('a', "b"),
+    )
+    .unwrap();
+    let out = textgan(
+        &[
+            "train",
+            other.to_str().unwrap(),
+            "--out",
+            r,
+            "--resume",
+            "--no-tui",
+        ],
+        tmp.path(),
+    );
     assert_clean_error(&out, "is not the corpus the run in");
 }
 
@@ -248,7 +346,13 @@ fn generate_streams_and_stops_quietly_on_a_closed_pipe() {
     let run = tmp.path().join("run");
     assert!(train_tiny(&run, &["--iters", "1"]).status.success());
     let mut child = Command::new(env!("CARGO_BIN_EXE_textgan"))
-        .args(["generate", "--model", run.to_str().unwrap(), "-n", "10000000"])
+        .args([
+            "generate",
+            "--model",
+            run.to_str().unwrap(),
+            "-n",
+            "10000000",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -260,6 +364,54 @@ fn generate_streams_and_stops_quietly_on_a_closed_pipe() {
     assert!(n > 0);
     drop(stdout);
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn plain_mode_speaks_json_lines_or_stays_quiet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = train_tiny(
+        &tmp.path().join("a"),
+        &["--iters", "2", "--log-format", "json", "--log-every", "1"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"started"));
+    assert_eq!(kinds.last(), Some(&"finished"));
+    assert_eq!(kinds.iter().filter(|k| **k == "step").count(), 2);
+    assert!(
+        kinds.contains(&"metrics") && kinds.contains(&"saved"),
+        "{kinds:?}"
+    );
+    let step = events.iter().find(|e| e["event"] == "step").unwrap();
+    assert!(step["wasserstein"].is_number() && step["penalty"].is_number());
+
+    let out = train_tiny(&tmp.path().join("b"), &["--iters", "1", "--quiet"]);
+    assert!(out.status.success());
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -34,7 +34,9 @@ fn check_param_grads(
     let mut worst = 0.0f64;
     let mut count = 0;
     for name in names {
-        let var = params.get(name).unwrap_or_else(|| panic!("no parameter {name}"));
+        let var = params
+            .get(name)
+            .unwrap_or_else(|| panic!("no parameter {name}"));
         let g = grads
             .get(var.as_tensor())
             .unwrap_or_else(|| panic!("no gradient for {name}"))
@@ -44,7 +46,10 @@ fn check_param_grads(
             .unwrap();
         let entries = sample_entries(var, per_var);
         let nonzero = entries.iter().filter(|&&i| g[i].abs() > 1e-9).count();
-        assert!(nonzero * 2 >= entries.len(), "{name}: most sampled gradients are zero, nothing was tested");
+        assert!(
+            nonzero * 2 >= entries.len(),
+            "{name}: most sampled gradients are zero, nothing was tested"
+        );
         for i in entries {
             let fd = central_diff(var, i, 1e-6, &|| scalar(&loss()));
             let e = rel_err(g[i], fd);
@@ -65,8 +70,19 @@ fn check_param_grads(
 fn critic_input_gradient_matches_finite_differences_of_forward() {
     let (critic, _) = tiny_critic(1);
     let mut r = rng(2);
-    let x = interpolate(&one_hot(&mut r, 3, TINY), &soft(&mut r, 3, TINY), &uniform(&mut r, 3)).unwrap();
-    let grad = critic.input_grad(&x).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    let x = interpolate(
+        &one_hot(&mut r, 3, TINY),
+        &soft(&mut r, 3, TINY),
+        &uniform(&mut r, 3),
+    )
+    .unwrap();
+    let grad = critic
+        .input_grad(&x)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
     let base = x.flatten_all().unwrap().to_vec1::<f64>().unwrap();
     let total = |v: &[f64]| -> f64 {
         let t = Tensor::from_vec(v.to_vec(), x.shape(), &Device::Cpu).unwrap();
@@ -81,11 +97,21 @@ fn critic_input_gradient_matches_finite_differences_of_forward() {
         down[i] -= h;
         let fd = (total(&up) - total(&down)) / (2.0 * h);
         let e = rel_err(grad[i], fd);
-        assert!(e < 1e-6, "entry {i}: analytic {} vs finite difference {fd} ({e:.2e})", grad[i]);
+        assert!(
+            e < 1e-6,
+            "entry {i}: analytic {} vs finite difference {fd} ({e:.2e})",
+            grad[i]
+        );
         worst = worst.max(e);
     }
-    assert!(grad.iter().any(|g| g.abs() > 1e-3), "input gradient is trivially zero");
-    eprintln!("input gradient: {} entries, worst relative error {worst:.2e}", base.len());
+    assert!(
+        grad.iter().any(|g| g.abs() > 1e-3),
+        "input gradient is trivially zero"
+    );
+    eprintln!(
+        "input gradient: {} entries, worst relative error {worst:.2e}",
+        base.len()
+    );
 }
 
 #[test]
@@ -95,7 +121,11 @@ fn full_critic_loss_gradient_matches_finite_differences_in_every_layer() {
     let real = one_hot(&mut r, 4, TINY);
     let fake = soft(&mut r, 4, TINY);
     let eps = uniform(&mut r, 4);
-    let loss = || critic_loss(&critic, &real, &fake, &eps, 10.0).unwrap().total;
+    let loss = || {
+        critic_loss(&critic, &real, &fake, &eps, 10.0)
+            .unwrap()
+            .total
+    };
     let names = [
         "input.weight",
         "input.bias",
@@ -110,7 +140,9 @@ fn full_critic_loss_gradient_matches_finite_differences_in_every_layer() {
     // The output bias (like the last block's conv2 bias) moves D(real) and D(fake) alike and the
     // penalty not at all: its gradient is exactly zero, and the analytic one must agree.
     let grads = loss().backward().unwrap();
-    let gb = grads.get(params.get("output.bias").unwrap().as_tensor()).unwrap();
+    let gb = grads
+        .get(params.get("output.bias").unwrap().as_tensor())
+        .unwrap();
     assert!(scalar(&gb.sum_all().unwrap()).abs() < 1e-12);
 }
 
@@ -118,13 +150,23 @@ fn full_critic_loss_gradient_matches_finite_differences_in_every_layer() {
 fn penalty_gradient_includes_the_second_order_term_and_scales_with_lambda() {
     let (critic, params) = tiny_critic(5);
     let mut r = rng(6);
-    let x_hat = interpolate(&one_hot(&mut r, 4, TINY), &soft(&mut r, 4, TINY), &uniform(&mut r, 4)).unwrap();
+    let x_hat = interpolate(
+        &one_hot(&mut r, 4, TINY),
+        &soft(&mut r, 4, TINY),
+        &uniform(&mut r, 4),
+    )
+    .unwrap();
     // The penalty alone, differentiated w.r.t. the parameters: this is exactly the term that a
     // first-order-only implementation silently drops (its gradient would be zero).
     let pen = |lambda: f64| gradient_penalty(&critic, &x_hat, lambda).unwrap().0;
     // (Biases are absent on purpose: a ReLU network's input-gradient depends on its biases only
     // through the activation pattern, so the penalty's bias-gradient is zero almost everywhere.)
-    let names = ["input.weight", "blocks.0.conv2.weight", "blocks.1.conv1.weight", "output.weight"];
+    let names = [
+        "input.weight",
+        "blocks.0.conv2.weight",
+        "blocks.1.conv1.weight",
+        "output.weight",
+    ];
     let (worst, n) = check_param_grads(&params, &names, &|| pen(10.0), 8);
     eprintln!("penalty: {n} parameter entries, worst relative error {worst:.2e}");
 
@@ -136,16 +178,42 @@ fn penalty_gradient_includes_the_second_order_term_and_scales_with_lambda() {
         let b = g10.get(t).unwrap();
         let norm_a = scalar(&a.sqr().unwrap().sum_all().unwrap()).sqrt();
         assert!(norm_a > 1e-6, "{name}: penalty gradient is zero");
-        let diff = scalar(&(b - (a * 10.0).unwrap()).unwrap().abs().unwrap().max_all().unwrap());
-        assert!(diff < 1e-9 * norm_a.max(1.0) * 10.0, "{name}: gradient does not scale with λ");
+        let diff = scalar(
+            &(b - (a * 10.0).unwrap())
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap(),
+        );
+        assert!(
+            diff < 1e-9 * norm_a.max(1.0) * 10.0,
+            "{name}: gradient does not scale with λ"
+        );
     }
     // And the total loss's gradient changes with λ.
     let real = one_hot(&mut r, 4, TINY);
     let fake = soft(&mut r, 4, TINY);
     let eps = uniform(&mut r, 4);
     let w = params.get("blocks.0.conv1.weight").unwrap().as_tensor();
-    let at = |lambda| critic_loss(&critic, &real, &fake, &eps, lambda).unwrap().total.backward().unwrap().get(w).unwrap().clone();
-    let change = scalar(&(at(10.0) - at(0.0)).unwrap().abs().unwrap().max_all().unwrap());
+    let at = |lambda| {
+        critic_loss(&critic, &real, &fake, &eps, lambda)
+            .unwrap()
+            .total
+            .backward()
+            .unwrap()
+            .get(w)
+            .unwrap()
+            .clone()
+    };
+    let change = scalar(
+        &(at(10.0) - at(0.0))
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap(),
+    );
     assert!(change > 1e-6, "critic loss gradient does not depend on λ");
 }
 
@@ -155,21 +223,39 @@ fn generator_loss_gradient_matches_finite_differences() {
     let (generator, gparams) =
         Generator::init(TINY, Store::new(8, DType::F64, &Device::Cpu)).unwrap();
     let mut r = rng(9);
-    let v: Vec<f64> = (0..4 * TINY.noise_dim).map(|_| rand::Rng::random_range(&mut r, -1.0..1.0)).collect();
+    let v: Vec<f64> = (0..4 * TINY.noise_dim)
+        .map(|_| rand::Rng::random_range(&mut r, -1.0..1.0))
+        .collect();
     let z = Tensor::from_vec(v, (4, TINY.noise_dim), &Device::Cpu).unwrap();
     let loss = || generator_loss(&critic, &generator.forward(&z).unwrap()).unwrap();
-    let names = ["input.weight", "input.bias", "blocks.0.conv1.weight", "blocks.1.conv2.bias", "output.weight", "output.bias"];
+    let names = [
+        "input.weight",
+        "input.bias",
+        "blocks.0.conv1.weight",
+        "blocks.1.conv2.bias",
+        "output.weight",
+        "output.bias",
+    ];
     let (worst, n) = check_param_grads(&gparams, &names, &loss, 8);
     eprintln!("generator loss: {n} parameter entries, worst relative error {worst:.2e}");
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)] // index arithmetic mirrors the formula
 fn im2col_convolution_matches_a_direct_convolution() {
     use textgan::nn::conv::Conv1d;
     let store = Store::new(11, DType::F64, &Device::Cpu);
     let conv = Conv1d::new(&store.root(), 3, 2, 5).unwrap();
     let mut r = rng(12);
-    let x = soft(&mut r, 2, textgan::nn::ModelShape { vocab: 3, seq_len: 7, ..TINY });
+    let x = soft(
+        &mut r,
+        2,
+        textgan::nn::ModelShape {
+            vocab: 3,
+            seq_len: 7,
+            ..TINY
+        },
+    );
     let y = conv.forward(&x).unwrap().to_vec3::<f64>().unwrap();
     let w = conv.lin.weight.to_vec2::<f64>().unwrap();
     let b = conv.lin.bias.to_vec1::<f64>().unwrap();
@@ -186,7 +272,11 @@ fn im2col_convolution_matches_a_direct_convolution() {
                         }
                     }
                 }
-                assert!((s - y[n][t][o]).abs() < 1e-12, "y[{n}][{t}][{o}] = {} expected {s}", y[n][t][o]);
+                assert!(
+                    (s - y[n][t][o]).abs() < 1e-12,
+                    "y[{n}][{t}][{o}] = {} expected {s}",
+                    y[n][t][o]
+                );
             }
         }
     }
@@ -196,9 +286,21 @@ fn im2col_convolution_matches_a_direct_convolution() {
 fn cpu_im2col_kernel_and_its_backward_match_the_generic_tensor_ops() {
     use textgan::nn::conv::{im2col, im2col_ops};
     let mut r = rng(13);
-    let s = textgan::nn::ModelShape { vocab: 3, seq_len: 7, ..TINY };
+    let s = textgan::nn::ModelShape {
+        vocab: 3,
+        seq_len: 7,
+        ..TINY
+    };
     let x = Var::from_tensor(&soft(&mut r, 2, s)).unwrap();
-    let w = soft(&mut r, 2, textgan::nn::ModelShape { vocab: 15, seq_len: 7, ..TINY });
+    let w = soft(
+        &mut r,
+        2,
+        textgan::nn::ModelShape {
+            vocab: 15,
+            seq_len: 7,
+            ..TINY
+        },
+    );
     let a = im2col(x.as_tensor(), 5).unwrap();
     let b = im2col_ops(x.as_tensor(), 5).unwrap();
     assert_eq!(a.to_vec3::<f64>().unwrap(), b.to_vec3::<f64>().unwrap());
@@ -207,7 +309,12 @@ fn cpu_im2col_kernel_and_its_backward_match_the_generic_tensor_ops() {
     let gb = (&b * &w).unwrap().sum_all().unwrap().backward().unwrap();
     let ga = ga.get(x.as_tensor()).unwrap().to_vec3::<f64>().unwrap();
     let gb = gb.get(x.as_tensor()).unwrap().to_vec3::<f64>().unwrap();
-    for (p, q) in ga.iter().flatten().flatten().zip(gb.iter().flatten().flatten()) {
+    for (p, q) in ga
+        .iter()
+        .flatten()
+        .flatten()
+        .zip(gb.iter().flatten().flatten())
+    {
         assert!((p - q).abs() < 1e-12);
     }
 }

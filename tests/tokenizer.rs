@@ -9,7 +9,8 @@ use tokenizers::Tokenizer;
 
 #[test]
 fn tokenizer_json_round_trips_and_matches_the_tokenizers_library() {
-    let lines = read_lines(&Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt")).unwrap();
+    let lines =
+        read_lines(&Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt")).unwrap();
     let vocab = Vocab::build(&lines, 2048).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("tokenizer.json");
@@ -46,7 +47,10 @@ fn a_damaged_tokenizer_json_is_refused() {
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, &text[..text.len() / 2]).unwrap();
     let err = Vocab::load(&path).unwrap_err().to_string();
-    assert!(err.contains("tokenizer.json: not a valid tokenizer.json"), "{err}");
+    assert!(
+        err.contains("tokenizer.json: not a valid tokenizer.json"),
+        "{err}"
+    );
     // Valid JSON tokenizer whose ids do not start with pad and unk.
     std::fs::write(&path, text.replace("\"<pad>\": 0", "\"<pad>\": 7")).unwrap();
     assert!(Vocab::load(&path).is_err());

@@ -16,7 +16,10 @@ fn a_short_run_on_the_tiny_corpus_brings_the_unigram_jsd_well_down() {
     let batch = 32;
     let corpus = Corpus::load(&path, 0, batch).unwrap();
     let vocab = Vocab::build(corpus.all_lines(), 2048).unwrap();
-    let adam = AdamConfig { lr: 1e-3, ..AdamConfig::paper() };
+    let adam = AdamConfig {
+        lr: 1e-3,
+        ..AdamConfig::paper()
+    };
     let config = RunConfig {
         textgan_version: "test".into(),
         corpus: path.clone(),
@@ -45,7 +48,10 @@ fn a_short_run_on_the_tiny_corpus_brings_the_unigram_jsd_well_down() {
         wasserstein.push(trainer.train_iteration().unwrap().wasserstein);
     }
     let after = trainer.evaluate().unwrap();
-    eprintln!("unigram JSD {:.3} -> {:.3}; JSD-1..4 after {:?}", before.js[0], after.js[0], after.js);
+    eprintln!(
+        "unigram JSD {:.3} -> {:.3}; JSD-1..4 after {:?}",
+        before.js[0], after.js[0], after.js
+    );
     assert!(
         after.js[0] < 0.5 * before.js[0],
         "unigram JSD went from {:.3} to {:.3}: the generator did not learn the characters",
@@ -53,6 +59,11 @@ fn a_short_run_on_the_tiny_corpus_brings_the_unigram_jsd_well_down() {
         after.js[0]
     );
     // Bigrams too, less strictly: the samples are not just the right letters in any order.
-    assert!(after.js[1] < 0.8 * before.js[1], "bigram JSD {:.3} -> {:.3}", before.js[1], after.js[1]);
+    assert!(
+        after.js[1] < 0.8 * before.js[1],
+        "bigram JSD {:.3} -> {:.3}",
+        before.js[1],
+        after.js[1]
+    );
     assert!(wasserstein.iter().all(|w| w.is_finite()));
 }

@@ -29,7 +29,12 @@ impl Conv1d {
     pub fn new(pb: &ParamBuilder, c_in: usize, c_out: usize, k: usize) -> Result<Self> {
         assert!(k % 2 == 1, "kernel width must be odd");
         let lin = Linear::with_fans(pb, (k * c_in, c_out), (k * c_in, k * c_out), Init::He)?;
-        Ok(Conv1d { lin, k, c_in, c_out })
+        Ok(Conv1d {
+            lin,
+            k,
+            c_in,
+            c_out,
+        })
     }
 
     /// `x`: `(B, L, C_in)` → `(B, L, C_out)`.
@@ -54,7 +59,10 @@ impl Conv1d {
         };
         let cols = im2col(g, self.k)?;
         let (b, l, n) = cols.dims3()?;
-        Ok(cols.reshape((b * l, n))?.matmul(&flipped)?.reshape((b, l, self.c_in))?)
+        Ok(cols
+            .reshape((b * l, n))?
+            .matmul(&flipped)?
+            .reshape((b, l, self.c_in))?)
     }
 }
 
@@ -102,7 +110,9 @@ fn for_each_window(b: usize, l: usize, c: usize, k: usize, mut f: impl FnMut(usi
     for n in 0..b {
         for t in 0..l {
             for j in 0..k {
-                let Some(src) = (t + j).checked_sub(half).filter(|&s| s < l) else { continue };
+                let Some(src) = (t + j).checked_sub(half).filter(|&s| s < l) else {
+                    continue;
+                };
                 f(((n * l + t) * k + j) * c, (n * l + src) * c);
             }
         }
@@ -137,18 +147,38 @@ impl CustomOp1 for Im2Col {
         "im2col"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (b, l, c) = layout.shape().dims3()?;
         let k = self.k;
-        fn run<T: Copy + num_zero::Zero>(x: &[T], b: usize, l: usize, c: usize, k: usize) -> Vec<T> {
+        fn run<T: Copy + num_zero::Zero>(
+            x: &[T],
+            b: usize,
+            l: usize,
+            c: usize,
+            k: usize,
+        ) -> Vec<T> {
             let mut out = vec![T::zero(); b * l * k * c];
-            for_each_window(b, l, c, k, |wide, narrow| out[wide..wide + c].copy_from_slice(&x[narrow..narrow + c]));
+            for_each_window(b, l, c, k, |wide, narrow| {
+                out[wide..wide + c].copy_from_slice(&x[narrow..narrow + c])
+            });
             out
         }
-        Ok((im2col_kernels!(storage, layout, run(b, l, c, k)), Shape::from((b, l, k * c))))
+        Ok((
+            im2col_kernels!(storage, layout, run(b, l, c, k)),
+            Shape::from((b, l, k * c)),
+        ))
     }
 
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    fn bwd(
+        &self,
+        _arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
         Ok(Some(grad.contiguous()?.apply_op1(Col2Im { k: self.k })?))
     }
 }
@@ -158,11 +188,21 @@ impl CustomOp1 for Col2Im {
         "col2im"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (b, l, kc) = layout.shape().dims3()?;
         let k = self.k;
         let c = kc / k;
-        fn run<T: Copy + num_zero::Zero + std::ops::AddAssign>(g: &[T], b: usize, l: usize, c: usize, k: usize) -> Vec<T> {
+        fn run<T: Copy + num_zero::Zero + std::ops::AddAssign>(
+            g: &[T],
+            b: usize,
+            l: usize,
+            c: usize,
+            k: usize,
+        ) -> Vec<T> {
             let mut out = vec![T::zero(); b * l * c];
             for_each_window(b, l, c, k, |wide, narrow| {
                 for (o, &v) in out[narrow..narrow + c].iter_mut().zip(&g[wide..wide + c]) {
@@ -171,10 +211,18 @@ impl CustomOp1 for Col2Im {
             });
             out
         }
-        Ok((im2col_kernels!(storage, layout, run(b, l, c, k)), Shape::from((b, l, c))))
+        Ok((
+            im2col_kernels!(storage, layout, run(b, l, c, k)),
+            Shape::from((b, l, c)),
+        ))
     }
 
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    fn bwd(
+        &self,
+        _arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
         Ok(Some(grad.contiguous()?.apply_op1(Im2Col { k: self.k })?))
     }
 }

@@ -30,7 +30,12 @@ impl Critic {
             .map(|i| ResBlock::new(&pb.pp(format!("blocks.{i}")), shape.dim))
             .collect::<Result<_>>()?;
         let output = Linear::new(&pb.pp("output"), shape.seq_len * shape.dim, 1, Init::Glorot)?;
-        Ok(Critic { shape, input, blocks, output })
+        Ok(Critic {
+            shape,
+            input,
+            blocks,
+            output,
+        })
     }
 
     /// A freshly initialised critic and its parameters.
@@ -50,7 +55,10 @@ impl Critic {
 
     fn head(&self, h: &Tensor) -> Result<Tensor> {
         let b = h.dim(0)?;
-        Ok(self.output.forward(&h.reshape((b, self.shape.seq_len * self.shape.dim))?)?.squeeze(1)?)
+        Ok(self
+            .output
+            .forward(&h.reshape((b, self.shape.seq_len * self.shape.dim))?)?
+            .squeeze(1)?)
     }
 
     /// Scores `(B)` and the input-gradient `∂(Σ_b D(x_b))/∂x` `(B, L, V)`; row `b` of the

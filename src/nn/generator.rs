@@ -20,13 +20,22 @@ pub struct Generator {
 
 impl Generator {
     pub fn new(pb: &ParamBuilder, shape: ModelShape) -> Result<Self> {
-        let input =
-            Linear::new(&pb.pp("input"), shape.noise_dim, shape.seq_len * shape.dim, Init::Glorot)?;
+        let input = Linear::new(
+            &pb.pp("input"),
+            shape.noise_dim,
+            shape.seq_len * shape.dim,
+            Init::Glorot,
+        )?;
         let blocks = (0..shape.res_blocks)
             .map(|i| ResBlock::new(&pb.pp(format!("blocks.{i}")), shape.dim))
             .collect::<Result<_>>()?;
         let output = Conv1d::new(&pb.pp("output"), shape.dim, shape.vocab, 1)?;
-        Ok(Generator { shape, input, blocks, output })
+        Ok(Generator {
+            shape,
+            input,
+            blocks,
+            output,
+        })
     }
 
     /// A freshly initialised generator and its parameters.
@@ -44,7 +53,10 @@ impl Generator {
     /// Pre-softmax scores `(B, L, V)`; their argmax is the generated text.
     pub fn logits(&self, z: &Tensor) -> Result<Tensor> {
         let b = z.dim(0)?;
-        let mut h = self.input.forward(z)?.reshape((b, self.shape.seq_len, self.shape.dim))?;
+        let mut h = self
+            .input
+            .forward(z)?
+            .reshape((b, self.shape.seq_len, self.shape.dim))?;
         for block in &self.blocks {
             h = block.forward(&h)?;
         }

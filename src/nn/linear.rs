@@ -48,7 +48,10 @@ impl Linear {
         let dims = x.dims().to_vec();
         let (n_in, n_out) = self.weight.dims2()?;
         let rows = x.elem_count() / n_in;
-        let y = x.reshape((rows, n_in))?.matmul(&self.weight)?.broadcast_add(&self.bias)?;
+        let y = x
+            .reshape((rows, n_in))?
+            .matmul(&self.weight)?
+            .broadcast_add(&self.bias)?;
         let mut out = dims;
         *out.last_mut().expect("tensor has at least one axis") = n_out;
         Ok(y.reshape(out)?)

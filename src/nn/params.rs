@@ -25,7 +25,10 @@ impl Params {
     }
 
     pub fn tensors(&self) -> HashMap<String, Tensor> {
-        self.vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect()
+        self.vars
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .collect()
     }
 
     pub fn get(&self, name: &str) -> Option<&Var> {
@@ -58,18 +61,26 @@ impl Store {
     }
 
     pub fn root(&self) -> ParamBuilder<'_> {
-        ParamBuilder { store: self, prefix: String::new() }
+        ParamBuilder {
+            store: self,
+            prefix: String::new(),
+        }
     }
 
     pub fn into_params(self) -> Params {
-        Params { vars: self.vars.into_inner() }
+        Params {
+            vars: self.vars.into_inner(),
+        }
     }
 }
 
 impl ParamBuilder<'_> {
     /// A builder whose names start with `self.prefix` + `name.`.
     pub fn pp(&self, name: impl std::fmt::Display) -> Self {
-        ParamBuilder { store: self.store, prefix: format!("{}{}.", self.prefix, name) }
+        ParamBuilder {
+            store: self.store,
+            prefix: format!("{}{}.", self.prefix, name),
+        }
     }
 
     pub fn dtype(&self) -> DType {
@@ -94,10 +105,15 @@ impl ParamBuilder<'_> {
     }
 
     fn register(&self, name: &str, t: Tensor) -> Result<Tensor> {
-        let t = t.to_dtype(self.store.dtype)?.to_device(&self.store.device)?;
+        let t = t
+            .to_dtype(self.store.dtype)?
+            .to_device(&self.store.device)?;
         let var = Var::from_tensor(&t)?;
         let tensor = var.as_tensor().clone();
-        self.store.vars.borrow_mut().push((format!("{}{}", self.prefix, name), var));
+        self.store
+            .vars
+            .borrow_mut()
+            .push((format!("{}{}", self.prefix, name), var));
         Ok(tensor)
     }
 }

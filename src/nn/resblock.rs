@@ -45,7 +45,13 @@ impl ResBlock {
         let m2 = relu_mask(&u)?;
         let v = self.conv2.forward(&u.relu()?)?;
         let y = (x + v.affine(RESIDUAL_SCALE, 0.0)?)?;
-        Ok((y, ReluMasks { before_conv1: m1, before_conv2: m2 }))
+        Ok((
+            y,
+            ReluMasks {
+                before_conv1: m1,
+                before_conv2: m2,
+            },
+        ))
     }
 
     /// `∂s/∂x = g + 0.3 · J_fᵀ g` for `g = ∂s/∂y`, with `J_fᵀ g` written out layer by layer

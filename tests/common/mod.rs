@@ -7,7 +7,13 @@ use rand_chacha::ChaCha8Rng;
 use textgan::nn::ModelShape;
 
 /// A model small enough for finite differences, with every kind of layer.
-pub const TINY: ModelShape = ModelShape { vocab: 5, seq_len: 6, dim: 4, noise_dim: 3, res_blocks: 2 };
+pub const TINY: ModelShape = ModelShape {
+    vocab: 5,
+    seq_len: 6,
+    dim: 4,
+    noise_dim: 3,
+    res_blocks: 2,
+};
 
 /// Random one-hot batch `(b, L, V)` in f64.
 pub fn one_hot(rng: &mut ChaCha8Rng, b: usize, s: ModelShape) -> Tensor {
@@ -20,7 +26,9 @@ pub fn one_hot(rng: &mut ChaCha8Rng, b: usize, s: ModelShape) -> Tensor {
 
 /// Random probability vectors `(b, L, V)` (softmax of Gaussian logits), like generator output.
 pub fn soft(rng: &mut ChaCha8Rng, b: usize, s: ModelShape) -> Tensor {
-    let v: Vec<f64> = (0..b * s.seq_len * s.vocab).map(|_| rng.random_range(-2.0..2.0)).collect();
+    let v: Vec<f64> = (0..b * s.seq_len * s.vocab)
+        .map(|_| rng.random_range(-2.0..2.0))
+        .collect();
     let t = Tensor::from_vec(v, (b, s.seq_len, s.vocab), &Device::Cpu).unwrap();
     candle_nn::ops::softmax(&t, candle_core::D::Minus1).unwrap()
 }
@@ -36,12 +44,21 @@ pub fn rng(seed: u64) -> ChaCha8Rng {
 
 /// Read entry `i` of a variable (flattened).
 pub fn get(var: &Var, i: usize) -> f64 {
-    var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap()[i]
+    var.as_tensor()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap()[i]
 }
 
 /// Set entry `i` of a variable (flattened).
 pub fn set(var: &Var, i: usize, value: f64) {
-    let mut v = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    let mut v = var
+        .as_tensor()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
     v[i] = value;
     let t = Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap();
     var.set(&t).unwrap();

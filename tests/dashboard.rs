@@ -1,0 +1,213 @@
+//! The dashboard: rendered from events into ratatui's `TestBackend`, and driven for real in a
+//! terminal (tmux) — samples appear, `q` stops, the process exits 0 with a loadable checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use textgan::events::{Event, MetricsRecord, RunInfo, StepStats};
+use textgan::tui::render::{draw, KEYS};
+use textgan::tui::state::Dashboard;
+
+fn screen(d: &Dashboard, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| draw(f, d)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn info() -> RunInfo {
+    RunInfo {
+        run_dir: PathBuf::from("models/wordnet"),
+        corpus: PathBuf::from("corpora/wordnet.txt"),
+        train_lines: 47584,
+        heldout_lines: 640,
+        vocab: 83,
+        dim: 32,
+        critic_iters: 5,
+        generator_params: 186355,
+        critic_params: 55233,
+        device: "cpu".into(),
+        start_iteration: 0,
+        target_iters: 100,
+        minutes: None,
+        resumed: false,
+    }
+}
+
+fn step(i: u64) -> Event {
+    Event::Step(StepStats {
+        iteration: i,
+        wasserstein: 1.0 + i as f64 * 0.01,
+        penalty: 0.2,
+        grad_norm: 1.1,
+        critic_loss: -0.8,
+        gen_loss: Some(-0.5),
+        secs: 0.5,
+    })
+}
+
+fn trained_dashboard() -> Dashboard {
+    let mut d = Dashboard::default();
+    d.apply(&Event::Started(info()));
+    for i in 1..=12 {
+        d.apply(&step(i));
+    }
+    d.apply(&Event::Preview {
+        iteration: 10,
+        lines: vec!["the cat sat on the mat".into(), "a dog".into()],
+    });
+    d.apply(&Event::Metrics(MetricsRecord {
+        iteration: 10,
+        elapsed_secs: 5.0,
+        js: [0.2, 0.5, 0.7, 0.8],
+        floor_js: [0.001, 0.01, 0.06, 0.2],
+    }));
+    d.apply(&Event::Saved {
+        iteration: 10,
+        dir: PathBuf::from("models/wordnet"),
+    });
+    d
+}
+
+#[test]
+fn the_dashboard_shows_samples_progress_metrics_and_keys() {
+    let d = trained_dashboard();
+    let s = screen(&d, 110, 32);
+    assert!(s.contains("the cat sat on the mat"), "{s}");
+    assert!(s.contains("a dog···"), "padding shown as faint dots: {s}");
+    assert!(s.contains("samples @ 10"), "{s}");
+    assert!(s.contains("iteration 12 / 100"), "{s}");
+    assert!(s.contains("2.00 it/s"), "{s}");
+    assert!(s.contains("ETA 44s"), "88 iterations left at 0.5 s: {s}");
+    assert!(s.contains("corpora/wordnet.txt"), "{s}");
+    assert!(s.contains("G 186k / D 55k params"), "{s}");
+    assert!(s.contains("checkpoint @ 10"), "{s}");
+    assert!(
+        s.contains("0.200 0.500 0.700 0.800"),
+        "latest JSD in the chart title: {s}"
+    );
+    assert!(s.contains(KEYS), "{s}");
+}
+
+#[test]
+fn pause_and_help_are_visible() {
+    let mut d = trained_dashboard();
+    d.paused = true;
+    d.show_help = true;
+    let s = screen(&d, 110, 32);
+    assert!(s.contains("PAUSED"), "{s}");
+    assert!(s.contains("show samples from new random noise"), "{s}");
+}
+
+#[test]
+fn a_tiny_terminal_gets_a_message_not_garbage() {
+    let d = trained_dashboard();
+    let s = screen(&d, 40, 10);
+    assert!(s.contains("terminal too small (40x10)"), "{s}");
+    assert!(!s.contains("the cat"), "{s}");
+}
+
+fn tmux(args: &[&str]) -> std::process::Output {
+    Command::new("tmux").args(args).output().expect("tmux runs")
+}
+
+/// Kills the tmux session however the test ends.
+struct Session(String);
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = tmux(&["kill-session", "-t", &self.0]);
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn in_a_real_terminal_samples_appear_and_q_saves_and_exits_cleanly() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is required in CI (.ci/run installs it)"
+        );
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let exit_file = tmp.path().join("exit");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt");
+    let cmd = format!(
+        "'{}' train '{}' --out '{}' --dim 8 --batch 16 --critic-iters 2 --iters 1000000; echo $? > '{}'; sleep 60",
+        env!("CARGO_BIN_EXE_textgan"),
+        corpus.display(),
+        run.display(),
+        exit_file.display()
+    );
+    let name = format!("textgan-test-{}", std::process::id());
+    let out = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _session = Session(name.clone());
+    let capture =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-t", &name, "-p"]).stdout).into_owned();
+    // The dashboard is up once the samples panel has drawn from a preview after iteration 0.
+    wait_for("samples on screen", Duration::from_secs(60), || {
+        let s = capture();
+        s.contains("samples @") && !s.contains("samples @ 0 ") && s.contains(KEYS)
+    });
+    tmux(&["send-keys", "-t", &name, "q"]);
+    wait_for("the process to exit", Duration::from_secs(60), || {
+        exit_file.exists()
+    });
+    let code = std::fs::read_to_string(&exit_file).unwrap();
+    assert_eq!(code.trim(), "0", "exit status");
+    let screen = capture();
+    assert!(
+        screen.contains("finished at iteration"),
+        "terminal restored with a summary: {screen}"
+    );
+    let sampler = textgan::generate::Sampler::load(&run, &candle_core::Device::Cpu)
+        .expect("a loadable checkpoint");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    assert!(state["iteration"].as_u64().unwrap() >= 5, "{state}");
+    let mut n = 0;
+    sampler
+        .generate(3, 0, |_| {
+            n += 1;
+            true
+        })
+        .unwrap();
+    assert_eq!(n, 3);
+}
