@@ -119,13 +119,7 @@ pub fn load_params(params: &Params, path: &Path, device: &Device) -> Result<()> 
             ));
         }
         let t = t.to_dtype(var.dtype())?;
-        let finite = t
-            .to_dtype(DType::F64)?
-            .flatten_all()?
-            .to_vec1::<f64>()?
-            .iter()
-            .all(|x| x.is_finite());
-        if !finite {
+        if !all_finite(&t)? {
             return Err(Error::checkpoint(
                 path,
                 format!("tensor {name} holds NaN or infinite values"),
@@ -140,6 +134,29 @@ pub fn load_params(params: &Params, path: &Path, device: &Device) -> Result<()> 
         ));
     }
     Ok(())
+}
+
+/// True when no entry of `t` is NaN or infinite.
+pub fn all_finite(t: &Tensor) -> Result<bool> {
+    let v = t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+    Ok(v.iter().all(|x| x.is_finite()))
+}
+
+/// The run's `tokenizer.json`, checked against the vocabulary size in its `config.json`.
+pub fn read_vocab(run_dir: &Path, config: &RunConfig) -> Result<crate::vocab::Vocab> {
+    let path = run_dir.join(TOKENIZER);
+    let vocab = crate::vocab::Vocab::load(&path)?;
+    if vocab.len() != config.model.vocab {
+        return Err(Error::checkpoint(
+            path,
+            format!(
+                "has {} tokens but config.json says {} (files from different runs?)",
+                vocab.len(),
+                config.model.vocab
+            ),
+        ));
+    }
+    Ok(vocab)
 }
 
 /// Read a JSON file into `T`.
@@ -171,7 +188,12 @@ pub fn read_config(dir: &Path) -> Result<RunConfig> {
             "not a textgan run directory (no config.json)",
         ));
     }
-    read_json(&path)
+    let config: RunConfig = read_json(&path)?;
+    config
+        .model
+        .check()
+        .map_err(|m| Error::checkpoint(&path, m))?;
+    Ok(config)
 }
 
 /// The run directory under `models_dir` whose last checkpoint is the most recent (by

@@ -99,14 +99,22 @@ impl RunConfig {
     /// Refuse settings that cannot train, with the flag's name.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
-        if self.model.dim == 0 {
-            return bad("--dim must be at least 1".into());
-        }
-        if self.batch == 0 {
-            return bad("--batch must be at least 1".into());
-        }
-        if self.critic_iters == 0 {
-            return bad("--critic-iters must be at least 1".into());
+        let range = |flag: &str, v: usize, max: usize| -> Result<()> {
+            if v == 0 || v > max {
+                return Err(Error::Config(format!(
+                    "{flag} must be at least 1 and at most {max}, got {v}"
+                )));
+            }
+            Ok(())
+        };
+        range("--dim", self.model.dim, MAX_DIM)?;
+        range("--batch", self.batch, MAX_BATCH)?;
+        range("--critic-iters", self.critic_iters, MAX_CRITIC_ITERS)?;
+        if self.max_vocab > MAX_VOCAB_LIMIT {
+            return bad(format!(
+                "--max-vocab must be at most {MAX_VOCAB_LIMIT}, got {}",
+                self.max_vocab
+            ));
         }
         for (flag, a) in [("--lr", &self.adam_generator), ("--lr", &self.adam_critic)] {
             if !(a.lr.is_finite() && a.lr > 0.0) {
@@ -114,8 +122,10 @@ impl RunConfig {
             }
         }
         if let Some(m) = self.minutes {
-            if !(m.is_finite() && m > 0.0) {
-                return bad(format!("--minutes must be a positive number, got {m}"));
+            if !(m.is_finite() && m > 0.0 && m <= MAX_MINUTES) {
+                return bad(format!(
+                    "--minutes must be a positive number up to {MAX_MINUTES}, got {m}"
+                ));
             }
         }
         if self.iters == 0 {
@@ -141,6 +151,38 @@ impl RunConfig {
             noise_dim: NOISE_DIM,
             res_blocks: RES_BLOCKS,
         }
+    }
+}
+
+/// Limits that keep absurd values from exhausting memory instead of failing clearly.
+pub const MAX_DIM: usize = 8192;
+pub const MAX_BATCH: usize = 65_536;
+pub const MAX_CRITIC_ITERS: usize = 1000;
+pub const MAX_VOCAB_LIMIT: usize = 1 << 20;
+/// About two years.
+pub const MAX_MINUTES: f64 = 1e6;
+
+impl ModelShape {
+    /// A shape textgan can have built: fixed sequence length, noise size and depth; bounded
+    /// width and vocabulary. Checked when a `config.json` is read, so a hand-edited file cannot
+    /// ask for terabytes.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.seq_len != SEQ_LEN || self.noise_dim != NOISE_DIM || self.res_blocks != RES_BLOCKS {
+            return Err(format!(
+                "model shape must have seq_len {SEQ_LEN}, noise_dim {NOISE_DIM}, res_blocks {RES_BLOCKS} (has {}, {}, {})",
+                self.seq_len, self.noise_dim, self.res_blocks
+            ));
+        }
+        if self.dim == 0 || self.dim > MAX_DIM {
+            return Err(format!("model dim must be 1..={MAX_DIM}, has {}", self.dim));
+        }
+        if self.vocab < 3 || self.vocab > MAX_VOCAB_LIMIT {
+            return Err(format!(
+                "model vocab must be 3..={MAX_VOCAB_LIMIT}, has {}",
+                self.vocab
+            ));
+        }
+        Ok(())
     }
 }
 

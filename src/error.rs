@@ -17,13 +17,14 @@ pub enum Error {
     #[error("invalid setting: {0}")]
     Config(String),
 
-    /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Reading or writing a file failed. (The cause is part of the message, not a `source`,
+    /// so that printing the error chain does not repeat it.)
+    #[error("{}: {err}", path.display())]
+    Io { path: PathBuf, err: std::io::Error },
+
+    /// Something outside the data went wrong: the terminal, a thread.
+    #[error("{0}")]
+    Runtime(String),
 
     /// A tensor operation failed (shape mismatch, device error, ...).
     #[error("tensor error: {0}")]
@@ -49,10 +50,10 @@ impl Error {
             msg: msg.into(),
         }
     }
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, err: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            err,
         }
     }
 }

@@ -145,6 +145,8 @@ pub struct PlainLog<W: std::io::Write> {
     every: u64,
     format: LogFormat,
     target: u64,
+    minutes: Option<f64>,
+    session_secs: f64,
     recent_secs: Vec<f64>,
 }
 
@@ -155,6 +157,8 @@ impl<W: std::io::Write> PlainLog<W> {
             every: every.max(1),
             format,
             target: 0,
+            minutes: None,
+            session_secs: 0.0,
             recent_secs: Vec::new(),
         }
     }
@@ -185,6 +189,7 @@ impl<W: std::io::Write> PlainLog<W> {
             Event::Preview { .. } => return Ok(()),
             Event::Started(i) => {
                 self.target = i.target_iters;
+                self.minutes = i.minutes;
                 writeln!(
                     out,
                     "{} {} ({} train / {} held-out lines, vocab {}) -> {}",
@@ -210,19 +215,25 @@ impl<W: std::io::Write> PlainLog<W> {
             }
             Event::Step(s) => {
                 self.recent_secs.push(s.secs);
+                self.session_secs += s.secs;
                 if s.iteration % self.every == 0 || s.iteration == 1 {
                     let mean = self.recent_secs.iter().sum::<f64>() / self.recent_secs.len() as f64;
                     self.recent_secs.clear();
-                    let eta = (self.target.saturating_sub(s.iteration)) as f64 * mean;
+                    // Whichever budget ends first: iterations left, or minutes left.
+                    let by_iters = (self.target.saturating_sub(s.iteration)) as f64 * mean;
+                    let eta = match self.minutes {
+                        Some(m) => by_iters.min((m * 60.0 - self.session_secs).max(0.0)),
+                        None => by_iters,
+                    };
                     writeln!(
                         out,
-                        "iter {:>6}  W {:+.4}  gp {:.4}  |grad| {:.3}  G {}  {:.3} s/iter  eta {}",
+                        "iter {:>6}  W {:+.4}  gp {:.4}  |grad| {:.3}  G {}  {:.2} it/s  eta {}",
                         s.iteration,
                         s.wasserstein,
                         s.penalty,
                         s.grad_norm,
                         s.gen_loss.map(|g| format!("{g:+.4}")).unwrap_or_else(|| "-".into()),
-                        mean,
+                        if mean > 0.0 { 1.0 / mean } else { 0.0 },
                         format_duration(eta)
                     )?;
                 }

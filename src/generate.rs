@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::checkpoint;
 use crate::config::RunConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::nn::generator::Generator;
 use crate::nn::params::Store;
 use crate::train::noise;
@@ -29,17 +29,7 @@ pub struct Sampler {
 impl Sampler {
     pub fn load(run_dir: &Path, device: &Device) -> Result<Self> {
         let config = checkpoint::read_config(run_dir)?;
-        let vocab = Vocab::load(&run_dir.join(checkpoint::TOKENIZER))?;
-        if vocab.len() != config.model.vocab {
-            return Err(Error::checkpoint(
-                run_dir.join(checkpoint::TOKENIZER),
-                format!(
-                    "has {} tokens but config.json says {} (files from different runs?)",
-                    vocab.len(),
-                    config.model.vocab
-                ),
-            ));
-        }
+        let vocab = checkpoint::read_vocab(run_dir, &config)?;
         let (generator, params) = Generator::init(config.model, Store::new(0, DType::F32, device))?;
         checkpoint::load_params(&params, &run_dir.join(checkpoint::GENERATOR), device)?;
         Ok(Sampler {

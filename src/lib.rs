@@ -5,6 +5,7 @@
 //! [`penalty`] → [`train`] (with [`optim`]) → [`checkpoint`] → [`generate`] / [`metrics`];
 //! [`events`] carries training progress to whoever displays it.
 
+pub mod app;
 pub mod checkpoint;
 pub mod config;
 pub mod corpus;

@@ -1,21 +1,15 @@
 //! Command line: parses arguments and calls the library.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
-use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use textgan::app::{self, Display, SampleFormat};
 use textgan::config::Preset;
-use textgan::device::{self, DeviceChoice};
-use textgan::events::{Control, LogFormat, PlainLog, StopReason};
-use textgan::generate::Sampler;
-use textgan::run::{self, TrainOptions};
-use textgan::tui;
-use textgan::{checkpoint, Error};
+use textgan::device::DeviceChoice;
+use textgan::events::LogFormat;
+use textgan::run::TrainOptions;
 
 #[derive(Parser)]
 #[command(
@@ -138,151 +132,81 @@ struct GenerateArgs {
     device: DeviceChoice,
 }
 
-/// Ctrl-C presses so far: the first asks the trainer to save and stop, the second exits at once.
-static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
     let result = match cli.command {
-        Command::Train(a) => train(a),
-        Command::Generate(a) => generate(a),
+        Command::Train(a) => {
+            let display = Display {
+                dashboard: !a.no_tui && !a.quiet,
+                log_format: match (a.quiet, a.log_format) {
+                    (true, _) => LogFormat::Quiet,
+                    (false, LogFormatArg::Json) => LogFormat::Json,
+                    (false, LogFormatArg::Text) => LogFormat::Text,
+                },
+                log_every: a.log_every,
+            };
+            let opts = TrainOptions {
+                corpus: a.corpus,
+                out: a.out,
+                preset: a.preset,
+                iters: a.iters,
+                minutes: a.minutes,
+                dim: a.dim,
+                critic_iters: a.critic_iters,
+                batch: a.batch,
+                lr: a.lr,
+                seed: a.seed,
+                max_vocab: a.max_vocab,
+                save_every: a.save_every,
+                sample_every: a.sample_every,
+                resume: a.resume,
+                force: a.force,
+            };
+            app::train(&opts, a.device, display)
+        }
+        Command::Generate(a) => {
+            let format = match a.format {
+                Format::Text => SampleFormat::Text,
+                Format::Json => SampleFormat::Json,
+            };
+            app::generate(a.n, a.model, a.seed, format, a.device).map(|()| 0)
+        }
     };
     match result {
-        Ok(code) => code,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            eprintln!("error: {}", e.to_string().replace('\n', " "));
             ExitCode::FAILURE
         }
     }
 }
 
-fn one_line(e: &anyhow::Error) -> String {
-    format!("{e:#}").replace('\n', " ")
-}
-
-fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
-    let device = device::select(a.device)?;
-    let opts = TrainOptions {
-        corpus: a.corpus,
-        out: a.out,
-        preset: a.preset,
-        iters: a.iters,
-        minutes: a.minutes,
-        dim: a.dim,
-        critic_iters: a.critic_iters,
-        batch: a.batch,
-        lr: a.lr,
-        seed: a.seed,
-        max_vocab: a.max_vocab,
-        save_every: a.save_every,
-        sample_every: a.sample_every,
-        resume: a.resume,
-        force: a.force,
-    };
-    let mut trainer = run::prepare(&opts, &device)?;
-    let control = Arc::new(Control::default());
-    let c = Arc::clone(&control);
-    ctrlc::set_handler(move || {
-        if INTERRUPTS.fetch_add(1, Ordering::SeqCst) == 0 {
-            eprintln!(
-                "\ninterrupted: saving a checkpoint (press Ctrl-C again to quit without saving)"
-            );
-            c.request_stop();
-        } else {
-            std::process::exit(130);
-        }
-    })
-    .context("cannot install the Ctrl-C handler")?;
-    let dashboard = !a.no_tui
-        && !a.quiet
-        && a.log_format == LogFormatArg::Text
-        && std::io::stdout().is_terminal()
-        && std::io::stdin().is_terminal();
-    if dashboard {
-        let out = tui::train_with_dashboard(trainer, control)?;
-        let reason = out.result?;
-        let it = out.trainer.iteration;
-        println!(
-            "finished at iteration {it} ({}); checkpoint in {}",
-            describe(reason),
-            out.trainer.run_dir.display()
-        );
-        if let Some(m) = out.dashboard.metrics.last() {
-            println!(
-                "last evaluation (iteration {}): JSD-1..4 {:.3} {:.3} {:.3} {:.3}",
-                m.iteration, m.js[0], m.js[1], m.js[2], m.js[3]
-            );
-        }
-        let interrupted = out.dashboard.interrupted || INTERRUPTS.load(Ordering::SeqCst) > 0;
-        return Ok(if interrupted {
-            ExitCode::from(130)
-        } else {
-            ExitCode::SUCCESS
-        });
+/// Help and version go out as clap prints them; a usage error becomes one `error:` line
+/// (with the allowed values, if any) and exit status 2.
+fn clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
     }
-    let format = match (a.quiet, a.log_format) {
-        (true, _) => LogFormat::Quiet,
-        (false, LogFormatArg::Json) => LogFormat::Json,
-        (false, LogFormatArg::Text) => LogFormat::Text,
-    };
-    let mut log = PlainLog::new(std::io::stdout(), a.log_every, format);
-    let reason = trainer.run(&control, &mut |e| log.handle(&e))?;
-    if reason == StopReason::Stopped && INTERRUPTS.load(Ordering::SeqCst) > 0 {
-        eprintln!("checkpoint saved in {}", trainer.run_dir.display());
-        return Ok(ExitCode::from(130));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn describe(reason: StopReason) -> &'static str {
-    match reason {
-        StopReason::Done => "reached --iters",
-        StopReason::TimeUp => "--minutes ran out",
-        StopReason::Stopped => "stopped",
-    }
-}
-
-fn generate(a: GenerateArgs) -> anyhow::Result<ExitCode> {
-    if a.n < 1 {
-        bail!("-n {}: the number of samples must be at least 1", a.n);
-    }
-    let n = a.n as usize;
-    let device = device::select(a.device)?;
-    let dir = match a.model {
-        Some(d) => d,
-        None => checkpoint::latest_run(std::path::Path::new("models")).ok_or_else(|| {
-            Error::Config("no trained model under models/: train one with `textgan train CORPUS.txt` or pass --model DIR".into())
-        })?,
-    };
-    let sampler = Sampler::load(&dir, &device)?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    // A closed pipe (`| head`) ends output quietly: every write error just stops generation.
-    let mut ok = true;
-    let mut first = true;
-    if let Format::Json = a.format {
-        ok = out.write_all(b"[").is_ok();
-    }
-    sampler.generate(n, a.seed, |line| {
-        if !ok {
-            return false;
-        }
-        ok = match a.format {
-            Format::Text => writeln!(out, "{line}").is_ok(),
-            Format::Json => {
-                let sep = if first { "\n  " } else { ",\n  " };
-                first = false;
-                let json = serde_json::to_string(&line).unwrap_or_default();
-                write!(out, "{sep}{json}").is_ok()
-            }
-        };
-        ok
-    })?;
-    if ok {
-        if let Format::Json = a.format {
-            let _ = out.write_all(b"\n]\n");
-        }
-        let _ = out.flush();
-    }
-    Ok(ExitCode::SUCCESS)
+    let text = e.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .collect();
+    let line = parts.join("; ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    eprintln!("error: {line} (see --help)");
+    ExitCode::from(2)
 }

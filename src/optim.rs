@@ -116,7 +116,26 @@ impl Adam {
                         format!("{key} has shape {:?}, expected {:?}", t.dims(), var.dims()),
                     ));
                 }
-                *slot = t.to_dtype(var.dtype())?.to_device(var.device())?;
+                if !matches!(
+                    t.dtype(),
+                    candle_core::DType::F16
+                        | candle_core::DType::BF16
+                        | candle_core::DType::F32
+                        | candle_core::DType::F64
+                ) {
+                    return Err(Error::checkpoint(
+                        what,
+                        format!("{key} has dtype {:?}, expected a float type", t.dtype()),
+                    ));
+                }
+                let t = t.to_dtype(var.dtype())?.to_device(var.device())?;
+                if !crate::checkpoint::all_finite(&t)? {
+                    return Err(Error::checkpoint(
+                        what,
+                        format!("{key} holds NaN or infinite values"),
+                    ));
+                }
+                *slot = t;
             }
         }
         self.t = t;

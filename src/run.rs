@@ -116,7 +116,12 @@ fn prepare_new(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     config.model.vocab = vocab.len();
     config.corpus_hash = fingerprint(&bytes);
     check_run_dir_free(&run_dir, opts.force)?;
-    Trainer::new(config, corpus, vocab, &run_dir, device)
+    let trainer = Trainer::new(config, corpus, vocab, &run_dir, device)?;
+    // Only now that the new run is built is the old one removed.
+    if opts.force {
+        clear_run(&run_dir)?;
+    }
+    Ok(trainer)
 }
 
 /// A new run may only write into a directory with no run in it, unless `--force`.
@@ -135,6 +140,11 @@ fn check_run_dir_free(run_dir: &Path, force: bool) -> Result<()> {
             "already holds a run; use --resume to continue it, --force to replace it, or --out to train elsewhere",
         ));
     }
+    Ok(())
+}
+
+/// Remove a run's files (exactly those textgan writes; anything else stays).
+fn clear_run(run_dir: &Path) -> Result<()> {
     for f in RUN_FILES {
         let p = run_dir.join(f);
         if p.exists() {
@@ -142,8 +152,17 @@ fn check_run_dir_free(run_dir: &Path, force: bool) -> Result<()> {
         }
     }
     let samples = run_dir.join(checkpoint::SAMPLES);
-    if samples.is_dir() {
-        std::fs::remove_dir_all(&samples).map_err(|e| Error::io(&samples, e))?;
+    if let Ok(entries) = std::fs::read_dir(&samples) {
+        for p in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+            let ours = p.extension().is_some_and(|x| x == "txt")
+                && p.file_stem()
+                    .and_then(|s| s.to_str())
+                    .is_some_and(|s| s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()));
+            if ours {
+                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
+        let _ = std::fs::remove_dir(&samples); // only if now empty
     }
     Ok(())
 }

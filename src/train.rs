@@ -101,6 +101,8 @@ pub struct Trainer {
     corpus_ngrams: NgramTable,
     floor_js: [f64; 4],
     fixed_noise: Tensor,
+    /// Send `Preview` events (for a live view; off by default, it costs a forward pass).
+    pub previews: bool,
     /// Noise of the live preview: the fixed noise until "new random samples" is asked for.
     preview_noise: Tensor,
     /// Draws new preview noise; display only, never touches training's stream.
@@ -158,6 +160,7 @@ impl Trainer {
             dtype,
             corpus_ngrams,
             floor_js,
+            previews: false,
             preview_noise: fixed_noise.clone(),
             fixed_noise,
             preview_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x9E7),
@@ -176,17 +179,7 @@ impl Trainer {
         run_dir: &Path,
         device: &Device,
     ) -> Result<Self> {
-        let vocab = Vocab::load(&run_dir.join(checkpoint::TOKENIZER))?;
-        if vocab.len() != config.model.vocab {
-            return Err(Error::checkpoint(
-                run_dir.join(checkpoint::TOKENIZER),
-                format!(
-                    "has {} tokens but config.json says {}",
-                    vocab.len(),
-                    config.model.vocab
-                ),
-            ));
-        }
+        let vocab = checkpoint::read_vocab(run_dir, &config)?;
         let state: TrainState = checkpoint::read_json(&run_dir.join(checkpoint::STATE))?;
         let mut t = Trainer::new(config, corpus, vocab, run_dir, device)?;
         checkpoint::load_params(&t.gen_params, &run_dir.join(checkpoint::GENERATOR), device)?;
@@ -205,8 +198,17 @@ impl Trainer {
         };
         let g = take("generator.", &mut moments);
         let c = take("critic.", &mut moments);
+        if let Some(extra) = moments.keys().min() {
+            return Err(Error::checkpoint(
+                &opt_path,
+                format!("unexpected tensor {extra} (a different model?)"),
+            ));
+        }
         t.opt_g.load_state(g, state.adam_steps.0, &opt_path)?;
         t.opt_d.load_state(c, state.adam_steps.1, &opt_path)?;
+        // Evaluations written after the last checkpoint (a crash between the two) would be
+        // written again: keep only those up to the checkpoint's iteration.
+        truncate_metrics(&run_dir.join(checkpoint::METRICS), state.iteration)?;
         let word_pos: u128 = state.rng_word_pos.parse().map_err(|_| {
             Error::checkpoint(
                 run_dir.join(checkpoint::STATE),
@@ -386,14 +388,7 @@ impl Trainer {
             ("critic", &self.critic_params),
         ] {
             for (pname, var) in &p.vars {
-                let ok = var
-                    .as_tensor()
-                    .to_dtype(DType::F64)?
-                    .flatten_all()?
-                    .to_vec1::<f64>()?
-                    .iter()
-                    .all(|x| x.is_finite());
-                if !ok {
+                if !checkpoint::all_finite(var.as_tensor())? {
                     return Err(Error::NonFinite(format!(
                         "{name} weight {pname} is NaN or infinite at iteration {}; not saved, the last checkpoint is intact. Try a lower --lr.",
                         self.iteration
@@ -478,11 +473,12 @@ impl Trainer {
             self.save()?;
             self.record_eval(sink)?;
         }
-        let budget = self
-            .config
-            .minutes
-            .map(|m| std::time::Duration::from_secs_f64(m * 60.0));
-        let session = Instant::now();
+        if self.previews {
+            self.send_preview(false, sink)?;
+        }
+        // The time budget counts training time only: a paused run does not use it up.
+        let session_start = self.elapsed_secs;
+        let budget = self.config.minutes.map(|m| m * 60.0);
         let mut saved_at = self.iteration;
         let reason = loop {
             if self.iteration >= self.config.iters {
@@ -491,57 +487,103 @@ impl Trainer {
             if control.stop_requested() {
                 break StopReason::Stopped;
             }
-            if budget.is_some_and(|b| session.elapsed() >= b) {
+            if budget.is_some_and(|b| self.elapsed_secs - session_start >= b) {
                 break StopReason::TimeUp;
             }
             if control.paused() {
+                // Saving and resampling still work while paused.
+                if control.take_save_request() {
+                    self.save_and_report(sink)?;
+                    saved_at = self.iteration;
+                }
+                if control.take_resample_request() {
+                    self.send_preview(true, sink)?;
+                }
                 std::thread::sleep(std::time::Duration::from_millis(50));
                 continue;
             }
             let stats = self.train_iteration()?;
             sink(Event::Step(stats));
             let resample = control.take_resample_request();
-            if resample {
-                let dim = self.config.model.noise_dim;
-                self.preview_noise = noise(
-                    &mut self.preview_rng,
-                    SHOWN_SAMPLES,
-                    dim,
-                    self.dtype,
-                    &self.device,
-                )?;
-            }
-            if resample || self.iteration % PREVIEW_EVERY == 0 {
-                let lines = self.decode(&self.preview_noise, false)?;
-                sink(Event::Preview {
-                    iteration: self.iteration,
-                    lines,
-                });
+            if self.previews && (resample || self.iteration % PREVIEW_EVERY == 0) {
+                self.send_preview(resample, sink)?;
             }
             if self.iteration % self.config.sample_every == 0 {
                 self.record_eval(sink)?;
             }
             if self.iteration % self.config.save_every == 0 || control.take_save_request() {
-                self.save()?;
+                self.save_and_report(sink)?;
                 saved_at = self.iteration;
-                sink(Event::Saved {
-                    iteration: self.iteration,
-                    dir: self.run_dir.clone(),
-                });
             }
         };
         if saved_at != self.iteration || self.iteration == 0 {
-            self.save()?;
-            sink(Event::Saved {
-                iteration: self.iteration,
-                dir: self.run_dir.clone(),
-            });
+            self.save_and_report(sink)?;
         }
         sink(Event::Finished {
             iteration: self.iteration,
             reason,
         });
         Ok(reason)
+    }
+
+    fn save_and_report(&self, sink: &mut dyn FnMut(Event)) -> Result<()> {
+        self.save()?;
+        sink(Event::Saved {
+            iteration: self.iteration,
+            dir: self.run_dir.clone(),
+        });
+        Ok(())
+    }
+
+    /// Send the live preview; with `new_noise`, switch it to fresh random noise first.
+    fn send_preview(&mut self, new_noise: bool, sink: &mut dyn FnMut(Event)) -> Result<()> {
+        if new_noise {
+            let dim = self.config.model.noise_dim;
+            self.preview_noise = noise(
+                &mut self.preview_rng,
+                SHOWN_SAMPLES,
+                dim,
+                self.dtype,
+                &self.device,
+            )?;
+        }
+        let lines = self.decode(&self.preview_noise, false)?;
+        sink(Event::Preview {
+            iteration: self.iteration,
+            lines,
+        });
+        Ok(())
+    }
+}
+
+/// A trainer running on its own thread: its events arrive on `events`; `join` gives the
+/// trainer back with the outcome.
+pub struct TrainingThread {
+    pub events: std::sync::mpsc::Receiver<Event>,
+    handle: std::thread::JoinHandle<(Trainer, Result<StopReason>)>,
+}
+
+impl TrainingThread {
+    /// Start `trainer.run` on a new thread. The channel is unbounded: the trainer never waits
+    /// for whoever reads the events.
+    pub fn spawn(mut trainer: Trainer, control: std::sync::Arc<Control>) -> Result<Self> {
+        let (tx, events) = std::sync::mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("trainer".into())
+            .spawn(move || {
+                let result = trainer.run(&control, &mut |e| {
+                    let _ = tx.send(e); // a reader that went away just stops listening
+                });
+                (trainer, result)
+            })
+            .map_err(|e| Error::Runtime(format!("cannot start the training thread: {e}")))?;
+        Ok(TrainingThread { events, handle })
+    }
+
+    pub fn join(self) -> Result<(Trainer, Result<StopReason>)> {
+        self.handle
+            .join()
+            .map_err(|_| Error::Runtime("the training thread panicked".into()))
     }
 }
 
@@ -561,6 +603,27 @@ pub fn noise(
 
 fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+}
+
+/// Keep the lines of `metrics.jsonl` whose iteration is at most `iteration`.
+fn truncate_metrics(path: &Path, iteration: u64) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let keep: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<MetricsRecord>(l).is_ok_and(|m| m.iteration <= iteration)
+        })
+        .collect();
+    if keep.len() != text.lines().count() {
+        let mut out = keep.join("\n");
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        checkpoint::write_atomic(path, out.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn append_line(path: &Path, line: &str) -> Result<()> {

@@ -23,6 +23,10 @@ fn tiny_corpus() -> PathBuf {
 fn assert_clean_error(out: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
+        !stderr.contains("(os error 2): "),
+        "cause printed twice: {stderr}"
+    );
+    assert!(
         !out.status.success(),
         "expected failure, got success; stderr: {stderr}"
     );
@@ -64,7 +68,10 @@ fn unusable_corpora_are_refused_with_the_file_and_the_reason() {
     std::fs::write(d.join("short.txt"), "one\ntwo\nthree\n").unwrap();
     std::fs::create_dir(d.join("adir")).unwrap();
     let cases: [(&str, &str); 7] = [
-        ("missing.txt", "missing.txt: No such file"),
+        (
+            "missing.txt",
+            "error: missing.txt: No such file or directory (os error 2)\n",
+        ),
         ("adir", "adir: is a directory"),
         ("empty.txt", "empty.txt: is empty"),
         ("blank.txt", "blank.txt: has no usable line"),
@@ -111,10 +118,18 @@ fn absurd_flag_values_are_explained() {
         let out = textgan(&args, tmp.path());
         assert_clean_error(&out, needle);
     }
-    // Unknown values of enumerated flags are clap's business: still a clean, non-zero exit.
+    // Usage errors found by the argument parser are one line too, with the allowed values.
     let out = textgan(&["train", c, "--device", "tpu"], tmp.path());
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'tpu'"));
+    assert_clean_error(&out, "invalid value 'tpu' for '--device <DEVICE>'");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cpu"),
+        "allowed values listed"
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_clean_error(
+        &textgan(&["train", c, "--bogus"], tmp.path()),
+        "unexpected argument '--bogus'",
+    );
     let out = textgan(&["train", c, "--device", "cuda"], tmp.path());
     if !cfg!(feature = "cuda") {
         assert_clean_error(&out, "built without CUDA");
@@ -302,6 +317,22 @@ fn corrupt_or_mismatched_checkpoints_are_refused() {
         "the model expects",
     );
 
+    // A hand-edited shape that would need terabytes is refused before anything is allocated.
+    std::fs::write(&cfg, text.replace("\"dim\": 8", "\"dim\": 100000000")).unwrap();
+    assert_clean_error(
+        &textgan(&["generate", "--model", r], tmp.path()),
+        "model dim must be 1..=8192",
+    );
+    std::fs::write(
+        &cfg,
+        text.replace("\"seq_len\": 32", "\"seq_len\": 4000000000000"),
+    )
+    .unwrap();
+    assert_clean_error(
+        &textgan(&["generate", "--model", r], tmp.path()),
+        "seq_len 32",
+    );
+
     std::fs::write(&cfg, "{ this is not json").unwrap();
     assert_clean_error(
         &textgan(&["generate", "--model", r], tmp.path()),
@@ -413,5 +444,79 @@ fn plain_mode_speaks_json_lines_or_stays_quiet() {
         out.stdout.is_empty(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn minutes_budget_stops_training_and_saves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let out = train_tiny(&run, &["--minutes", "0.005"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(--minutes ran out)"));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    assert!(state["iteration"].as_u64().unwrap() >= 1);
+    assert!(state["elapsed_secs"].as_f64().unwrap() >= 0.3);
+}
+
+#[test]
+fn generate_without_model_uses_the_most_recently_saved_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let models = tmp.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    assert!(
+        train_tiny(&models.join("older"), &["--iters", "1", "--seed", "1"])
+            .status
+            .success()
+    );
+    assert!(
+        train_tiny(&models.join("newer"), &["--iters", "1", "--seed", "2"])
+            .status
+            .success()
+    );
+    let default = textgan(&["generate", "-n", "20"], tmp.path());
+    assert!(
+        default.status.success(),
+        "{}",
+        String::from_utf8_lossy(&default.stderr)
+    );
+    let newer = textgan(
+        &["generate", "-n", "20", "--model", "models/newer"],
+        tmp.path(),
+    );
+    let older = textgan(
+        &["generate", "-n", "20", "--model", "models/older"],
+        tmp.path(),
+    );
+    assert_eq!(default.stdout, newer.stdout);
+    assert_ne!(default.stdout, older.stdout);
+}
+
+#[test]
+fn force_keeps_files_it_did_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    assert!(train_tiny(&run, &["--iters", "1"]).status.success());
+    std::fs::write(run.join("notes.txt"), "mine").unwrap();
+    std::fs::write(run.join("samples/keep-me.txt"), "mine").unwrap();
+    // A refused setting with --force leaves the old run alone.
+    let out = train_tiny(&run, &["--iters", "1", "--force", "--minutes", "1e18"]);
+    assert!(!out.status.success());
+    assert!(run.join("generator.safetensors").exists());
+    assert!(train_tiny(&run, &["--iters", "1", "--force"])
+        .status
+        .success());
+    assert_eq!(
+        std::fs::read_to_string(run.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("samples/keep-me.txt")).unwrap(),
+        "mine"
     );
 }

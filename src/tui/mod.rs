@@ -1,11 +1,12 @@
 //! The live dashboard: a consumer of training events, like the plain log. The trainer runs on
-//! its own thread and sends events over an unbounded channel, so it never waits for the screen;
-//! this thread drains them, redraws at most `FPS` times a second, and turns keys into requests
-//! on the shared [`Control`].
+//! its own thread ([`TrainingThread`]) and sends events over an unbounded channel, so it never
+//! waits for the screen; the dashboard drains them, redraws at most `FPS` times a second, and
+//! turns keys into requests on the shared [`Control`].
 
 pub mod render;
 pub mod state;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use ratatui::crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind,
 
 use crate::error::{Error, Result};
 use crate::events::{Control, Event, StopReason};
-use crate::train::Trainer;
+use crate::train::{Trainer, TrainingThread};
 use state::Dashboard;
 
 /// Redraws per second, at most.
@@ -28,25 +29,23 @@ pub struct Outcome {
     pub dashboard: Dashboard,
 }
 
-/// Train with the full-screen dashboard. The terminal is restored on every way out: normal end,
-/// `q`, an error, and a panic (ratatui's panic hook).
-pub fn train_with_dashboard(mut trainer: Trainer, control: Arc<Control>) -> Result<Outcome> {
-    let (tx, rx) = mpsc::channel::<Event>();
-    let c = Arc::clone(&control);
-    let handle = std::thread::Builder::new()
-        .name("trainer".into())
-        .spawn(move || {
-            let result = trainer.run(&c, &mut |e| {
-                // The receiver only goes away when the UI failed; training then stops anyway.
-                let _ = tx.send(e);
-            });
-            (trainer, result)
-        })
-        .map_err(|e| Error::Config(format!("cannot start the training thread: {e}")))?;
+/// Set by the panic hook: after a panic anywhere the terminal is already restored, and the
+/// dashboard must not draw again.
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// Show the dashboard for a training thread until it ends. The terminal is restored on every
+/// way out: normal end, `q`, an error, and a panic (ratatui's panic hook restores it; ours,
+/// running first, stops further drawing).
+pub fn show(training: TrainingThread, control: Arc<Control>) -> Result<Outcome> {
     let mut dashboard = Dashboard::default();
     let ui = match ratatui::try_init() {
         Ok(mut terminal) => {
-            let r = ui_loop(&mut terminal, &rx, &control, &mut dashboard);
+            let restore_hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                PANICKED.store(true, Ordering::SeqCst);
+                restore_hook(info);
+            }));
+            let r = ui_loop(&mut terminal, &training.events, &control, &mut dashboard);
             ratatui::restore();
             r
         }
@@ -56,13 +55,11 @@ pub fn train_with_dashboard(mut trainer: Trainer, control: Arc<Control>) -> Resu
         control.request_stop();
     }
     // Drain what is left so the final state (saved, finished) is known.
-    let (trainer, result) = handle
-        .join()
-        .map_err(|_| Error::Config("the training thread panicked".into()))?;
-    while let Ok(e) = rx.try_recv() {
+    while let Ok(e) = training.events.try_recv() {
         dashboard.apply(&e);
     }
-    ui.map_err(|e| Error::Config(format!("terminal error: {e}")))?;
+    let (trainer, result) = training.join()?;
+    ui.map_err(|e| Error::Runtime(format!("terminal error: {e}")))?;
     Ok(Outcome {
         trainer,
         result,
@@ -79,14 +76,14 @@ fn ui_loop(
     let frame = Duration::from_millis(1000 / FPS);
     let mut last_draw: Option<Instant> = None;
     loop {
+        if PANICKED.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("the training thread panicked"));
+        }
         loop {
             match rx.try_recv() {
                 Ok(e) => d.apply(&e),
                 Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    terminal.draw(|f| render::draw(f, d))?;
-                    return Ok(());
-                }
+                Err(TryRecvError::Disconnected) => return Ok(()),
             }
         }
         if last_draw.is_none_or(|t| t.elapsed() >= frame) {

@@ -75,7 +75,10 @@ fn draw_header(frame: &mut Frame, area: Rect, d: &Dashboard) {
                 short_count(i.generator_params),
                 short_count(i.critic_params),
                 match &d.last_saved {
-                    Some((it, _, _)) => format!(" · checkpoint @ {it}"),
+                    Some((it, at, _)) => format!(
+                        " · checkpoint @ {it}, {} ago",
+                        format_duration(d.session_secs - at)
+                    ),
                     None => String::new(),
                 }
             )),

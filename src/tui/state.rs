@@ -52,10 +52,13 @@ impl Dashboard {
                 });
                 self.last_step = Some(s.clone());
             }
-            Event::Samples { iteration, lines } | Event::Preview { iteration, lines } => {
+            // The panel follows the live preview only (evaluation samples come from the fixed
+            // noise and would undo a switch to new random samples).
+            Event::Preview { iteration, lines } => {
                 self.samples = lines.clone();
                 self.samples_iteration = Some(*iteration);
             }
+            Event::Samples { .. } => {}
             Event::Metrics(m) => self.metrics.push(m.clone()),
             Event::Saved { iteration, dir } => {
                 self.last_saved = Some((*iteration, self.session_secs, dir.clone()))

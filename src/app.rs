@@ -1,0 +1,174 @@
+//! The two commands end to end, as the command line runs them: choosing how training is shown,
+//! Ctrl-C, exit statuses, and writing samples to a stream. `main.rs` only parses arguments.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::checkpoint;
+use crate::device::{self, DeviceChoice};
+use crate::error::{Error, Result};
+use crate::events::{Control, LogFormat, PlainLog, StopReason};
+use crate::generate::Sampler;
+use crate::run::{self, TrainOptions};
+use crate::train::TrainingThread;
+use crate::tui;
+
+/// Exit status after Ctrl-C (128 + SIGINT), as shells expect.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Ctrl-C presses so far: the first asks the trainer to save and stop, the second exits at once.
+static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+
+/// How training is shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Display {
+    /// Use the dashboard when stdout and stdin are a terminal (false: `--no-tui`).
+    pub dashboard: bool,
+    pub log_format: LogFormat,
+    pub log_every: u64,
+}
+
+/// `textgan train`: returns the exit status.
+pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Result<u8> {
+    let device = device::select(device)?;
+    let mut trainer = run::prepare(opts, &device)?;
+    let control = Arc::new(Control::default());
+    let c = Arc::clone(&control);
+    ctrlc::set_handler(move || {
+        if INTERRUPTS.fetch_add(1, Ordering::SeqCst) == 0 {
+            eprintln!(
+                "\ninterrupted: saving a checkpoint (press Ctrl-C again to quit without saving)"
+            );
+            c.request_stop();
+        } else {
+            std::process::exit(EXIT_INTERRUPTED.into());
+        }
+    })
+    .map_err(|e| Error::Runtime(format!("cannot install the Ctrl-C handler: {e}")))?;
+    let interrupted = || INTERRUPTS.load(Ordering::SeqCst) > 0;
+
+    let dashboard = display.dashboard
+        && display.log_format == LogFormat::Text
+        && std::io::stdout().is_terminal()
+        && std::io::stdin().is_terminal();
+    if dashboard {
+        trainer.previews = true;
+        let out = tui::show(
+            TrainingThread::spawn(trainer, Arc::clone(&control))?,
+            control,
+        )?;
+        let reason = out.result?;
+        println!(
+            "finished at iteration {} ({}); checkpoint in {}",
+            out.trainer.iteration,
+            describe(reason),
+            out.trainer.run_dir.display()
+        );
+        if let Some(m) = out.dashboard.metrics.last() {
+            println!(
+                "last evaluation (iteration {}): JSD-1..4 {:.3} {:.3} {:.3} {:.3}",
+                m.iteration, m.js[0], m.js[1], m.js[2], m.js[3]
+            );
+        }
+        return Ok(if out.dashboard.interrupted || interrupted() {
+            EXIT_INTERRUPTED
+        } else {
+            0
+        });
+    }
+    let mut log = PlainLog::new(std::io::stdout(), display.log_every, display.log_format);
+    let reason = trainer.run(&control, &mut |e| log.handle(&e))?;
+    if reason == StopReason::Stopped && interrupted() {
+        eprintln!("checkpoint saved in {}", trainer.run_dir.display());
+        return Ok(EXIT_INTERRUPTED);
+    }
+    Ok(0)
+}
+
+pub fn describe(reason: StopReason) -> &'static str {
+    match reason {
+        StopReason::Done => "reached --iters",
+        StopReason::TimeUp => "--minutes ran out",
+        StopReason::Stopped => "stopped",
+    }
+}
+
+/// Output of `textgan generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleFormat {
+    /// One sample per line.
+    Text,
+    /// A JSON array of strings.
+    Json,
+}
+
+/// `textgan generate`: `n` samples from `model` (default: the most recent run under `models/`)
+/// to stdout.
+pub fn generate(
+    n: i64,
+    model: Option<PathBuf>,
+    seed: u64,
+    format: SampleFormat,
+    device: DeviceChoice,
+) -> Result<()> {
+    if n < 1 {
+        return Err(Error::Config(format!(
+            "-n {n}: the number of samples must be at least 1"
+        )));
+    }
+    let device = device::select(device)?;
+    let dir = match model {
+        Some(d) => d,
+        None => checkpoint::latest_run(Path::new("models")).ok_or_else(|| {
+            Error::Config(
+                "no trained model under models/: train one with `textgan train CORPUS.txt` or pass --model DIR".into(),
+            )
+        })?,
+    };
+    let sampler = Sampler::load(&dir, &device)?;
+    let stdout = std::io::stdout();
+    write_samples(
+        &sampler,
+        n as usize,
+        seed,
+        format,
+        &mut std::io::BufWriter::new(stdout.lock()),
+    )
+}
+
+/// Stream samples to `out`. A closed pipe (`| head`) ends the output quietly: the first write
+/// error stops generation, and is not an error.
+pub fn write_samples(
+    sampler: &Sampler,
+    n: usize,
+    seed: u64,
+    format: SampleFormat,
+    out: &mut impl Write,
+) -> Result<()> {
+    let mut ok = format != SampleFormat::Json || out.write_all(b"[").is_ok();
+    let mut first = true;
+    sampler.generate(n, seed, |line| {
+        if !ok {
+            return false;
+        }
+        ok = match format {
+            SampleFormat::Text => writeln!(out, "{line}").is_ok(),
+            SampleFormat::Json => {
+                let sep = if first { "\n  " } else { ",\n  " };
+                first = false;
+                let json = serde_json::Value::String(line).to_string();
+                write!(out, "{sep}{json}").is_ok()
+            }
+        };
+        ok
+    })?;
+    if ok {
+        if format == SampleFormat::Json {
+            let _ = out.write_all(b"\n]\n");
+        }
+        let _ = out.flush();
+    }
+    Ok(())
+}
