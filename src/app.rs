@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::events::{Control, LogFormat, PlainLog, StopReason};
 use crate::generate::Sampler;
 use crate::run::{self, TrainOptions};
-use crate::train::TrainingThread;
 use crate::tui;
 
 /// Exit status after Ctrl-C (128 + SIGINT), as shells expect.
@@ -55,28 +54,34 @@ pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Res
         && std::io::stdin().is_terminal();
     if dashboard {
         trainer.previews = true;
-        let out = tui::show(
-            TrainingThread::spawn(trainer, Arc::clone(&control))?,
-            control,
-        )?;
-        let reason = out.result?;
+        let ui = tui::start(Arc::clone(&control))?;
+        let tx = ui.events.clone();
+        // The receiver only goes away if the terminal failed; training then stops anyway.
+        let result = trainer.run(&control, &mut |e| {
+            let _ = tx.send(e);
+        });
+        drop(tx);
+        let dashboard = ui.finish();
+        let reason = result?;
+        let dashboard = dashboard?;
         println!(
             "finished at iteration {} ({}); checkpoint in {}",
-            out.trainer.iteration,
+            trainer.iteration,
             describe(reason),
-            out.trainer.run_dir.display()
+            trainer.run_dir.display()
         );
-        if let Some(m) = out.dashboard.metrics.last() {
+        if let Some(m) = dashboard.metrics.last() {
             println!(
                 "last evaluation (iteration {}): JSD-1..4 {:.3} {:.3} {:.3} {:.3}",
                 m.iteration, m.js[0], m.js[1], m.js[2], m.js[3]
             );
         }
-        return Ok(if out.dashboard.interrupted || interrupted() {
+        let code = if dashboard.interrupted || interrupted() {
             EXIT_INTERRUPTED
         } else {
             0
-        });
+        };
+        return Ok(code);
     }
     let mut log = PlainLog::new(std::io::stdout(), display.log_every, display.log_format);
     let reason = trainer.run(&control, &mut |e| log.handle(&e))?;

@@ -556,37 +556,6 @@ impl Trainer {
     }
 }
 
-/// A trainer running on its own thread: its events arrive on `events`; `join` gives the
-/// trainer back with the outcome.
-pub struct TrainingThread {
-    pub events: std::sync::mpsc::Receiver<Event>,
-    handle: std::thread::JoinHandle<(Trainer, Result<StopReason>)>,
-}
-
-impl TrainingThread {
-    /// Start `trainer.run` on a new thread. The channel is unbounded: the trainer never waits
-    /// for whoever reads the events.
-    pub fn spawn(mut trainer: Trainer, control: std::sync::Arc<Control>) -> Result<Self> {
-        let (tx, events) = std::sync::mpsc::channel();
-        let handle = std::thread::Builder::new()
-            .name("trainer".into())
-            .spawn(move || {
-                let result = trainer.run(&control, &mut |e| {
-                    let _ = tx.send(e); // a reader that went away just stops listening
-                });
-                (trainer, result)
-            })
-            .map_err(|e| Error::Runtime(format!("cannot start the training thread: {e}")))?;
-        Ok(TrainingThread { events, handle })
-    }
-
-    pub fn join(self) -> Result<(Trainer, Result<StopReason>)> {
-        self.handle
-            .join()
-            .map_err(|_| Error::Runtime("the training thread panicked".into()))
-    }
-}
-
 /// `b` standard-normal noise vectors, drawn on the CPU (the same on every device).
 pub fn noise(
     rng: &mut ChaCha8Rng,
