@@ -67,7 +67,7 @@ pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Res
         println!(
             "finished at iteration {} ({}); checkpoint in {}",
             trainer.iteration,
-            describe(reason),
+            reason.describe(),
             trainer.run_dir.display()
         );
         if let Some(m) = dashboard.metrics.last() {
@@ -90,14 +90,6 @@ pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Res
         return Ok(EXIT_INTERRUPTED);
     }
     Ok(0)
-}
-
-pub fn describe(reason: StopReason) -> &'static str {
-    match reason {
-        StopReason::Done => "reached --iters",
-        StopReason::TimeUp => "--minutes ran out",
-        StopReason::Stopped => "stopped",
-    }
 }
 
 /// Output of `textgan generate`.

@@ -68,12 +68,16 @@ impl Corpus {
 /// Read the usable lines of a text file: UTF-8, `\n` or `\r\n` line ends, blank lines skipped,
 /// each line cut to its first `SEQ_LEN` characters (as the paper does).
 pub fn read_lines(path: &Path) -> Result<Vec<String>> {
+    parse_lines(path, &read_bytes(path)?)
+}
+
+/// The raw bytes of a corpus file (a directory is refused by name).
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return Err(Error::corpus(path, "is a directory, not a text file"));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse_lines(path, &bytes)
+    std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
 /// The pure part of [`read_lines`]: validate bytes and cut them into lines.

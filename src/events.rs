@@ -45,6 +45,17 @@ pub enum StopReason {
     Stopped,
 }
 
+impl StopReason {
+    /// For "finished at iteration N (…)".
+    pub fn describe(self) -> &'static str {
+        match self {
+            StopReason::Done => "reached --iters",
+            StopReason::TimeUp => "--minutes ran out",
+            StopReason::Stopped => "stopped",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInfo {
     pub run_dir: PathBuf,
@@ -219,12 +230,8 @@ impl<W: std::io::Write> PlainLog<W> {
                 if s.iteration % self.every == 0 || s.iteration == 1 {
                     let mean = self.recent_secs.iter().sum::<f64>() / self.recent_secs.len() as f64;
                     self.recent_secs.clear();
-                    // Whichever budget ends first: iterations left, or minutes left.
-                    let by_iters = (self.target.saturating_sub(s.iteration)) as f64 * mean;
-                    let eta = match self.minutes {
-                        Some(m) => by_iters.min((m * 60.0 - self.session_secs).max(0.0)),
-                        None => by_iters,
-                    };
+                    let left = self.target.saturating_sub(s.iteration);
+                    let eta = eta_secs(left, mean, self.minutes, self.session_secs);
                     writeln!(
                         out,
                         "iter {:>6}  W {:+.4}  gp {:.4}  |grad| {:.3}  G {}  {:.2} it/s  eta {}",
@@ -253,15 +260,25 @@ impl<W: std::io::Write> PlainLog<W> {
                 writeln!(out, "saved checkpoint at iteration {iteration} in {}", dir.display())?
             }
             Event::Finished { iteration, reason } => {
-                let why = match reason {
-                    StopReason::Done => "reached --iters",
-                    StopReason::TimeUp => "--minutes ran out",
-                    StopReason::Stopped => "stopped",
-                };
-                writeln!(out, "finished at iteration {iteration} ({why})")?
+                writeln!(out, "finished at iteration {iteration} ({})", reason.describe())?
             }
         }
         out.flush()
+    }
+}
+
+/// Seconds until training stops: whichever budget ends first, the iterations left at
+/// `secs_per_iter`, or what is left of `minutes` after `session_secs` of training.
+pub fn eta_secs(
+    iters_left: u64,
+    secs_per_iter: f64,
+    minutes: Option<f64>,
+    session_secs: f64,
+) -> f64 {
+    let by_iters = iters_left as f64 * secs_per_iter;
+    match minutes {
+        Some(m) => by_iters.min((m * 60.0 - session_secs).max(0.0)),
+        None => by_iters,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, D};
+use candle_core::{DType, Device};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -59,11 +59,7 @@ impl Sampler {
                 DType::F32,
                 &self.device,
             )?;
-            let ids = self
-                .generator
-                .logits(&z)?
-                .argmax(D::Minus1)?
-                .to_vec2::<u32>()?;
+            let ids = self.generator.argmax_ids(&z)?;
             for row in &ids {
                 if !emit(self.vocab.decode(row)) {
                     return Ok(());

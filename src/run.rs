@@ -64,14 +64,6 @@ pub fn prepare(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     }
 }
 
-fn read_corpus_bytes(path: &Path) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        return Err(Error::corpus(path, "is a directory, not a text file"));
-    }
-    std::fs::read(path).map_err(|e| Error::io(path, e))
-}
-
 fn prepare_new(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     let corpus_path = opts
         .corpus
@@ -109,7 +101,7 @@ fn prepare_new(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
         dtype: "f32".into(),
     };
     config.validate()?;
-    let bytes = read_corpus_bytes(&corpus_path)?;
+    let bytes = corpus::read_bytes(&corpus_path)?;
     let lines = corpus::parse_lines(&corpus_path, &bytes)?;
     let corpus = Corpus::split(&corpus_path, lines, config.seed, config.batch)?;
     let vocab = Vocab::build(corpus.all_lines(), config.max_vocab)?;
@@ -215,7 +207,7 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
         config.preset.name().to_string(),
     )?;
     let corpus_path = opts.corpus.clone().unwrap_or_else(|| config.corpus.clone());
-    let bytes = read_corpus_bytes(&corpus_path)?;
+    let bytes = corpus::read_bytes(&corpus_path)?;
     if fingerprint(&bytes) != config.corpus_hash {
         return Err(Error::corpus(
             &corpus_path,

@@ -334,11 +334,7 @@ impl Trainer {
 
     /// Decoded samples for noise `z`: argmax at each position.
     pub fn decode(&self, z: &Tensor, keep_padding: bool) -> Result<Vec<String>> {
-        let ids = self
-            .generator
-            .logits(z)?
-            .argmax(candle_core::D::Minus1)?
-            .to_vec2::<u32>()?;
+        let ids = self.generator.argmax_ids(z)?;
         Ok(ids
             .iter()
             .map(|row| {

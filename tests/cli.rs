@@ -37,6 +37,15 @@ fn assert_clean_error(out: &Output, needle: &str) {
     assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
 }
 
+/// The command succeeded; otherwise show what it said.
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Train a tiny run (2 iterations, dim 8) into `dir`.
 fn train_tiny(dir: &Path, extra: &[&str]) -> Output {
     let corpus = tiny_corpus();
@@ -141,11 +150,7 @@ fn training_writes_the_run_directory_and_generate_reads_it() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let out = train_tiny(&run, &["--iters", "2", "--sample-every", "1"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     for f in [
         "config.json",
         "tokenizer.json",
@@ -182,7 +187,7 @@ fn training_writes_the_run_directory_and_generate_reads_it() {
         &["generate", "--model", r, "-n", "7", "--seed", "4"],
         tmp.path(),
     );
-    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_success(&a);
     let text = String::from_utf8(a.stdout.clone()).unwrap();
     assert_eq!(text.lines().count(), 7);
     assert!(text
@@ -218,11 +223,7 @@ fn an_existing_run_is_never_overwritten_without_resume_or_force() {
     );
     // --force starts over (a different seed gives different weights).
     let out = train_tiny(&run, &["--iters", "1", "--seed", "5", "--force"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_ne!(
         std::fs::read(run.join("generator.safetensors")).unwrap(),
         before
@@ -236,11 +237,7 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     let whole = tmp.path().join("whole");
     assert!(train_tiny(&split, &["--iters", "2"]).status.success());
     let out = train_tiny(&split, &["--iters", "4", "--resume"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let log = String::from_utf8_lossy(&out.stdout);
     assert!(log.contains("resuming"), "{log}");
     assert!(train_tiny(&whole, &["--iters", "4"]).status.success());
@@ -395,11 +392,7 @@ fn generate_streams_and_stops_quietly_on_a_closed_pipe() {
     assert!(n > 0);
     drop(stdout);
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(
         out.stderr.is_empty(),
         "{}",
@@ -414,11 +407,7 @@ fn plain_mode_speaks_json_lines_or_stays_quiet() {
         &tmp.path().join("a"),
         &["--iters", "2", "--log-format", "json", "--log-every", "1"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -452,11 +441,7 @@ fn minutes_budget_stops_training_and_saves() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let out = train_tiny(&run, &["--minutes", "0.005"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("(--minutes ran out)"));
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
@@ -480,11 +465,7 @@ fn generate_without_model_uses_the_most_recently_saved_run() {
             .success()
     );
     let default = textgan(&["generate", "-n", "20"], tmp.path());
-    assert!(
-        default.status.success(),
-        "{}",
-        String::from_utf8_lossy(&default.stderr)
-    );
+    assert_success(&default);
     let newer = textgan(
         &["generate", "-n", "20", "--model", "models/newer"],
         tmp.path(),

@@ -50,6 +50,12 @@ impl Generator {
         Ok(candle_nn::ops::softmax(&logits, D::Minus1)?)
     }
 
+    /// Token ids of the generated text, `B` rows of `L`: the argmax at each position
+    /// (of the logits: softmax does not change it).
+    pub fn argmax_ids(&self, z: &Tensor) -> Result<Vec<Vec<u32>>> {
+        Ok(self.logits(z)?.argmax(D::Minus1)?.to_vec2::<u32>()?)
+    }
+
     /// Pre-softmax scores `(B, L, V)`; their argmax is the generated text.
     pub fn logits(&self, z: &Tensor) -> Result<Tensor> {
         let b = z.dim(0)?;

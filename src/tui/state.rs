@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::events::{Event, MetricsRecord, RunInfo, StepStats, StopReason};
+use crate::events::{eta_secs, Event, MetricsRecord, RunInfo, StepStats, StopReason};
 
 /// Points kept per chart; older points are thinned out (every other one dropped).
 const MAX_POINTS: usize = 2000;
@@ -80,11 +80,8 @@ impl Dashboard {
     pub fn eta_secs(&self) -> Option<f64> {
         let info = self.info.as_ref()?;
         let per = self.secs_per_iter?;
-        let by_iters = info.target_iters.saturating_sub(self.iteration()) as f64 * per;
-        let by_time = info
-            .minutes
-            .map(|m| (m * 60.0 - self.session_secs).max(0.0));
-        Some(by_time.map_or(by_iters, |t| t.min(by_iters)))
+        let left = info.target_iters.saturating_sub(self.iteration());
+        Some(eta_secs(left, per, info.minutes, self.session_secs))
     }
 
     /// Fraction of the run done, 0..=1, by whichever budget ends first.
