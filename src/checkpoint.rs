@@ -93,47 +93,55 @@ pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tens
 pub fn load_params(params: &Params, path: &Path, device: &Device) -> Result<()> {
     let mut tensors = load_tensors(path, device)?;
     for (name, var) in &params.vars {
-        let t = tensors
-            .remove(name)
-            .ok_or_else(|| Error::checkpoint(path, format!("missing tensor {name}")))?;
-        if t.dims() != var.dims() {
-            return Err(Error::checkpoint(
-                path,
-                format!(
-                    "tensor {name} has shape {:?}, the model expects {:?}",
-                    t.dims(),
-                    var.dims()
-                ),
-            ));
-        }
-        if !matches!(
-            t.dtype(),
-            DType::F16 | DType::BF16 | DType::F32 | DType::F64
-        ) {
-            return Err(Error::checkpoint(
-                path,
-                format!(
-                    "tensor {name} has dtype {:?}, expected a float type",
-                    t.dtype()
-                ),
-            ));
-        }
-        let t = t.to_dtype(var.dtype())?;
-        if !all_finite(&t)? {
-            return Err(Error::checkpoint(
-                path,
-                format!("tensor {name} holds NaN or infinite values"),
-            ));
-        }
-        var.set(&t)?;
+        var.set(&take_checked(&mut tensors, name, var.as_tensor(), path)?)?;
     }
-    if let Some(extra) = tensors.keys().min() {
-        return Err(Error::checkpoint(
+    reject_extra(&tensors, path)
+}
+
+/// Remove tensor `key` from a loaded file and check it can stand in for `like`: present, the
+/// same shape, a float dtype, finite. Returned in `like`'s dtype and on its device.
+pub fn take_checked(
+    tensors: &mut HashMap<String, Tensor>,
+    key: &str,
+    like: &Tensor,
+    path: &Path,
+) -> Result<Tensor> {
+    let bad = |msg: String| Error::checkpoint(path, msg);
+    let t = tensors
+        .remove(key)
+        .ok_or_else(|| bad(format!("missing tensor {key}")))?;
+    if t.dims() != like.dims() {
+        return Err(bad(format!(
+            "tensor {key} has shape {:?}, the model expects {:?}",
+            t.dims(),
+            like.dims()
+        )));
+    }
+    if !matches!(
+        t.dtype(),
+        DType::F16 | DType::BF16 | DType::F32 | DType::F64
+    ) {
+        return Err(bad(format!(
+            "tensor {key} has dtype {:?}, expected a float type",
+            t.dtype()
+        )));
+    }
+    let t = t.to_dtype(like.dtype())?.to_device(like.device())?;
+    if !all_finite(&t)? {
+        return Err(bad(format!("tensor {key} holds NaN or infinite values")));
+    }
+    Ok(t)
+}
+
+/// Everything in a loaded file must have been taken: an extra tensor means another model.
+pub fn reject_extra(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
+    match tensors.keys().min() {
+        Some(extra) => Err(Error::checkpoint(
             path,
             format!("unexpected tensor {extra} (a different model?)"),
-        ));
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// True when no entry of `t` is NaN or infinite.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use candle_core::backprop::GradStore;
 use candle_core::Tensor;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::nn::params::Params;
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -107,37 +107,10 @@ impl Adam {
         for (i, (name, var)) in self.params.vars.iter().enumerate() {
             for (suffix, slot) in [("m", &mut self.m[i]), ("v", &mut self.v[i])] {
                 let key = format!("{name}.{suffix}");
-                let t = tensors
-                    .remove(&key)
-                    .ok_or_else(|| Error::checkpoint(what, format!("missing tensor {key}")))?;
-                if t.dims() != var.dims() {
-                    return Err(Error::checkpoint(
-                        what,
-                        format!("{key} has shape {:?}, expected {:?}", t.dims(), var.dims()),
-                    ));
-                }
-                if !matches!(
-                    t.dtype(),
-                    candle_core::DType::F16
-                        | candle_core::DType::BF16
-                        | candle_core::DType::F32
-                        | candle_core::DType::F64
-                ) {
-                    return Err(Error::checkpoint(
-                        what,
-                        format!("{key} has dtype {:?}, expected a float type", t.dtype()),
-                    ));
-                }
-                let t = t.to_dtype(var.dtype())?.to_device(var.device())?;
-                if !crate::checkpoint::all_finite(&t)? {
-                    return Err(Error::checkpoint(
-                        what,
-                        format!("{key} holds NaN or infinite values"),
-                    ));
-                }
-                *slot = t;
+                *slot = crate::checkpoint::take_checked(&mut tensors, &key, var.as_tensor(), what)?;
             }
         }
+        crate::checkpoint::reject_extra(&tensors, what)?;
         self.t = t;
         Ok(())
     }

@@ -198,12 +198,7 @@ impl Trainer {
         };
         let g = take("generator.", &mut moments);
         let c = take("critic.", &mut moments);
-        if let Some(extra) = moments.keys().min() {
-            return Err(Error::checkpoint(
-                &opt_path,
-                format!("unexpected tensor {extra} (a different model?)"),
-            ));
-        }
+        checkpoint::reject_extra(&moments, &opt_path)?;
         t.opt_g.load_state(g, state.adam_steps.0, &opt_path)?;
         t.opt_d.load_state(c, state.adam_steps.1, &opt_path)?;
         // Evaluations written after the last checkpoint (a crash between the two) would be
