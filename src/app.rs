@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::checkpoint;
 use crate::device::{self, DeviceChoice};
 use crate::error::{Error, Result};
+use crate::eval::{EvalOptions, Source};
 use crate::events::{Control, LogFormat, PlainLog, StopReason};
 use crate::generate::Sampler;
 use crate::run::{self, TrainOptions};
@@ -116,14 +117,7 @@ pub fn generate(
         )));
     }
     let device = device::select(device)?;
-    let dir = match model {
-        Some(d) => d,
-        None => checkpoint::latest_run(Path::new("models")).ok_or_else(|| {
-            Error::Config(
-                "no trained model under models/: train one with `textgan train CORPUS.txt` or pass --model DIR".into(),
-            )
-        })?,
-    };
+    let dir = model_dir(model)?;
     let sampler = Sampler::load(&dir, &device)?;
     let stdout = std::io::stdout();
     write_samples(
@@ -133,6 +127,50 @@ pub fn generate(
         format,
         &mut std::io::BufWriter::new(stdout.lock()),
     )
+}
+
+/// `--model DIR`, or the most recently saved run under `models/`.
+fn model_dir(model: Option<PathBuf>) -> Result<PathBuf> {
+    match model {
+        Some(d) => Ok(d),
+        None => checkpoint::latest_run(Path::new("models")).ok_or_else(|| {
+            Error::Config(
+                "no trained model under models/: train one with `textgan train CORPUS.txt` or pass --model DIR".into(),
+            )
+        }),
+    }
+}
+
+/// `textgan eval`: score `source` and print a table, or JSON. An empty model path means the
+/// most recent run.
+pub fn eval(
+    source: Source,
+    corpus: Option<PathBuf>,
+    n: i64,
+    seed: u64,
+    json: bool,
+    device: DeviceChoice,
+) -> Result<()> {
+    let source = match source {
+        Source::Model(p) if p.as_os_str().is_empty() => Source::Model(model_dir(None)?),
+        s => s,
+    };
+    let n = usize::try_from(n)
+        .map_err(|_| Error::Config(format!("-n {n}: the number of samples must be at least 1")))?;
+    let device = device::select(device)?;
+    let opts = EvalOptions {
+        source,
+        corpus,
+        n,
+        seed,
+    };
+    let report = crate::eval::evaluate(&opts, &device)?;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(())
 }
 
 /// Stream samples to `out`. A closed pipe (`| head`) ends the output quietly: the first write
@@ -146,7 +184,7 @@ pub fn write_samples(
 ) -> Result<()> {
     let mut ok = format != SampleFormat::Json || out.write_all(b"[").is_ok();
     let mut first = true;
-    sampler.generate(n, seed, |line| {
+    sampler.generate(n, seed, false, |line| {
         if !ok {
             return false;
         }

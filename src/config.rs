@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::SEQ_LEN;
 use crate::error::{Error, Result};
+use crate::nn::critic::BATCH_NORM_REFUSED;
+use crate::nn::CriticNorm;
 use crate::nn::ModelShape;
-use crate::optim::AdamConfig;
+use crate::optim::OptimConfig;
+use crate::penalty::{Lipschitz, CLIP};
 
 /// Noise dimension of the paper's generator.
 pub const NOISE_DIM: usize = 128;
@@ -79,17 +82,26 @@ pub struct RunConfig {
     pub batch: usize,
     /// Critic updates per generator update.
     pub critic_iters: usize,
-    /// Gradient-penalty weight λ.
+    /// How the critic is kept Lipschitz (runs from before this setting used `gp`).
+    #[serde(default)]
+    pub lipschitz: Lipschitz,
+    /// Penalty weight λ (gp, lp, fd).
     pub lambda: f64,
-    pub adam_generator: AdamConfig,
-    pub adam_critic: AdamConfig,
+    /// Weight-clipping bound c (clip).
+    #[serde(default = "default_clip")]
+    pub clip: f64,
+    #[serde(alias = "adam_generator")]
+    pub optim_generator: OptimConfig,
+    #[serde(alias = "adam_critic")]
+    pub optim_critic: OptimConfig,
     pub seed: u64,
     /// Total generator iterations of the run.
     pub iters: u64,
     /// Wall-clock budget of one invocation, if any.
     pub minutes: Option<f64>,
     pub save_every: u64,
-    pub sample_every: u64,
+    #[serde(alias = "sample_every")]
+    pub eval_every: u64,
     /// Device the run was last trained on.
     pub device: String,
     pub dtype: String,
@@ -116,10 +128,22 @@ impl RunConfig {
                 self.max_vocab
             ));
         }
-        for (flag, a) in [("--lr", &self.adam_generator), ("--lr", &self.adam_critic)] {
+        for (flag, a) in [
+            ("--lr-gen", &self.optim_generator),
+            ("--lr-critic", &self.optim_critic),
+        ] {
             if !(a.lr.is_finite() && a.lr > 0.0) {
                 return bad(format!("{flag} must be a positive number, got {}", a.lr));
             }
+        }
+        if self.model.critic_norm == CriticNorm::Batch {
+            return bad(BATCH_NORM_REFUSED.into());
+        }
+        if !(self.clip.is_finite() && self.clip > 0.0) {
+            return bad(format!(
+                "--clip must be a positive number, got {}",
+                self.clip
+            ));
         }
         if let Some(m) = self.minutes {
             if !(m.is_finite() && m > 0.0 && m <= MAX_MINUTES) {
@@ -131,8 +155,8 @@ impl RunConfig {
         if self.iters == 0 {
             return bad("--iters must be at least 1".into());
         }
-        if self.save_every == 0 || self.sample_every == 0 {
-            return bad("--save-every and --sample-every must be at least 1".into());
+        if self.save_every == 0 || self.eval_every == 0 {
+            return bad("--save-every and --eval-every must be at least 1".into());
         }
         if !(self.lambda.is_finite() && self.lambda >= 0.0) {
             return bad(format!(
@@ -143,15 +167,20 @@ impl RunConfig {
         Ok(())
     }
 
-    pub fn shape_for(vocab: usize, dim: usize) -> ModelShape {
+    pub fn shape_for(vocab: usize, dim: usize, critic_norm: CriticNorm) -> ModelShape {
         ModelShape {
             vocab,
             seq_len: SEQ_LEN,
             dim,
             noise_dim: NOISE_DIM,
             res_blocks: RES_BLOCKS,
+            critic_norm,
         }
     }
+}
+
+fn default_clip() -> f64 {
+    CLIP
 }
 
 /// Limits that keep absurd values from exhausting memory instead of failing clearly.
@@ -175,6 +204,9 @@ impl ModelShape {
         }
         if self.dim == 0 || self.dim > MAX_DIM {
             return Err(format!("model dim must be 1..={MAX_DIM}, has {}", self.dim));
+        }
+        if self.critic_norm == CriticNorm::Batch {
+            return Err(BATCH_NORM_REFUSED.into());
         }
         if self.vocab < 3 || self.vocab > MAX_VOCAB_LIMIT {
             return Err(format!(

@@ -1,6 +1,7 @@
 //! Corpus: read a UTF-8 text file (one example per line), validate it, truncate every line to
 //! the model's sequence length, and split off a held-out set that is never trained on.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rand::seq::SliceRandom;
@@ -17,6 +18,9 @@ pub const HELDOUT_MAX: usize = 640;
 #[derive(Debug, Clone)]
 pub struct Corpus {
     pub path: PathBuf,
+    /// The whitespace-separated words of the whole corpus, lines uncut: what a generated word
+    /// is checked against for the valid-word rate.
+    pub words: HashSet<String>,
     /// Lines used for training, each at most `SEQ_LEN` characters.
     pub train: Vec<String>,
     /// Lines kept aside for evaluation (chosen by the seed).
@@ -31,8 +35,11 @@ impl Corpus {
         Self::split(path, lines, seed, min_train)
     }
 
-    /// Split already-read lines: a tenth of them, at most `HELDOUT_MAX`, go to the held-out set.
-    pub fn split(path: &Path, mut lines: Vec<String>, seed: u64, min_train: usize) -> Result<Self> {
+    /// Split lines as [`read_lines`] gives them: each is cut to `SEQ_LEN` characters, and a
+    /// tenth of them, at most `HELDOUT_MAX`, go to the held-out set.
+    pub fn split(path: &Path, lines: Vec<String>, seed: u64, min_train: usize) -> Result<Self> {
+        let words = words_of_lines(&lines);
+        let mut lines: Vec<String> = lines.iter().map(|l| cut(l)).collect();
         let n_held = (lines.len() / 10).min(HELDOUT_MAX);
         let n_train = lines.len() - n_held;
         if n_train < min_train.max(1) {
@@ -53,6 +60,7 @@ impl Corpus {
         let heldout = lines.split_off(n_train);
         Ok(Corpus {
             path: path.to_path_buf(),
+            words,
             train: lines,
             heldout,
         })
@@ -65,8 +73,8 @@ impl Corpus {
     }
 }
 
-/// Read the usable lines of a text file: UTF-8, `\n` or `\r\n` line ends, blank lines skipped,
-/// each line cut to its first `SEQ_LEN` characters (as the paper does).
+/// Read the usable lines of a text file: UTF-8, `\n` or `\r\n` line ends, blank lines skipped.
+/// Lines are whole here; [`Corpus::split`] cuts them to `SEQ_LEN` characters (as the paper does).
 pub fn read_lines(path: &Path) -> Result<Vec<String>> {
     parse_lines(path, &read_bytes(path)?)
 }
@@ -104,7 +112,7 @@ pub fn parse_lines(path: &Path, bytes: &[u8]) -> Result<Vec<String>> {
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.chars().take(SEQ_LEN).collect())
+        .map(str::to_string)
         .collect();
     if lines.is_empty() {
         return Err(Error::corpus(
@@ -115,8 +123,22 @@ pub fn parse_lines(path: &Path, bytes: &[u8]) -> Result<Vec<String>> {
     Ok(lines)
 }
 
+/// The first `SEQ_LEN` characters of a line.
+pub fn cut(line: &str) -> String {
+    line.chars().take(SEQ_LEN).collect()
+}
+
+/// Every whitespace-separated word of some lines.
+pub fn words_of_lines<S: AsRef<str>>(lines: &[S]) -> HashSet<String> {
+    lines
+        .iter()
+        .flat_map(|l| l.as_ref().split_whitespace())
+        .map(str::to_string)
+        .collect()
+}
+
 /// 1-based line number of byte offset `pos`.
-fn line_of(bytes: &[u8], pos: usize) -> usize {
+pub fn line_of(bytes: &[u8], pos: usize) -> usize {
     bytes[..pos].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
@@ -139,21 +161,25 @@ mod tests {
     }
 
     #[test]
-    fn lines_are_cut_and_blank_lines_skipped() {
-        let long = "x".repeat(40);
+    fn blank_lines_are_skipped_and_split_cuts_lines_but_keeps_whole_words() {
+        let long = format!("{} tail", "x".repeat(40));
         let text = format!("hello\r\n\n   \n{long}\nworld");
         let lines = parse(text.as_bytes()).unwrap();
         assert_eq!(
             lines,
-            vec!["hello".to_string(), "x".repeat(32), "world".to_string()]
+            vec!["hello".to_string(), long.clone(), "world".to_string()]
         );
+        let c = Corpus::split(Path::new("c"), lines, 0, 1).unwrap();
+        let mut all: Vec<&String> = c.all_lines().collect();
+        all.sort();
+        assert_eq!(all, vec!["hello", "world", &"x".repeat(32)]);
+        assert!(c.words.contains("tail") && c.words.contains(&"x".repeat(40)));
+        assert!(!c.words.contains(&"x".repeat(32)));
     }
 
     #[test]
     fn truncation_counts_characters_not_bytes() {
-        let line = "é".repeat(40);
-        let lines = parse(line.as_bytes()).unwrap();
-        assert_eq!(lines[0].chars().count(), 32);
+        assert_eq!(cut(&"é".repeat(40)).chars().count(), 32);
     }
 
     #[test]

@@ -12,16 +12,24 @@ pub struct StepStats {
     pub iteration: u64,
     /// `mean D(real) − mean D(fake)`, the critic's Wasserstein estimate.
     pub wasserstein: f64,
-    /// `λ · mean((‖∇D(x̂)‖ − 1)²)`.
+    /// The Lipschitz penalty, e.g. `λ · mean((‖∇D(x̂)‖ − 1)²)` (0 with weight clipping).
     pub penalty: f64,
-    /// Mean `‖∇D(x̂)‖`.
-    pub grad_norm: f64,
+    /// Mean `‖∇D(x̂)‖` (the chord slope with `fd`; not measured with clipping).
+    pub grad_norm: Option<f64>,
     /// Critic loss `−wasserstein + penalty`.
     pub critic_loss: f64,
     /// `−mean D(G(z))`; none at iteration 0, which has no generator step.
     pub gen_loss: Option<f64>,
     /// Seconds this iteration took.
     pub secs: f64,
+}
+
+impl StepStats {
+    /// The gradient norm with three decimals, or "–" when not measured.
+    pub fn grad_norm_text(&self) -> String {
+        self.grad_norm
+            .map_or_else(|| "–".to_string(), |g| format!("{g:.3}"))
+    }
 }
 
 /// One evaluation, as written to `metrics.jsonl`.
@@ -33,6 +41,29 @@ pub struct MetricsRecord {
     pub js: [f64; 4],
     /// The same for 640 held-out real lines: the floor a perfect generator would reach.
     pub floor_js: [f64; 4],
+    /// Share of generated words found in the corpus (none if no words were generated; absent
+    /// in runs saved by versions before it was measured).
+    #[serde(default)]
+    pub valid_word_rate: Option<f64>,
+    /// Distinct samples / samples.
+    #[serde(default)]
+    pub unique_rate: Option<f64>,
+    /// Share of samples that are not training lines.
+    #[serde(default)]
+    pub novelty: Option<f64>,
+}
+
+impl MetricsRecord {
+    /// "valid words 21.7% · unique 100.0% · novel 100.0%", for the log and the dashboard.
+    pub fn rates_summary(&self) -> String {
+        let pct = |r: Option<f64>| r.map_or("–".to_string(), |x| format!("{:.1}%", 100.0 * x));
+        format!(
+            "valid words {} · unique {} · novel {}",
+            pct(self.valid_word_rate),
+            pct(self.unique_rate),
+            pct(self.novelty)
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -234,11 +265,11 @@ impl<W: std::io::Write> PlainLog<W> {
                     let eta = eta_secs(left, mean, self.minutes, self.session_secs);
                     writeln!(
                         out,
-                        "iter {:>6}  W {:+.4}  gp {:.4}  |grad| {:.3}  G {}  {:.2} it/s  eta {}",
+                        "iter {:>6}  W {:+.4}  penalty {:.4}  |grad| {}  G {}  {:.2} it/s  eta {}",
                         s.iteration,
                         s.wasserstein,
                         s.penalty,
-                        s.grad_norm,
+                        s.grad_norm_text(),
                         s.gen_loss.map(|g| format!("{g:+.4}")).unwrap_or_else(|| "-".into()),
                         if mean > 0.0 { 1.0 / mean } else { 0.0 },
                         format_duration(eta)
@@ -253,8 +284,9 @@ impl<W: std::io::Write> PlainLog<W> {
             }
             Event::Metrics(m) => writeln!(
                 out,
-                "eval  iter {:>6}  JSD-1..4 {:.3} {:.3} {:.3} {:.3}  (held-out floor {:.3} {:.3} {:.3} {:.3})",
-                m.iteration, m.js[0], m.js[1], m.js[2], m.js[3], m.floor_js[0], m.floor_js[1], m.floor_js[2], m.floor_js[3]
+                "eval  iter {:>6}  JSD-1..4 {:.3} {:.3} {:.3} {:.3}  (held-out floor {:.3} {:.3} {:.3} {:.3})  {}",
+                m.iteration, m.js[0], m.js[1], m.js[2], m.js[3], m.floor_js[0], m.floor_js[1], m.floor_js[2], m.floor_js[3],
+                m.rates_summary()
             )?,
             Event::Saved { iteration, dir } => {
                 writeln!(out, "saved checkpoint at iteration {iteration} in {}", dir.display())?

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::checkpoint;
 use crate::config::RunConfig;
 use crate::error::Result;
+use crate::metrics::PAD_CHAR;
 use crate::nn::generator::Generator;
 use crate::nn::params::Store;
 use crate::train::noise;
@@ -41,11 +42,14 @@ impl Sampler {
     }
 
     /// Generate `n` samples with noise from `seed`, handing each line to `emit`; stops early
-    /// (without error) when `emit` returns `false`.
+    /// (without error) when `emit` returns `false`. A line ends at its first padding position,
+    /// or with `keep_padding` is all `SEQ_LEN` positions, padding shown as `PAD_CHAR` (as the
+    /// metrics read samples).
     pub fn generate(
         &self,
         n: usize,
         seed: u64,
+        keep_padding: bool,
         mut emit: impl FnMut(String) -> bool,
     ) -> Result<()> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -61,7 +65,12 @@ impl Sampler {
             )?;
             let ids = self.generator.argmax_ids(&z)?;
             for row in &ids {
-                if !emit(self.vocab.decode(row)) {
+                let line = if keep_padding {
+                    self.vocab.decode_padded(row, PAD_CHAR)
+                } else {
+                    self.vocab.decode(row)
+                };
+                if !emit(line) {
                     return Ok(());
                 }
             }

@@ -2,7 +2,7 @@
 //! (Gulrajani et al., 2017) on candle.
 //!
 //! The pipeline, one module each: [`corpus`] → [`vocab`] → [`nn`] (generator, critic) →
-//! [`penalty`] → [`train`] (with [`optim`]) → [`checkpoint`] → [`generate`] / [`metrics`];
+//! [`penalty`] → [`train`] (with [`optim`]) → [`checkpoint`] → [`generate`] / [`metrics`] ([`eval`], with a [`markov`] baseline);
 //! [`events`] carries training progress to whoever displays it.
 
 pub mod app;
@@ -11,12 +11,15 @@ pub mod config;
 pub mod corpus;
 pub mod device;
 pub mod error;
+pub mod eval;
 pub mod events;
 pub mod generate;
+pub mod markov;
 pub mod metrics;
 pub mod nn;
 pub mod optim;
 pub mod penalty;
+pub mod plot;
 pub mod run;
 pub mod train;
 pub mod tui;

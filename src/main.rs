@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use textgan::app::{self, Display, SampleFormat};
 use textgan::config::Preset;
 use textgan::device::DeviceChoice;
+use textgan::eval::Source as EvalSource;
 use textgan::events::LogFormat;
+use textgan::nn::CriticNorm;
+use textgan::penalty::Lipschitz;
 use textgan::run::TrainOptions;
 
 #[derive(Parser)]
@@ -28,6 +31,12 @@ enum Command {
     Train(TrainArgs),
     /// Print samples from a trained model, one per line.
     Generate(GenerateArgs),
+    /// Score samples against a corpus: n-gram JSD-1..4, valid-word, unique and novelty rates,
+    /// next to held-out real text scored the same way.
+    ///
+    /// The samples come from a model (default: the most recent run), a file (--samples), or a
+    /// character Markov chain of the corpus (--baseline markov), for a reference point.
+    Eval(EvalArgs),
 }
 
 #[derive(clap::Args)]
@@ -56,9 +65,29 @@ struct TrainArgs {
     /// Samples per batch [default: 64]
     #[arg(long)]
     batch: Option<usize>,
-    /// Adam learning rate of both networks (β = 0.5, 0.9) [default: from preset]
+    /// Learning rate of both networks: Adam (β = 0.5, 0.9), or RMSProp with --lipschitz clip
+    /// [default: from preset; 5e-5 with clip]
     #[arg(long, allow_hyphen_values = true)]
     lr: Option<f64>,
+    /// Learning rate of the critic (overrides --lr)
+    #[arg(long, allow_hyphen_values = true)]
+    lr_critic: Option<f64>,
+    /// Learning rate of the generator (overrides --lr)
+    #[arg(long, allow_hyphen_values = true)]
+    lr_gen: Option<f64>,
+    /// How the critic is kept 1-Lipschitz [default: gp]
+    #[arg(long, value_enum)]
+    lipschitz: Option<Lipschitz>,
+    /// Penalty weight λ of gp, lp and fd [default: 10]
+    #[arg(long, allow_hyphen_values = true)]
+    lambda: Option<f64>,
+    /// Weight-clipping bound c of --lipschitz clip [default: 0.01]
+    #[arg(long, allow_hyphen_values = true)]
+    clip: Option<f64>,
+    /// Normalisation in the critic's residual blocks (`batch` is refused with a penalty)
+    /// [default: none]
+    #[arg(long, value_enum)]
+    critic_norm: Option<CriticNorm>,
     /// Seed of weights, data order, noise and the held-out split [default: 0]
     #[arg(long)]
     seed: Option<u64>,
@@ -71,9 +100,10 @@ struct TrainArgs {
     /// Save a checkpoint every N generator iterations (and always at the end) [default: 100]
     #[arg(long, value_name = "N")]
     save_every: Option<u64>,
-    /// Write samples and n-gram JSD metrics every N generator iterations [default: 100]
-    #[arg(long, value_name = "N")]
-    sample_every: Option<u64>,
+    /// Write samples and metrics (JSD-1..4 of 640 samples, valid-word, unique and novelty
+    /// rates) to metrics.jsonl every N generator iterations [default: 100]
+    #[arg(long, value_name = "N", alias = "sample-every")]
+    eval_every: Option<u64>,
     /// Continue the run in the run directory from its last checkpoint
     #[arg(long)]
     resume: bool,
@@ -132,6 +162,48 @@ struct GenerateArgs {
     device: DeviceChoice,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Baseline {
+    /// A character n-gram (Markov) chain of the corpus, with back-off (see --order)
+    Markov,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Run directory to sample from [default: the most recently saved run under models/]
+    #[arg(long, conflicts_with_all = ["samples", "baseline"])]
+    model: Option<PathBuf>,
+    /// Score this file instead, one sample per line (needs --corpus)
+    #[arg(long, conflicts_with = "baseline")]
+    samples: Option<PathBuf>,
+    /// Score a baseline instead of a model (needs --corpus)
+    #[arg(long, value_enum)]
+    baseline: Option<Baseline>,
+    /// Context characters of the Markov baseline
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(0..=16))]
+    order: u64,
+    /// Corpus to score against [default: the corpus the model was trained on]
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// Samples to draw from the model or baseline
+    #[arg(
+        short = 'n',
+        long = "num",
+        default_value_t = 640,
+        allow_hyphen_values = true
+    )]
+    n: i64,
+    /// Seed of the samples drawn
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print one JSON object (keys js1..js4, valid_word_rate, unique_rate, novelty, floor)
+    #[arg(long)]
+    json: bool,
+    /// Where to run the generator
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceChoice,
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -158,10 +230,16 @@ fn main() -> ExitCode {
                 critic_iters: a.critic_iters,
                 batch: a.batch,
                 lr: a.lr,
+                lr_critic: a.lr_critic,
+                lr_gen: a.lr_gen,
+                lipschitz: a.lipschitz,
+                lambda: a.lambda,
+                clip: a.clip,
+                critic_norm: a.critic_norm,
                 seed: a.seed,
                 max_vocab: a.max_vocab,
                 save_every: a.save_every,
-                sample_every: a.sample_every,
+                eval_every: a.eval_every,
                 resume: a.resume,
                 force: a.force,
             };
@@ -173,6 +251,14 @@ fn main() -> ExitCode {
                 Format::Json => SampleFormat::Json,
             };
             app::generate(a.n, a.model, a.seed, format, a.device).map(|()| 0)
+        }
+        Command::Eval(a) => {
+            let source = match (a.samples, a.baseline) {
+                (Some(path), _) => EvalSource::Samples(path),
+                (None, Some(Baseline::Markov)) => EvalSource::Markov(a.order as usize),
+                (None, None) => EvalSource::Model(a.model.unwrap_or_default()),
+            };
+            app::eval(source, a.corpus, a.n, a.seed, a.json, a.device).map(|()| 0)
         }
     };
     match result {

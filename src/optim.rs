@@ -1,5 +1,6 @@
-//! Adam (Kingma & Ba), as PyTorch writes it, with its moments exposed so that a checkpoint
-//! can store them and a resumed run continues exactly.
+//! The optimisers, as PyTorch writes them: Adam (Kingma & Ba; the paper's, β = (0.5, 0.9)) and
+//! RMSProp (the original WGAN's, with weight clipping). Their moments are exposed so that a
+//! checkpoint can store them and a resumed run continues exactly.
 
 use std::collections::HashMap;
 
@@ -9,44 +10,70 @@ use candle_core::Tensor;
 use crate::error::Result;
 use crate::nn::params::Params;
 
+/// Which update rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rule {
+    /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, `p ← p − lr·m̂/(√v̂ + ε)` (bias-corrected).
+    #[default]
+    Adam,
+    /// `v ← αv + (1−α)g²` with `α = beta2`, `p ← p − lr·g/(√v + ε)` (`beta1` unused).
+    RmsProp,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AdamConfig {
+pub struct OptimConfig {
+    #[serde(default)]
+    pub rule: Rule,
     pub lr: f64,
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
 }
 
-impl AdamConfig {
-    /// The paper's setting: lr 1e-4, β = (0.5, 0.9).
+impl OptimConfig {
+    /// The paper's setting: Adam, lr 1e-4, β = (0.5, 0.9).
     pub fn paper() -> Self {
-        AdamConfig {
+        OptimConfig {
+            rule: Rule::Adam,
             lr: 1e-4,
             beta1: 0.5,
             beta2: 0.9,
             eps: 1e-8,
         }
     }
+
+    /// The original WGAN's: RMSProp, lr 5e-5 (α 0.99, PyTorch's default).
+    pub fn wgan() -> Self {
+        OptimConfig {
+            rule: Rule::RmsProp,
+            lr: 5e-5,
+            beta1: 0.0,
+            beta2: 0.99,
+            eps: 1e-8,
+        }
+    }
 }
 
-pub struct Adam {
-    pub config: AdamConfig,
+pub struct Optimizer {
+    pub config: OptimConfig,
     params: Params,
+    /// First moments (Adam only; zeros and unused for RMSProp, and not saved).
     m: Vec<Tensor>,
     v: Vec<Tensor>,
     /// Steps taken so far.
     pub t: u64,
 }
 
-impl Adam {
-    pub fn new(params: &Params, config: AdamConfig) -> Result<Self> {
+impl Optimizer {
+    pub fn new(params: &Params, config: OptimConfig) -> Result<Self> {
         let zeros = |p: &Params| -> Result<Vec<Tensor>> {
             p.vars
                 .iter()
                 .map(|(_, v)| Ok(v.as_tensor().zeros_like()?))
                 .collect()
         };
-        Ok(Adam {
+        Ok(Optimizer {
             config,
             params: params.clone(),
             m: zeros(params)?,
@@ -58,7 +85,8 @@ impl Adam {
     /// One update of every parameter that has a gradient in `grads`.
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.t += 1;
-        let AdamConfig {
+        let OptimConfig {
+            rule,
             lr,
             beta1,
             beta2,
@@ -75,23 +103,47 @@ impl Adam {
             // keep every past step's graph alive.
             let g = g.detach();
             let g = &g;
-            let m = ((&self.m[i] * beta1)? + (g * (1.0 - beta1))?)?;
             let v = ((&self.v[i] * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
-            let denom = (v.affine(1.0 / bias2, 0.0)?.sqrt()? + eps)?;
-            let update = (m.affine(lr / bias1, 0.0)? / denom)?;
+            let update = match rule {
+                Rule::Adam => {
+                    let m = ((&self.m[i] * beta1)? + (g * (1.0 - beta1))?)?;
+                    let denom = (v.affine(1.0 / bias2, 0.0)?.sqrt()? + eps)?;
+                    let update = (m.affine(lr / bias1, 0.0)? / denom)?;
+                    self.m[i] = m;
+                    update
+                }
+                Rule::RmsProp => (g.affine(lr, 0.0)? / (v.sqrt()? + eps)?)?,
+            };
             var.set(&(var.as_tensor().detach() - update)?)?;
-            self.m[i] = m;
             self.v[i] = v;
         }
         Ok(())
+    }
+
+    /// Clip every parameter into `[−c, c]` (the original WGAN's critic constraint).
+    pub fn clip(&self, c: f64) -> Result<()> {
+        for (_, var) in &self.params.vars {
+            var.set(&var.as_tensor().clamp(-c, c)?)?;
+        }
+        Ok(())
+    }
+
+    /// Names of the saved moments: `m` and `v` for Adam, `v` for RMSProp.
+    fn slots(&self) -> &'static [&'static str] {
+        match self.config.rule {
+            Rule::Adam => &["m", "v"],
+            Rule::RmsProp => &["v"],
+        }
     }
 
     /// The moments as named tensors (`<param>.m`, `<param>.v`) for a checkpoint.
     pub fn state_tensors(&self) -> HashMap<String, Tensor> {
         let mut out = HashMap::new();
         for (i, (name, _)) in self.params.vars.iter().enumerate() {
-            out.insert(format!("{name}.m"), self.m[i].clone());
-            out.insert(format!("{name}.v"), self.v[i].clone());
+            for &slot in self.slots() {
+                let t = if slot == "m" { &self.m[i] } else { &self.v[i] };
+                out.insert(format!("{name}.{slot}"), t.clone());
+            }
         }
         out
     }
@@ -104,8 +156,12 @@ impl Adam {
         t: u64,
         what: &std::path::Path,
     ) -> Result<()> {
+        let slots = self.slots();
         for (i, (name, var)) in self.params.vars.iter().enumerate() {
             for (suffix, slot) in [("m", &mut self.m[i]), ("v", &mut self.v[i])] {
+                if !slots.contains(&suffix) {
+                    continue;
+                }
                 let key = format!("{name}.{suffix}");
                 *slot = crate::checkpoint::take_checked(&mut tensors, &key, var.as_tensor(), what)?;
             }

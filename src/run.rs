@@ -10,15 +10,16 @@ use crate::config::{fingerprint, Preset, RunConfig, MAX_VOCAB};
 use crate::corpus::{self, Corpus};
 use crate::device;
 use crate::error::{Error, Result};
-use crate::optim::AdamConfig;
-use crate::penalty::LAMBDA;
+use crate::nn::CriticNorm;
+use crate::optim::OptimConfig;
+use crate::penalty::{Lipschitz, CLIP, LAMBDA};
 use crate::train::Trainer;
 use crate::vocab::Vocab;
 
 /// Generator iterations when no `--iters` is given (the paper's run length).
 pub const DEFAULT_ITERS: u64 = 200_000;
 pub const DEFAULT_SAVE_EVERY: u64 = 100;
-pub const DEFAULT_SAMPLE_EVERY: u64 = 100;
+pub const DEFAULT_EVAL_EVERY: u64 = 100;
 
 /// `textgan train` options; `None` means "the preset's value" (new run) or "as saved" (resume).
 #[derive(Debug, Clone, Default)]
@@ -32,10 +33,18 @@ pub struct TrainOptions {
     pub critic_iters: Option<usize>,
     pub batch: Option<usize>,
     pub lr: Option<f64>,
+    /// Overrides `lr` for the critic.
+    pub lr_critic: Option<f64>,
+    /// Overrides `lr` for the generator.
+    pub lr_gen: Option<f64>,
+    pub lipschitz: Option<Lipschitz>,
+    pub lambda: Option<f64>,
+    pub clip: Option<f64>,
+    pub critic_norm: Option<CriticNorm>,
     pub seed: Option<u64>,
     pub max_vocab: Option<usize>,
     pub save_every: Option<u64>,
-    pub sample_every: Option<u64>,
+    pub eval_every: Option<u64>,
     pub resume: bool,
     pub force: bool,
 }
@@ -57,6 +66,18 @@ pub fn prepare(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
             "--resume and --force contradict each other: pick one".into(),
         ));
     }
+    // Named as the user typed them (the config can only name the rate it ended up with).
+    for (flag, lr) in [
+        ("--lr", opts.lr),
+        ("--lr-critic", opts.lr_critic),
+        ("--lr-gen", opts.lr_gen),
+    ] {
+        if let Some(lr) = lr.filter(|l| !(l.is_finite() && *l > 0.0)) {
+            return Err(Error::Config(format!(
+                "{flag} must be a positive number, got {lr}"
+            )));
+        }
+    }
     if opts.resume {
         prepare_resume(opts, device)
     } else {
@@ -75,28 +96,44 @@ fn prepare_new(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
         .unwrap_or_else(|| corpus::default_run_dir(&corpus_path));
     let preset = opts.preset.unwrap_or(Preset::Cpu);
     let p = preset.values();
-    let lr = opts.lr.unwrap_or(p.lr);
-    let adam = AdamConfig {
-        lr,
-        ..AdamConfig::paper()
+    let lipschitz = opts.lipschitz.unwrap_or_default();
+    // Clipping comes with the original WGAN's optimiser (RMSProp, lr 5e-5); the penalties
+    // with the paper's Adam at the preset's rate.
+    let base = if lipschitz == Lipschitz::Clip {
+        OptimConfig::wgan()
+    } else {
+        OptimConfig {
+            lr: p.lr,
+            ..OptimConfig::paper()
+        }
+    };
+    let with_lr = |specific: Option<f64>| OptimConfig {
+        lr: specific.or(opts.lr).unwrap_or(base.lr),
+        ..base
     };
     let mut config = RunConfig {
         textgan_version: env!("CARGO_PKG_VERSION").to_string(),
         corpus: corpus_path.clone(),
         corpus_hash: String::new(),
         preset,
-        model: RunConfig::shape_for(0, opts.dim.unwrap_or(p.dim)),
+        model: RunConfig::shape_for(
+            0,
+            opts.dim.unwrap_or(p.dim),
+            opts.critic_norm.unwrap_or_default(),
+        ),
         max_vocab: opts.max_vocab.unwrap_or(MAX_VOCAB),
         batch: opts.batch.unwrap_or(p.batch),
         critic_iters: opts.critic_iters.unwrap_or(p.critic_iters),
-        lambda: LAMBDA,
-        adam_generator: adam,
-        adam_critic: adam,
+        lipschitz,
+        lambda: opts.lambda.unwrap_or(LAMBDA),
+        clip: opts.clip.unwrap_or(CLIP),
+        optim_generator: with_lr(opts.lr_gen),
+        optim_critic: with_lr(opts.lr_critic),
         seed: opts.seed.unwrap_or(0),
         iters: opts.iters.unwrap_or(DEFAULT_ITERS),
         minutes: opts.minutes,
         save_every: opts.save_every.unwrap_or(DEFAULT_SAVE_EVERY),
-        sample_every: opts.sample_every.unwrap_or(DEFAULT_SAMPLE_EVERY),
+        eval_every: opts.eval_every.unwrap_or(DEFAULT_EVAL_EVERY),
         device: device::name(device),
         dtype: "f32".into(),
     };
@@ -202,6 +239,16 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
         config.seed.to_string(),
     )?;
     fixed(
+        "--lipschitz",
+        opts.lipschitz.map(|l| l.name().to_string()),
+        config.lipschitz.name().to_string(),
+    )?;
+    fixed(
+        "--critic-norm",
+        opts.critic_norm.map(|n| format!("{n:?}").to_lowercase()),
+        format!("{:?}", config.model.critic_norm).to_lowercase(),
+    )?;
+    fixed(
         "--preset",
         opts.preset.map(|p| p.name().to_string()),
         config.preset.name().to_string(),
@@ -217,14 +264,22 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
             ),
         ));
     }
-    // Safe changes: budget, learning rate, batch, critic iterations, intervals, device.
+    // Safe changes: budget, learning rates, λ, c, batch, critic iterations, intervals, device.
     if let Some(n) = opts.iters {
         config.iters = n;
     }
     config.minutes = opts.minutes;
-    if let Some(lr) = opts.lr {
-        config.adam_generator.lr = lr;
-        config.adam_critic.lr = lr;
+    if let Some(lr) = opts.lr_gen.or(opts.lr) {
+        config.optim_generator.lr = lr;
+    }
+    if let Some(lr) = opts.lr_critic.or(opts.lr) {
+        config.optim_critic.lr = lr;
+    }
+    if let Some(l) = opts.lambda {
+        config.lambda = l;
+    }
+    if let Some(c) = opts.clip {
+        config.clip = c;
     }
     if let Some(b) = opts.batch {
         config.batch = b;
@@ -235,8 +290,8 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     if let Some(s) = opts.save_every {
         config.save_every = s;
     }
-    if let Some(s) = opts.sample_every {
-        config.sample_every = s;
+    if let Some(s) = opts.eval_every {
+        config.eval_every = s;
     }
     config.device = device::name(device);
     config.corpus = corpus_path.clone();

@@ -17,12 +17,12 @@ use crate::config::RunConfig;
 use crate::corpus::{Corpus, SEQ_LEN};
 use crate::error::{Error, Result};
 use crate::events::{Control, Event, MetricsRecord, RunInfo, StepStats, StopReason};
-use crate::metrics::{NgramTable, PAD_CHAR};
+use crate::metrics::{NgramTable, Reference, PAD_CHAR};
 use crate::nn::critic::Critic;
 use crate::nn::generator::Generator;
 use crate::nn::params::{Params, Store};
-use crate::optim::Adam;
-use crate::penalty::{critic_loss, generator_loss};
+use crate::optim::Optimizer;
+use crate::penalty::{critic_loss, generator_loss, Lipschitz, Mix};
 use crate::vocab::Vocab;
 
 /// Samples drawn for each evaluation (10 batches of 64, as the paper's monitor).
@@ -82,6 +82,16 @@ impl DataOrder {
     }
 }
 
+/// The numbers of one critic step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CriticStats {
+    pub loss: f64,
+    pub wasserstein: f64,
+    pub penalty: f64,
+    /// `mean ‖∇D(x̂)‖` (gp, lp), the mean chord slope (fd), none (clip).
+    pub grad_norm: Option<f64>,
+}
+
 pub struct Trainer {
     pub config: RunConfig,
     pub run_dir: PathBuf,
@@ -91,14 +101,15 @@ pub struct Trainer {
     pub critic: Critic,
     pub gen_params: Params,
     pub critic_params: Params,
-    opt_g: Adam,
-    opt_d: Adam,
+    opt_g: Optimizer,
+    opt_d: Optimizer,
     train_ids: Vec<[u32; SEQ_LEN]>,
     data: DataOrder,
     rng: ChaCha8Rng,
     device: Device,
     dtype: DType,
-    corpus_ngrams: NgramTable,
+    /// The training lines, for scoring samples.
+    reference: Reference,
     floor_js: [f64; 4],
     fixed_noise: Tensor,
     /// Send `Preview` events (for a live view; off by default, it costs a forward pass).
@@ -128,12 +139,12 @@ impl Trainer {
         let (gs, cs) = init_seeds(config.seed);
         let (generator, gen_params) = Generator::init(config.model, Store::new(gs, dtype, device))?;
         let (critic, critic_params) = Critic::init(config.model, Store::new(cs, dtype, device))?;
-        let opt_g = Adam::new(&gen_params, config.adam_generator)?;
-        let opt_d = Adam::new(&critic_params, config.adam_critic)?;
+        let opt_g = Optimizer::new(&gen_params, config.optim_generator)?;
+        let opt_d = Optimizer::new(&critic_params, config.optim_critic)?;
         let train_ids: Vec<_> = corpus.train.iter().map(|l| vocab.encode(l)).collect();
         let data = DataOrder::new(config.seed, train_ids.len(), 0, 0);
-        let corpus_ngrams = NgramTable::from_lines(&corpus.train);
-        let floor_js = NgramTable::from_lines(&corpus.heldout).js_all(&corpus_ngrams);
+        let reference = Reference::new(&corpus.train, corpus.words.clone());
+        let floor_js = NgramTable::from_lines(&corpus.heldout).js_all(reference.ngrams());
         let fixed_noise = noise(
             &mut ChaCha8Rng::seed_from_u64(config.seed ^ 0xF1),
             SHOWN_SAMPLES,
@@ -158,7 +169,7 @@ impl Trainer {
             data,
             device: device.clone(),
             dtype,
-            corpus_ngrams,
+            reference,
             floor_js,
             previews: false,
             preview_noise: fixed_noise.clone(),
@@ -255,29 +266,53 @@ impl Trainer {
         )
     }
 
-    /// One critic update (WGAN-GP loss, Formula 9). Returns the step's numbers.
-    pub fn critic_step(&mut self) -> Result<(f64, f64, f64, f64)> {
+    /// `b` uniform mixing weights from the training stream.
+    fn mixing_weights(&mut self, b: usize) -> Result<Tensor> {
+        let eps: Vec<f32> = (0..b).map(|_| self.rng.random::<f32>()).collect();
+        Ok(Tensor::from_vec(eps, b, &Device::Cpu)?
+            .to_dtype(self.dtype)?
+            .to_device(&self.device)?)
+    }
+
+    /// One critic update with the run's Lipschitz strategy (WGAN-GP: Formula 9). Returns the
+    /// step's numbers.
+    pub fn critic_step(&mut self) -> Result<CriticStats> {
         let b = self.config.batch;
         let real = self.real_batch()?;
         let z = self.noise(b)?;
         let fake = self.generator.forward(&z)?.detach();
-        let eps: Vec<f32> = (0..b).map(|_| self.rng.random::<f32>()).collect();
-        let eps = Tensor::from_vec(eps, b, &Device::Cpu)?
-            .to_dtype(self.dtype)?
-            .to_device(&self.device)?;
-        let loss = critic_loss(&self.critic, &real, &fake, &eps, self.config.lambda)?;
+        let strategy = self.config.lipschitz;
+        // Drawn for every strategy, so that the stream (hence the data and noise) is the same
+        // whatever the strategy; fd draws a second point on the line.
+        let eps = self.mixing_weights(b)?;
+        let eps2 = match strategy {
+            Lipschitz::Fd => Some(self.mixing_weights(b)?),
+            _ => None,
+        };
+        let mix = Mix { eps, eps2 };
+        let loss = critic_loss(
+            &self.critic,
+            &real,
+            &fake,
+            &mix,
+            strategy,
+            self.config.lambda,
+        )?;
         let grads = loss.total.backward()?;
         let total = scalar(&loss.total)?;
         if !total.is_finite() {
             return Err(self.diverged("critic loss"));
         }
         self.opt_d.step(&grads)?;
-        Ok((
-            total,
-            scalar(&loss.wasserstein)?,
-            scalar(&loss.penalty)?,
-            scalar(&loss.grad_norm)?,
-        ))
+        if strategy == Lipschitz::Clip {
+            self.opt_d.clip(self.config.clip)?;
+        }
+        Ok(CriticStats {
+            loss: total,
+            wasserstein: scalar(&loss.wasserstein)?,
+            penalty: scalar(&loss.penalty)?,
+            grad_norm: loss.grad_norm.as_ref().map(scalar).transpose()?,
+        })
     }
 
     /// One generator update: minimise `−mean D(G(z))`.
@@ -309,7 +344,7 @@ impl Trainer {
         } else {
             None
         };
-        let mut last = (0.0, 0.0, 0.0, 0.0);
+        let mut last = CriticStats::default();
         for _ in 0..self.config.critic_iters {
             last = self.critic_step()?;
         }
@@ -318,10 +353,10 @@ impl Trainer {
         self.elapsed_secs += secs;
         Ok(StepStats {
             iteration: self.iteration,
-            critic_loss: last.0,
-            wasserstein: last.1,
-            penalty: last.2,
-            grad_norm: last.3,
+            critic_loss: last.loss,
+            wasserstein: last.wasserstein,
+            penalty: last.penalty,
+            grad_norm: last.grad_norm,
             gen_loss,
             secs,
         })
@@ -348,8 +383,9 @@ impl Trainer {
         self.decode(&self.fixed_noise, false)
     }
 
-    /// JSD-1..4 of 640 samples against the training lines. Uses its own RNG (seeded by the
-    /// iteration), so evaluating never changes the training trajectory.
+    /// JSD-1..4, valid-word, unique and novelty rates of 640 samples against the training
+    /// lines. Uses its own RNG (seeded by the iteration), so evaluating never changes the
+    /// training trajectory.
     pub fn evaluate(&self) -> Result<MetricsRecord> {
         let mut rng =
             ChaCha8Rng::seed_from_u64(self.config.seed ^ 0xE7A1 ^ self.iteration.rotate_left(17));
@@ -364,11 +400,15 @@ impl Trainer {
             )?;
             lines.extend(self.decode(&z, true)?);
         }
+        let scores = self.reference.score(&lines);
         Ok(MetricsRecord {
             iteration: self.iteration,
             elapsed_secs: self.elapsed_secs,
-            js: NgramTable::from_lines(&lines).js_all(&self.corpus_ngrams),
+            js: scores.js,
             floor_js: self.floor_js,
+            valid_word_rate: scores.valid_word_rate,
+            unique_rate: Some(scores.unique_rate),
+            novelty: Some(scores.novelty),
         })
     }
 
@@ -456,7 +496,7 @@ impl Trainer {
     }
 
     /// Train until `--iters`, `--minutes` or a stop request; checkpoint every `save_every`
-    /// iterations and at the end; evaluate every `sample_every`.
+    /// iterations and at the end; evaluate every `eval_every`.
     pub fn run(&mut self, control: &Control, sink: &mut dyn FnMut(Event)) -> Result<StopReason> {
         sink(Event::Started(self.info()));
         std::fs::create_dir_all(&self.run_dir).map_err(|e| Error::io(&self.run_dir, e))?;
@@ -499,7 +539,7 @@ impl Trainer {
             if self.previews && (resample || self.iteration % PREVIEW_EVERY == 0) {
                 self.send_preview(resample, sink)?;
             }
-            if self.iteration % self.config.sample_every == 0 {
+            if self.iteration % self.config.eval_every == 0 {
                 self.record_eval(sink)?;
             }
             if self.iteration % self.config.save_every == 0 || control.take_save_request() {

@@ -123,6 +123,33 @@ fn absurd_flag_values_are_explained() {
         ),
         (vec!["train", c, "--max-vocab", "1"], "--max-vocab 1"),
         (vec!["generate", "-n", "0"], "at least 1"),
+        (
+            vec!["train", c, "--lr-critic", "0"],
+            "--lr-critic must be a positive number",
+        ),
+        (
+            vec!["train", c, "--clip", "-0.1"],
+            "--clip must be a positive",
+        ),
+        (
+            vec!["train", c, "--lambda", "-1"],
+            "--lambda must be a non-negative",
+        ),
+        (
+            vec!["train", c, "--critic-norm", "batch"],
+            "batch normalisation makes each sample's score depend on the rest of the batch",
+        ),
+        (
+            vec!["eval", "--samples", "missing.txt", "--corpus", c],
+            "missing.txt",
+        ),
+        (vec!["eval", "--samples", c], "pass --corpus FILE"),
+        (vec!["eval", "--baseline", "markov"], "pass --corpus FILE"),
+        (
+            vec!["eval", "--baseline", "markov", "--corpus", c, "-n", "-3"],
+            "-n -3",
+        ),
+        (vec!["eval", "--model", "nowhere"], "nowhere"),
     ] {
         let out = textgan(&args, tmp.path());
         assert_clean_error(&out, needle);
@@ -149,7 +176,7 @@ fn absurd_flag_values_are_explained() {
 fn training_writes_the_run_directory_and_generate_reads_it() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let out = train_tiny(&run, &["--iters", "2", "--sample-every", "1"]);
+    let out = train_tiny(&run, &["--iters", "2", "--eval-every", "1"]);
     assert_success(&out);
     for f in [
         "config.json",
@@ -169,10 +196,19 @@ fn training_writes_the_run_directory_and_generate_reads_it() {
     assert_eq!(config["model"]["dim"], 8);
     assert_eq!(config["model"]["seq_len"], 32);
     assert_eq!(config["critic_iters"], 2);
-    assert_eq!(config["adam_critic"]["beta1"], 0.5);
+    assert_eq!(config["optim_critic"]["beta1"], 0.5);
     assert_eq!(config["lambda"], 10.0);
+    assert_eq!(config["lipschitz"], "gp");
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 3, "evaluations at 0, 1, 2");
+    for line in metrics.lines() {
+        let m: serde_json::Value = serde_json::from_str(line).unwrap();
+        for key in ["unique_rate", "novelty"] {
+            let v = m[key].as_f64().unwrap_or(-1.0);
+            assert!((0.0..=1.0).contains(&v), "{key} in {line}");
+        }
+        assert!(m.get("valid_word_rate").is_some(), "{line}");
+    }
 
     let r = run.to_str().unwrap();
     let a = textgan(
@@ -206,6 +242,25 @@ fn training_writes_the_run_directory_and_generate_reads_it() {
     assert_eq!(
         parsed,
         text.lines().take(5).map(String::from).collect::<Vec<_>>()
+    );
+
+    // eval scores the model against the corpus it was trained on.
+    let e = textgan(&["eval", "--model", r, "-n", "64", "--json"], tmp.path());
+    assert_success(&e);
+    let report: serde_json::Value = serde_json::from_slice(&e.stdout).expect("one JSON object");
+    assert_eq!(report["n_samples"], 64);
+    for key in ["js1", "js2", "js3", "js4", "unique_rate", "novelty"] {
+        let v = report[key].as_f64().unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&v), "{key}: {report}");
+    }
+    // An untrained-ish model is far from the corpus, real held-out text is close.
+    assert!(report["js4"].as_f64() > report["floor"]["js4"].as_f64());
+    let table = textgan(&["eval", "--model", r, "-n", "64"], tmp.path());
+    assert_success(&table);
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.contains("JSD-4") && table.contains("held-out real text"),
+        "{table}"
     );
 }
 

@@ -49,7 +49,7 @@ fn step(i: u64) -> Event {
         iteration: i,
         wasserstein: 1.0 + i as f64 * 0.01,
         penalty: 0.2,
-        grad_norm: 1.1,
+        grad_norm: Some(1.1),
         critic_loss: -0.8,
         gen_loss: Some(-0.5),
         secs: 0.5,
@@ -71,6 +71,9 @@ fn trained_dashboard() -> Dashboard {
         elapsed_secs: 5.0,
         js: [0.2, 0.5, 0.7, 0.8],
         floor_js: [0.001, 0.01, 0.06, 0.2],
+        valid_word_rate: Some(0.25),
+        unique_rate: Some(1.0),
+        novelty: Some(0.875),
     }));
     d.apply(&Event::Saved {
         iteration: 10,
@@ -95,6 +98,10 @@ fn the_dashboard_shows_samples_progress_metrics_and_keys() {
     assert!(
         s.contains("0.200 0.500 0.700 0.800"),
         "latest JSD in the chart title: {s}"
+    );
+    assert!(
+        s.contains("valid words 25.0% · unique 100.0% · novel 87.5%"),
+        "word, unique and novelty rates under the chart: {s}"
     );
     assert!(s.contains(KEYS), "{s}");
 }
@@ -204,7 +211,7 @@ fn in_a_real_terminal_samples_appear_and_q_saves_and_exits_cleanly() {
     assert!(state["iteration"].as_u64().unwrap() >= 5, "{state}");
     let mut n = 0;
     sampler
-        .generate(3, 0, |_| {
+        .generate(3, 0, false, |_| {
             n += 1;
             true
         })

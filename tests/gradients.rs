@@ -9,10 +9,28 @@ use common::*;
 use textgan::nn::critic::Critic;
 use textgan::nn::generator::Generator;
 use textgan::nn::params::{Params, Store};
-use textgan::penalty::{critic_loss, generator_loss, gradient_penalty, interpolate};
+use textgan::nn::{CriticNorm, ModelShape};
+use textgan::penalty::{
+    critic_loss, generator_loss, gradient_penalty, interpolate, Lipschitz, Mix,
+};
 
 fn tiny_critic(seed: u64) -> (Critic, Params) {
     Critic::init(TINY, Store::new(seed, DType::F64, &Device::Cpu)).unwrap()
+}
+
+fn tiny_layer_norm_critic(seed: u64) -> (Critic, Params) {
+    let shape = ModelShape {
+        critic_norm: CriticNorm::Layer,
+        ..TINY
+    };
+    Critic::init(shape, Store::new(seed, DType::F64, &Device::Cpu)).unwrap()
+}
+
+/// Mixing weights for the penalty: one per sample, and a second for `fd`.
+fn mix(r: &mut rand_chacha::ChaCha8Rng, b: usize, strategy: Lipschitz) -> Mix {
+    let eps = uniform(r, b);
+    let eps2 = (strategy == Lipschitz::Fd).then(|| uniform(r, b));
+    Mix { eps, eps2 }
 }
 
 /// Entries to check in a variable: spread over it, at most `k`.
@@ -68,7 +86,15 @@ fn check_param_grads(
 
 #[test]
 fn critic_input_gradient_matches_finite_differences_of_forward() {
-    let (critic, _) = tiny_critic(1);
+    check_input_gradient(&tiny_critic(1).0);
+}
+
+#[test]
+fn layer_norm_critic_input_gradient_matches_finite_differences_of_forward() {
+    check_input_gradient(&tiny_layer_norm_critic(1).0);
+}
+
+fn check_input_gradient(critic: &Critic) {
     let mut r = rng(2);
     let x = interpolate(
         &one_hot(&mut r, 3, TINY),
@@ -114,29 +140,87 @@ fn critic_input_gradient_matches_finite_differences_of_forward() {
     );
 }
 
-#[test]
-fn full_critic_loss_gradient_matches_finite_differences_in_every_layer() {
-    let (critic, params) = tiny_critic(3);
+/// Parameters sampled by the critic-loss checks: every kind of layer.
+const CRITIC_PARAMS: [&str; 7] = [
+    "input.weight",
+    "input.bias",
+    "blocks.0.conv1.weight",
+    "blocks.0.conv1.bias",
+    "blocks.0.conv2.bias",
+    "blocks.1.conv2.weight",
+    "output.weight",
+];
+
+/// The full critic loss of `strategy` against finite differences; the penalty must be
+/// non-zero, or the check would not exercise it.
+fn check_critic_loss(critic: &Critic, params: &Params, strategy: Lipschitz, names: &[&str]) {
     let mut r = rng(4);
     let real = one_hot(&mut r, 4, TINY);
     let fake = soft(&mut r, 4, TINY);
-    let eps = uniform(&mut r, 4);
+    let mix = mix(&mut r, 4, strategy);
+    let loss = || critic_loss(critic, &real, &fake, &mix, strategy, 10.0).unwrap();
+    let penalty = scalar(&loss().penalty);
+    assert!(penalty > 1e-3, "{strategy:?}: penalty {penalty} is ~0");
+    let (worst, n) = check_param_grads(params, names, &|| loss().total, 12);
+    eprintln!("{strategy:?} critic loss (penalty {penalty:.4}): {n} parameter entries, worst relative error {worst:.2e}");
+}
+
+#[test]
+fn one_sided_and_chord_penalty_losses_match_finite_differences() {
+    let (critic, params) = tiny_critic(3);
+    check_critic_loss(&critic, &params, Lipschitz::Fd, &CRITIC_PARAMS);
+    // Rescale the output layer so that the gradient norms at x̂ straddle 1: the one-sided
+    // penalty then differs from the two-sided one (the samples below 1 pay nothing).
+    let mut r = rng(4);
+    let real = one_hot(&mut r, 4, TINY);
+    let fake = soft(&mut r, 4, TINY);
+    let eps = mix(&mut r, 4, Lipschitz::Lp).eps;
+    let x_hat = interpolate(&real, &fake, &eps).unwrap();
+    let norms = || {
+        textgan::penalty::per_sample_norm(&critic.input_grad(&x_hat).unwrap())
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap()
+    };
+    let mut sorted = norms();
+    sorted.sort_by(f64::total_cmp);
+    let w = params.get("output.weight").unwrap();
+    let scale = 2.0 / (sorted[1] + sorted[2]);
+    w.set(&(w.as_tensor() * scale).unwrap()).unwrap();
+    let n = norms();
+    assert!(
+        n.iter().any(|&x| x < 1.0) && n.iter().any(|&x| x > 1.0),
+        "norms {n:?}"
+    );
+    check_critic_loss(&critic, &params, Lipschitz::Lp, &CRITIC_PARAMS);
+}
+
+#[test]
+fn layer_norm_critic_loss_matches_finite_differences_including_the_norms() {
+    let (critic, params) = tiny_layer_norm_critic(3);
+    let mut names = CRITIC_PARAMS.to_vec();
+    names.extend([
+        "blocks.0.norm1.gain",
+        "blocks.0.norm2.bias",
+        "blocks.1.norm1.bias",
+        "blocks.1.norm2.gain",
+    ]);
+    check_critic_loss(&critic, &params, Lipschitz::Gp, &names);
+}
+
+#[test]
+fn full_critic_loss_gradient_matches_finite_differences_in_every_layer() {
+    let (critic, params) = tiny_critic(3);
+    check_critic_loss(&critic, &params, Lipschitz::Gp, &CRITIC_PARAMS);
+    let mut r = rng(4);
+    let real = one_hot(&mut r, 4, TINY);
+    let fake = soft(&mut r, 4, TINY);
+    let mix = mix(&mut r, 4, Lipschitz::Gp);
     let loss = || {
-        critic_loss(&critic, &real, &fake, &eps, 10.0)
+        critic_loss(&critic, &real, &fake, &mix, Lipschitz::Gp, 10.0)
             .unwrap()
             .total
     };
-    let names = [
-        "input.weight",
-        "input.bias",
-        "blocks.0.conv1.weight",
-        "blocks.0.conv1.bias",
-        "blocks.0.conv2.bias",
-        "blocks.1.conv2.weight",
-        "output.weight",
-    ];
-    let (worst, n) = check_param_grads(&params, &names, &loss, 12);
-    eprintln!("critic loss: {n} parameter entries, worst relative error {worst:.2e}");
     // The output bias (like the last block's conv2 bias) moves D(real) and D(fake) alike and the
     // penalty not at all: its gradient is exactly zero, and the analytic one must agree.
     let grads = loss().backward().unwrap();
@@ -194,10 +278,10 @@ fn penalty_gradient_includes_the_second_order_term_and_scales_with_lambda() {
     // And the total loss's gradient changes with λ.
     let real = one_hot(&mut r, 4, TINY);
     let fake = soft(&mut r, 4, TINY);
-    let eps = uniform(&mut r, 4);
+    let mix = mix(&mut r, 4, Lipschitz::Gp);
     let w = params.get("blocks.0.conv1.weight").unwrap().as_tensor();
     let at = |lambda| {
-        critic_loss(&critic, &real, &fake, &eps, lambda)
+        critic_loss(&critic, &real, &fake, &mix, Lipschitz::Gp, lambda)
             .unwrap()
             .total
             .backward()

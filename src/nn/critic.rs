@@ -1,5 +1,6 @@
 //! Critic: one-hot or softmax text `(B, L, V)` → 1×1 conv → residual blocks → flatten → linear
-//! → one score per sample. No batch normalisation: the gradient penalty is per sample.
+//! → one score per sample. Optionally layer norm in the blocks; never batch normalisation: the
+//! gradient penalty is per sample.
 //!
 //! Besides `forward`, the critic computes its own input-gradient `∂(Σ_b D(x_b))/∂x` as an
 //! explicit vector-Jacobian product made of ordinary differentiable tensor ops. The gradient
@@ -12,8 +13,11 @@ use super::conv::Conv1d;
 use super::linear::{Init, Linear};
 use super::params::{ParamBuilder, Params, Store};
 use super::resblock::ResBlock;
-use super::ModelShape;
-use crate::error::Result;
+use super::{CriticNorm, ModelShape};
+use crate::error::{Error, Result};
+
+/// Why `--critic-norm batch` is refused.
+pub const BATCH_NORM_REFUSED: &str = "--critic-norm batch is refused: batch normalisation makes each sample's score depend on the rest of the batch, but the gradient penalty constrains the gradient of each sample's score w.r.t. that sample alone (Gulrajani et al. 2017, §4); use --critic-norm layer";
 
 #[derive(Debug, Clone)]
 pub struct Critic {
@@ -25,9 +29,14 @@ pub struct Critic {
 
 impl Critic {
     pub fn new(pb: &ParamBuilder, shape: ModelShape) -> Result<Self> {
+        let layer_norm = match shape.critic_norm {
+            CriticNorm::None => false,
+            CriticNorm::Layer => true,
+            CriticNorm::Batch => return Err(Error::Config(BATCH_NORM_REFUSED.into())),
+        };
         let input = Conv1d::new(&pb.pp("input"), shape.vocab, shape.dim, 1)?;
         let blocks = (0..shape.res_blocks)
-            .map(|i| ResBlock::new(&pb.pp(format!("blocks.{i}")), shape.dim))
+            .map(|i| ResBlock::new(&pb.pp(format!("blocks.{i}")), shape.dim, layer_norm))
             .collect::<Result<_>>()?;
         let output = Linear::new(&pb.pp("output"), shape.seq_len * shape.dim, 1, Init::Glorot)?;
         Ok(Critic {
@@ -65,12 +74,33 @@ impl Critic {
     /// gradient is `∇ₓD(x_b)` since samples do not interact. Both stay differentiable in the
     /// parameters.
     pub fn forward_with_input_grad(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (scores, mut grads) = self.backward_pass(x, false)?;
+        let input_grad = grads
+            .pop()
+            .ok_or_else(|| Error::Runtime("critic backward pass gave no gradient".into()))?;
+        Ok((scores, input_grad))
+    }
+
+    /// `∂(Σ_b D(x_b))/∂x`, `(B, L, V)`.
+    pub fn input_grad(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_with_input_grad(x)?.1)
+    }
+
+    /// The gradient of the score w.r.t. every layer's activations, from the output back:
+    /// after the last block, after each earlier block, after the input conv, and the input
+    /// itself (`res_blocks + 2` tensors). For the vanishing / exploding gradient diagnostic.
+    pub fn layer_grads(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        Ok(self.backward_pass(x, true)?.1)
+    }
+
+    /// Scores, and the input-gradient (alone, or after every layer's gradient with `keep_all`).
+    fn backward_pass(&self, x: &Tensor, keep_all: bool) -> Result<(Tensor, Vec<Tensor>)> {
         let (b, l, _) = x.dims3()?;
         let mut h = self.input.forward(x)?;
-        let mut masks = Vec::with_capacity(self.blocks.len());
+        let mut caches = Vec::with_capacity(self.blocks.len());
         for block in &self.blocks {
-            let (next, m) = block.forward_masked(&h)?;
-            masks.push(m);
+            let (next, c) = block.forward_cached(&h)?;
+            caches.push(c);
             h = next;
         }
         let scores = self.head(&h)?;
@@ -81,14 +111,17 @@ impl Critic {
             .reshape((1, l, self.shape.dim))?
             .broadcast_as((b, l, self.shape.dim))?
             .contiguous()?;
-        for (block, m) in self.blocks.iter().zip(masks.iter()).rev() {
-            g = block.backward_input(&g, m)?;
+        let mut grads = Vec::new();
+        for (block, c) in self.blocks.iter().zip(caches.iter()).rev() {
+            if keep_all {
+                grads.push(g.clone());
+            }
+            g = block.backward_input(&g, c)?;
         }
-        Ok((scores, self.input.backward_input(&g)?))
-    }
-
-    /// `∂(Σ_b D(x_b))/∂x`, `(B, L, V)`.
-    pub fn input_grad(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.forward_with_input_grad(x)?.1)
+        if keep_all {
+            grads.push(g.clone());
+        }
+        grads.push(self.input.backward_input(&g)?);
+        Ok((scores, grads))
     }
 }

@@ -27,7 +27,7 @@ impl Generator {
             Init::Glorot,
         )?;
         let blocks = (0..shape.res_blocks)
-            .map(|i| ResBlock::new(&pb.pp(format!("blocks.{i}")), shape.dim))
+            .map(|i| ResBlock::new(&pb.pp(format!("blocks.{i}")), shape.dim, false))
             .collect::<Result<_>>()?;
         let output = Conv1d::new(&pb.pp("output"), shape.dim, shape.vocab, 1)?;
         Ok(Generator {

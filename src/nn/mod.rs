@@ -3,6 +3,7 @@
 pub mod conv;
 pub mod critic;
 pub mod generator;
+pub mod layernorm;
 pub mod linear;
 pub mod params;
 pub mod resblock;
@@ -22,4 +23,20 @@ pub struct ModelShape {
     pub noise_dim: usize,
     /// Residual blocks in each network (5).
     pub res_blocks: usize,
+    /// Normalisation inside the critic's residual blocks (none in the paper's language model).
+    #[serde(default)]
+    pub critic_norm: CriticNorm,
+}
+
+/// `--critic-norm`: what normalises the critic's activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CriticNorm {
+    /// None, as the paper's language model.
+    #[default]
+    None,
+    /// Layer normalisation before each ReLU of a residual block, per sample.
+    Layer,
+    /// Batch normalisation: refused, it couples the samples the penalty treats one by one.
+    Batch,
 }

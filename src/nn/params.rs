@@ -100,6 +100,10 @@ impl ParamBuilder<'_> {
         self.register(name, t)
     }
 
+    pub fn ones(&self, name: &str, len: usize) -> Result<Tensor> {
+        self.register(name, Tensor::ones(len, DType::F64, &Device::Cpu)?)
+    }
+
     pub fn zeros(&self, name: &str, len: usize) -> Result<Tensor> {
         self.register(name, Tensor::zeros(len, DType::F64, &Device::Cpu)?)
     }

@@ -190,8 +190,10 @@ fn draw_losses(frame: &mut Frame, area: Rect, d: &Dashboard) {
     let yb = y_bounds(&[&d.wasserstein, &d.penalty, &d.gen_loss]);
     let last = d.last_step.as_ref().map(|s| {
         format!(
-            " W {:+.3} · penalty {:.3} · |∇D| {:.3} ",
-            s.wasserstein, s.penalty, s.grad_norm
+            " W {:+.3} · penalty {:.3} · |∇D| {} ",
+            s.wasserstein,
+            s.penalty,
+            s.grad_norm_text()
         )
     });
     let chart = Chart::new(datasets)
@@ -250,8 +252,18 @@ fn draw_jsd(frame: &mut Frame, area: Rect, d: &Dashboard) {
         ),
         None => " n-gram JSD vs corpus (at the first evaluation) ".into(),
     };
+    let rates = d
+        .metrics
+        .last()
+        .map(|m| format!(" {} ", m.rates_summary()))
+        .unwrap_or_default();
     let chart = Chart::new(datasets)
-        .block(Block::default().borders(Borders::ALL).title(title))
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(title)
+                .title_bottom(rates),
+        )
         .x_axis(Axis::default().bounds(xb).labels(axis_labels(xb, 0)))
         .y_axis(
             Axis::default()

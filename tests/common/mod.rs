@@ -13,6 +13,7 @@ pub const TINY: ModelShape = ModelShape {
     dim: 4,
     noise_dim: 3,
     res_blocks: 2,
+    critic_norm: textgan::nn::CriticNorm::None,
 };
 
 /// Random one-hot batch `(b, L, V)` in f64.
