@@ -30,12 +30,10 @@ pub struct Display {
     pub log_every: u64,
 }
 
-/// `textgan train`: returns the exit status.
-pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Result<u8> {
-    let device = device::select(device)?;
-    let mut trainer = run::prepare(opts, &device)?;
-    let control = Arc::new(Control::default());
-    let c = Arc::clone(&control);
+/// The first Ctrl-C asks the trainer (through `control`) to save and stop; the second exits
+/// at once.
+fn on_interrupt(control: &Arc<Control>) -> Result<()> {
+    let c = Arc::clone(control);
     ctrlc::set_handler(move || {
         if INTERRUPTS.fetch_add(1, Ordering::SeqCst) == 0 {
             eprintln!(
@@ -46,8 +44,19 @@ pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Res
             std::process::exit(EXIT_INTERRUPTED.into());
         }
     })
-    .map_err(|e| Error::Runtime(format!("cannot install the Ctrl-C handler: {e}")))?;
-    let interrupted = || INTERRUPTS.load(Ordering::SeqCst) > 0;
+    .map_err(|e| Error::Runtime(format!("cannot install the Ctrl-C handler: {e}")))
+}
+
+fn interrupted() -> bool {
+    INTERRUPTS.load(Ordering::SeqCst) > 0
+}
+
+/// `textgan train`: returns the exit status.
+pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Result<u8> {
+    let device = device::select(device)?;
+    let mut trainer = run::prepare(opts, &device)?;
+    let control = Arc::new(Control::default());
+    on_interrupt(&control)?;
 
     let dashboard = display.dashboard
         && display.log_format == LogFormat::Text
@@ -170,6 +179,35 @@ pub fn eval(
     } else {
         print!("{}", report.to_table());
     }
+    Ok(())
+}
+
+/// `textgan compare`: one run per strategy, then the report; returns the exit status (130 if
+/// interrupted: the report then covers the runs done so far).
+pub fn compare(opts: &crate::compare::CompareOptions, device: DeviceChoice) -> Result<u8> {
+    let device = device::select(device)?;
+    let control = Arc::new(Control::default());
+    on_interrupt(&control)?;
+    let runs = crate::compare::run(opts, &device, &control, &mut |line| println!("{line}"))?;
+    for r in &runs {
+        println!(
+            "{}: {} iterations, {:.3} s/iteration",
+            r.strategy, r.iterations, r.secs_per_iter
+        );
+    }
+    println!("report: {}", opts.out.join("report.md").display());
+    Ok(if interrupted() { EXIT_INTERRUPTED } else { 0 })
+}
+
+/// `textgan diagnose`: train the critic variants, print a line for each, and where the
+/// figures are.
+pub fn diagnose(opts: &crate::diagnose::DiagnoseOptions, device: DeviceChoice) -> Result<()> {
+    let device = device::select(device)?;
+    crate::diagnose::run(opts, &device, &mut |line| println!("{line}"))?;
+    println!(
+        "figures in {}: weights.svg, layer_grads.svg (numbers: diagnostics.json, layer_grads.csv)",
+        opts.out.display()
+    );
     Ok(())
 }
 

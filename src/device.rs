@@ -59,3 +59,19 @@ pub fn name(device: &Device) -> String {
         Device::Metal(_) => "metal:0".into(),
     }
 }
+
+/// Keep freed tensor buffers inside the process (glibc only; elsewhere a no-op).
+///
+/// A training step allocates and frees the same few-megabyte buffers hundreds of times. By
+/// default glibc serves some of them with fresh `mmap`s and gives freed memory at the top of
+/// the heap back to the kernel, so the next step page-faults it in again (zeroed): on a 2-core
+/// CPU that was up to half of a critic step. A 32 MB mmap threshold and a 1 GB trim threshold
+/// keep the memory for reuse; the peak RSS grows by about 5%.
+pub fn tune_host_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}

@@ -7,9 +7,11 @@
 
 pub mod app;
 pub mod checkpoint;
+pub mod compare;
 pub mod config;
 pub mod corpus;
 pub mod device;
+pub mod diagnose;
 pub mod error;
 pub mod eval;
 pub mod events;

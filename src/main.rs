@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use textgan::app::{self, Display, SampleFormat};
+use textgan::compare::CompareOptions;
 use textgan::config::Preset;
 use textgan::device::DeviceChoice;
+use textgan::diagnose::DiagnoseOptions;
 use textgan::eval::Source as EvalSource;
 use textgan::events::LogFormat;
 use textgan::nn::CriticNorm;
@@ -37,6 +39,88 @@ enum Command {
     /// The samples come from a model (default: the most recent run), a file (--samples), or a
     /// character Markov chain of the corpus (--baseline markov), for a reference point.
     Eval(EvalArgs),
+    /// Reproduce the paper's diagnostics of weight clipping: critics trained with clipping at
+    /// c = 0.1, 0.01, 0.001 and with the gradient penalty, against a fixed generator; writes
+    /// the histogram of their weights and the gradient norm at each layer (SVG, JSON, CSV).
+    Diagnose(DiagnoseArgs),
+    /// Train one run per Lipschitz strategy (same seed, width, budget) and write a Markdown
+    /// report with SVG charts: JSD-4 and W against time and iterations, s/iteration, final
+    /// metrics and samples, weight histograms and layer gradient norms.
+    Compare(CompareArgs),
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// Corpus: a UTF-8 text file, one example per line
+    corpus: PathBuf,
+    /// Strategies to compare, comma-separated
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "gp,lp,fd,clip"
+    )]
+    lipschitz: Vec<Lipschitz>,
+    /// Training minutes of each run
+    #[arg(long, allow_hyphen_values = true)]
+    minutes: Option<f64>,
+    /// Generator iterations of each run (with --minutes: whichever comes first)
+    #[arg(long)]
+    iters: Option<u64>,
+    /// Report directory (report.md, charts, runs/<strategy>/) [default: compare/<corpus stem>]
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Hyper-parameter bundle shared by all runs [default: cpu]
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+    /// Width of every hidden layer [default: from preset]
+    #[arg(long)]
+    dim: Option<usize>,
+    /// Critic steps per generator step [default: from preset]
+    #[arg(long)]
+    critic_iters: Option<usize>,
+    /// Samples per batch [default: 64]
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Learning rate of both networks [default: from preset; 5e-5 RMSProp for clip]
+    #[arg(long, allow_hyphen_values = true)]
+    lr: Option<f64>,
+    /// Normalisation in the critic's residual blocks [default: none]
+    #[arg(long, value_enum)]
+    critic_norm: Option<CriticNorm>,
+    /// Seed shared by all runs
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Evaluate every N generator iterations [default: 100]
+    #[arg(long, value_name = "N")]
+    eval_every: Option<u64>,
+    /// Where to train
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceChoice,
+}
+
+#[derive(clap::Args)]
+struct DiagnoseArgs {
+    /// Corpus (not needed with --model: the run's corpus is used)
+    corpus: Option<PathBuf>,
+    /// Train the critics against this run's generator [default: a new generator]
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Output directory [default: <model>/diagnostics, or diagnostics/<corpus stem>]
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Critic steps per variant
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    /// Width of the networks, without --model [default: the cpu preset's]
+    #[arg(long)]
+    dim: Option<usize>,
+    /// Seed of the new networks, the data order and the noise
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to train
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceChoice,
 }
 
 #[derive(clap::Args)]
@@ -205,6 +289,7 @@ struct EvalArgs {
 }
 
 fn main() -> ExitCode {
+    textgan::device::tune_host_allocator();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_error(e),
@@ -251,6 +336,54 @@ fn main() -> ExitCode {
                 Format::Json => SampleFormat::Json,
             };
             app::generate(a.n, a.model, a.seed, format, a.device).map(|()| 0)
+        }
+        Command::Compare(a) => {
+            let out = a.out.unwrap_or_else(|| {
+                PathBuf::from("compare").join(
+                    a.corpus
+                        .file_stem()
+                        .map(|s| s.to_os_string())
+                        .unwrap_or_default(),
+                )
+            });
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            let opts = CompareOptions {
+                base: TrainOptions {
+                    corpus: Some(a.corpus),
+                    preset: a.preset,
+                    dim: a.dim,
+                    critic_iters: a.critic_iters,
+                    batch: a.batch,
+                    lr: a.lr,
+                    critic_norm: a.critic_norm,
+                    seed: Some(a.seed),
+                    eval_every: a.eval_every,
+                    ..TrainOptions::default()
+                },
+                strategies: a.lipschitz,
+                minutes: a.minutes,
+                iters: a.iters,
+                out,
+                command,
+            };
+            app::compare(&opts, a.device)
+        }
+        Command::Diagnose(a) => {
+            let out = a.out.unwrap_or_else(|| match (&a.model, &a.corpus) {
+                (Some(m), _) => m.join("diagnostics"),
+                (None, Some(c)) => PathBuf::from("diagnostics")
+                    .join(c.file_stem().map(|s| s.to_os_string()).unwrap_or_default()),
+                (None, None) => PathBuf::from("diagnostics"),
+            });
+            let opts = DiagnoseOptions {
+                corpus: a.corpus,
+                model: a.model,
+                out,
+                steps: a.steps,
+                dim: a.dim,
+                seed: a.seed,
+            };
+            app::diagnose(&opts, a.device).map(|()| 0)
         }
         Command::Eval(a) => {
             let source = match (a.samples, a.baseline) {

@@ -86,14 +86,26 @@ pub fn prepare(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
 }
 
 fn prepare_new(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
+    let (config, corpus, vocab) = new_run(opts, device)?;
+    let run_dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| corpus::default_run_dir(&config.corpus));
+    check_run_dir_free(&run_dir, opts.force)?;
+    let trainer = Trainer::new(config, corpus, vocab, &run_dir, device)?;
+    // Only now that the new run is built is the old one removed.
+    if opts.force {
+        clear_run(&run_dir)?;
+    }
+    Ok(trainer)
+}
+
+/// The settings, corpus and vocabulary of a new run from `opts` (nothing is written).
+pub fn new_run(opts: &TrainOptions, device: &Device) -> Result<(RunConfig, Corpus, Vocab)> {
     let corpus_path = opts
         .corpus
         .clone()
         .ok_or_else(|| Error::Config("no corpus given: `textgan train CORPUS.txt`".into()))?;
-    let run_dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| corpus::default_run_dir(&corpus_path));
     let preset = opts.preset.unwrap_or(Preset::Cpu);
     let p = preset.values();
     let lipschitz = opts.lipschitz.unwrap_or_default();
@@ -144,13 +156,7 @@ fn prepare_new(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     let vocab = Vocab::build(corpus.all_lines(), config.max_vocab)?;
     config.model.vocab = vocab.len();
     config.corpus_hash = fingerprint(&bytes);
-    check_run_dir_free(&run_dir, opts.force)?;
-    let trainer = Trainer::new(config, corpus, vocab, &run_dir, device)?;
-    // Only now that the new run is built is the old one removed.
-    if opts.force {
-        clear_run(&run_dir)?;
-    }
-    Ok(trainer)
+    Ok((config, corpus, vocab))
 }
 
 /// A new run may only write into a directory with no run in it, unless `--force`.

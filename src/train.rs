@@ -266,6 +266,22 @@ impl Trainer {
         )
     }
 
+    /// Replace the generator's weights with those saved in `path` (a run's
+    /// `generator.safetensors`), e.g. to study a fresh critic against a trained generator.
+    pub fn load_generator(&self, path: &Path) -> Result<()> {
+        checkpoint::load_params(&self.gen_params, path, &self.device)
+    }
+
+    /// Interpolates `x̂` between a fresh real and a fresh fake batch: where the penalty acts.
+    pub fn probe_batch(&mut self) -> Result<Tensor> {
+        let b = self.config.batch;
+        let real = self.real_batch()?;
+        let z = self.noise(b)?;
+        let fake = self.generator.forward(&z)?.detach();
+        let eps = self.mixing_weights(b)?;
+        crate::penalty::interpolate(&real, &fake, &eps)
+    }
+
     /// `b` uniform mixing weights from the training stream.
     fn mixing_weights(&mut self, b: usize) -> Result<Tensor> {
         let eps: Vec<f32> = (0..b).map(|_| self.rng.random::<f32>()).collect();
