@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
 use crate::checkpoint;
@@ -17,9 +17,8 @@ use crate::tui;
 
 /// Exit status after Ctrl-C (128 + SIGINT), as shells expect.
 pub const EXIT_INTERRUPTED: u8 = 130;
-
-/// Ctrl-C presses so far: the first asks the trainer to save and stop, the second exits at once.
-static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+/// Exit status after SIGTERM (128 + 15).
+pub const EXIT_TERMINATED: u8 = 143;
 
 /// How training is shown.
 #[derive(Debug, Clone, Copy)]
@@ -30,25 +29,57 @@ pub struct Display {
     pub log_every: u64,
 }
 
-/// The first Ctrl-C asks the trainer (through `control`) to save and stop; the second exits
-/// at once.
+/// The first stop signal received (2 = SIGINT, 15 = SIGTERM), 0 if none.
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// The first Ctrl-C or SIGTERM asks the trainer (through `control`) to save and stop; a second
+/// one exits at once, leaving the last complete checkpoint.
 fn on_interrupt(control: &Arc<Control>) -> Result<()> {
     let c = Arc::clone(control);
-    ctrlc::set_handler(move || {
-        if INTERRUPTS.fetch_add(1, Ordering::SeqCst) == 0 {
-            eprintln!(
-                "\ninterrupted: saving a checkpoint (press Ctrl-C again to quit without saving)"
-            );
+    let first_or_exit = move |sig: i32| {
+        if SIGNAL
+            .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            let what = if sig == 15 {
+                "terminated"
+            } else {
+                "interrupted"
+            };
+            eprintln!("\n{what}: saving a checkpoint (press Ctrl-C again to quit without saving)");
             c.request_stop();
         } else {
-            std::process::exit(EXIT_INTERRUPTED.into());
+            std::process::exit(128 + SIGNAL.load(Ordering::SeqCst));
         }
-    })
-    .map_err(|e| Error::Runtime(format!("cannot install the Ctrl-C handler: {e}")))
+    };
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+            .map_err(|e| Error::Runtime(format!("cannot install the signal handlers: {e}")))?;
+        std::thread::spawn(move || {
+            for sig in signals.forever() {
+                first_or_exit(sig);
+            }
+        });
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    ctrlc::set_handler(move || first_or_exit(2))
+        .map_err(|e| Error::Runtime(format!("cannot install the Ctrl-C handler: {e}")))
 }
 
 fn interrupted() -> bool {
-    INTERRUPTS.load(Ordering::SeqCst) > 0
+    SIGNAL.load(Ordering::SeqCst) != 0
+}
+
+/// 130 after Ctrl-C, 143 after SIGTERM.
+fn interrupt_code() -> u8 {
+    if SIGNAL.load(Ordering::SeqCst) == 15 {
+        EXIT_TERMINATED
+    } else {
+        EXIT_INTERRUPTED
+    }
 }
 
 /// `textgan train`: returns the exit status.
@@ -86,7 +117,9 @@ pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Res
                 m.iteration, m.js[0], m.js[1], m.js[2], m.js[3]
             );
         }
-        let code = if dashboard.interrupted || interrupted() {
+        let code = if interrupted() {
+            interrupt_code()
+        } else if dashboard.interrupted {
             EXIT_INTERRUPTED
         } else {
             0
@@ -97,7 +130,7 @@ pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Res
     let reason = trainer.run(&control, &mut |e| log.handle(&e))?;
     if reason == StopReason::Stopped && interrupted() {
         eprintln!("checkpoint saved in {}", trainer.run_dir.display());
-        return Ok(EXIT_INTERRUPTED);
+        return Ok(interrupt_code());
     }
     Ok(0)
 }
@@ -150,31 +183,39 @@ fn model_dir(model: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-/// `textgan eval`: score `source` and print a table, or JSON. An empty model path means the
-/// most recent run.
-pub fn eval(
-    source: Source,
-    corpus: Option<PathBuf>,
-    n: i64,
-    seed: u64,
-    json: bool,
-    device: DeviceChoice,
-) -> Result<()> {
-    let source = match source {
-        Source::Model(p) if p.as_os_str().is_empty() => Source::Model(model_dir(None)?),
-        s => s,
+/// What `textgan eval` was asked.
+pub struct EvalRequest {
+    /// A samples file or a baseline; `None`: the model.
+    pub source: Option<Source>,
+    /// The run to sample from; `None`: the most recent one.
+    pub model: Option<PathBuf>,
+    pub corpus: Option<PathBuf>,
+    pub n: i64,
+    pub seed: u64,
+    pub json: bool,
+}
+
+/// `textgan eval`: score the samples and print a table, or JSON.
+pub fn eval(args: EvalRequest, device: DeviceChoice) -> Result<()> {
+    let n = usize::try_from(args.n).map_err(|_| {
+        Error::Config(format!(
+            "-n {}: the number of samples must be at least 1",
+            args.n
+        ))
+    })?;
+    let source = match args.source {
+        Some(s) => s,
+        None => Source::Model(model_dir(args.model)?),
     };
-    let n = usize::try_from(n)
-        .map_err(|_| Error::Config(format!("-n {n}: the number of samples must be at least 1")))?;
     let device = device::select(device)?;
     let opts = EvalOptions {
         source,
-        corpus,
+        corpus: args.corpus,
         n,
-        seed,
+        seed: args.seed,
     };
     let report = crate::eval::evaluate(&opts, &device)?;
-    if json {
+    if args.json {
         println!("{}", report.to_json());
     } else {
         print!("{}", report.to_table());
@@ -196,7 +237,7 @@ pub fn compare(opts: &crate::compare::CompareOptions, device: DeviceChoice) -> R
         );
     }
     println!("report: {}", opts.out.join("report.md").display());
-    Ok(if interrupted() { EXIT_INTERRUPTED } else { 0 })
+    Ok(if interrupted() { interrupt_code() } else { 0 })
 }
 
 /// `textgan diagnose`: train the critic variants, print a line for each, and where the

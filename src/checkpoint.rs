@@ -5,7 +5,12 @@
 //! optimizer.safetensors  state.json  metrics.jsonl  samples/000100.txt
 //! ```
 //! Every file is written to a temporary file in the same directory, fsynced, then renamed over
-//! the old one, so a crash never leaves a half-written file.
+//! the old one, so a crash never leaves a half-written file. A checkpoint is several files, and
+//! they are replaced together: each new file is first staged as `<name>.new`; a commit marker
+//! (itself written atomically) then declares the staged set complete, and only then are the
+//! files moved into place. A crash before the marker leaves the previous checkpoint untouched
+//! (the staged files are discarded on the next load); a crash after it is finished on the next
+//! load ([`recover`]). So a run directory always holds one whole checkpoint, never a mix.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -43,6 +48,48 @@ pub struct TrainState {
     pub data_pos: usize,
     /// Unix time of the save, seconds: `generate` picks the most recent run by it.
     pub saved_at: f64,
+    /// FNV-1a fingerprints of the checkpoint's tokenizer and tensor files, checked on loading:
+    /// a damaged or swapped file is refused instead of silently giving a different model.
+    /// (Empty in runs saved before they were recorded.)
+    #[serde(default)]
+    pub checksums: std::collections::BTreeMap<String, String>,
+}
+
+/// Files whose fingerprints `state.json` records. `config.json` is checked by its contents
+/// instead (editing a learning rate there by hand is legitimate).
+pub const CHECKSUMMED: [&str; 4] = [TOKENIZER, GENERATOR, CRITIC, OPTIMIZER];
+
+/// Fingerprints of the staged [`CHECKSUMMED`] files of a save in progress.
+pub fn staged_checksums(dir: &Path) -> Result<std::collections::BTreeMap<String, String>> {
+    CHECKSUMMED
+        .iter()
+        .map(|name| {
+            let p = staged(dir, name);
+            let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+            Ok((name.to_string(), crate::config::fingerprint(&bytes)))
+        })
+        .collect()
+}
+
+/// Check the files named in `state.checksums` against their fingerprints.
+pub fn verify(dir: &Path, state: &TrainState) -> Result<()> {
+    for (name, expected) in &state.checksums {
+        if !CHECKSUMMED.contains(&name.as_str()) {
+            return Err(Error::checkpoint(
+                dir.join(STATE),
+                format!("names an unknown file {name:?} in its checksums"),
+            ));
+        }
+        let p = dir.join(name);
+        let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+        if &crate::config::fingerprint(&bytes) != expected {
+            return Err(Error::checkpoint(
+                p,
+                "does not match the checksum recorded in state.json (changed or damaged since it was saved)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Write `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
@@ -69,6 +116,89 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Marks a staged checkpoint as complete; lists the staged files, one per line.
+pub const COMMIT: &str = ".checkpoint-commit";
+/// The files a checkpoint replaces together.
+pub const CHECKPOINT_FILES: [&str; 6] = [CONFIG, TOKENIZER, GENERATOR, CRITIC, OPTIMIZER, STATE];
+
+/// Where `name` is staged before a commit.
+pub fn staged(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.new"))
+}
+
+/// Make the files staged for `names` (all complete and fsynced) the run's checkpoint.
+pub fn commit(dir: &Path, names: &[&str]) -> Result<()> {
+    write_atomic(&dir.join(COMMIT), names.join("\n").as_bytes())?;
+    roll_forward(dir, names)
+}
+
+/// Move each staged file over its live one (those already moved are skipped), then remove the
+/// commit marker.
+fn roll_forward(dir: &Path, names: &[&str]) -> Result<()> {
+    for name in names {
+        let from = staged(dir, name);
+        if from.is_file() {
+            let to = dir.join(name);
+            std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        }
+    }
+    sync_dir(dir)?;
+    let marker = dir.join(COMMIT);
+    std::fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+    sync_dir(dir)
+}
+
+/// Finish or undo a checkpoint interrupted by a crash: with a commit marker every staged file
+/// is complete, so they are moved into place; without one, staged files are leftovers of an
+/// unfinished save and are removed, as are temporary files of cut-off writes. Nothing to do in
+/// a clean directory (no write is attempted).
+pub fn recover(dir: &Path) -> Result<()> {
+    let marker = dir.join(COMMIT);
+    if marker.is_file() {
+        let text = std::fs::read_to_string(&marker).map_err(|e| Error::io(&marker, e))?;
+        let names: Vec<&str> = text.lines().collect();
+        if names.is_empty() || names.iter().any(|n| !CHECKPOINT_FILES.contains(n)) {
+            return Err(Error::checkpoint(
+                &marker,
+                "is damaged (it must list checkpoint files); remove it to keep the previous checkpoint",
+            ));
+        }
+        roll_forward(dir, &names).map_err(|e| {
+            Error::checkpoint(
+                dir,
+                format!("holds an interrupted checkpoint that could not be finished ({e}); make the directory writable and retry"),
+            )
+        })?;
+    }
+    // Staged files, and the temporary files of writes that were cut off (see write_atomic).
+    let mut leftovers = Vec::new();
+    for name in CHECKPOINT_FILES {
+        leftovers.push(staged(dir, name));
+        leftovers.push(dir.join(format!(".{name}.new.tmp")));
+        leftovers.push(dir.join(format!(".{name}.tmp")));
+    }
+    leftovers.push(dir.join(format!(".{COMMIT}.tmp")));
+    leftovers.push(dir.join(format!(".{METRICS}.tmp")));
+    for p in leftovers {
+        if p.is_file() {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// fsync a directory, so the renames in it survive a power cut (no-op where unsupported).
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let d = std::fs::File::open(dir).map_err(|e| Error::io(dir, e))?;
+        d.sync_all().map_err(|e| Error::io(dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// Save named tensors as safetensors, atomically.
@@ -189,6 +319,7 @@ pub fn read_config(dir: &Path) -> Result<RunConfig> {
             "not a directory (expected a textgan run directory)",
         ));
     }
+    recover(dir)?;
     let path = dir.join(CONFIG);
     if !path.is_file() {
         return Err(Error::checkpoint(
@@ -226,4 +357,53 @@ pub fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_save_interrupted_before_its_commit_leaves_the_old_checkpoint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        write_atomic(&d.join(STATE), b"old").unwrap();
+        write_atomic(&d.join(GENERATOR), b"old").unwrap();
+        // The crash came after staging two files, before the commit marker.
+        write_atomic(&staged(d, GENERATOR), b"new").unwrap();
+        write_atomic(&staged(d, STATE), b"new").unwrap();
+        recover(d).unwrap();
+        assert_eq!(files(d), [GENERATOR, STATE]);
+        assert_eq!(std::fs::read(d.join(GENERATOR)).unwrap(), b"old");
+        assert_eq!(std::fs::read(d.join(STATE)).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_save_interrupted_after_its_commit_is_finished() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        write_atomic(&d.join(STATE), b"old").unwrap();
+        write_atomic(&d.join(GENERATOR), b"old").unwrap();
+        write_atomic(&staged(d, STATE), b"new").unwrap();
+        // The marker was written and the generator already moved when the crash came.
+        write_atomic(&d.join(COMMIT), format!("{GENERATOR}\n{STATE}").as_bytes()).unwrap();
+        write_atomic(&d.join(GENERATOR), b"new").unwrap();
+        recover(d).unwrap();
+        assert_eq!(files(d), [GENERATOR, STATE]);
+        assert_eq!(std::fs::read(d.join(GENERATOR)).unwrap(), b"new");
+        assert_eq!(std::fs::read(d.join(STATE)).unwrap(), b"new");
+        // A marker naming anything else is refused, not followed.
+        write_atomic(&d.join(COMMIT), b"../../etc/passwd").unwrap();
+        let err = recover(d).unwrap_err().to_string();
+        assert!(err.contains(".checkpoint-commit: is damaged"), "{err}");
+    }
 }

@@ -33,6 +33,14 @@ impl Sampler {
         let vocab = checkpoint::read_vocab(run_dir, &config)?;
         let (generator, params) = Generator::init(config.model, Store::new(0, DType::F32, device))?;
         checkpoint::load_params(&params, &run_dir.join(checkpoint::GENERATOR), device)?;
+        // A file that parses can still be damaged or swapped: check the fingerprints too.
+        let state = run_dir.join(checkpoint::STATE);
+        if state.is_file() {
+            checkpoint::verify(
+                run_dir,
+                &checkpoint::read_json::<checkpoint::TrainState>(&state)?,
+            )?;
+        }
         Ok(Sampler {
             config,
             vocab,

@@ -346,7 +346,10 @@ fn main() -> ExitCode {
                         .unwrap_or_default(),
                 )
             });
-            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            let command = std::iter::once("textgan".to_string())
+                .chain(std::env::args().skip(1))
+                .collect::<Vec<_>>()
+                .join(" ");
             let opts = CompareOptions {
                 base: TrainOptions {
                     corpus: Some(a.corpus),
@@ -387,11 +390,19 @@ fn main() -> ExitCode {
         }
         Command::Eval(a) => {
             let source = match (a.samples, a.baseline) {
-                (Some(path), _) => EvalSource::Samples(path),
-                (None, Some(Baseline::Markov)) => EvalSource::Markov(a.order as usize),
-                (None, None) => EvalSource::Model(a.model.unwrap_or_default()),
+                (Some(path), _) => Some(EvalSource::Samples(path)),
+                (None, Some(Baseline::Markov)) => Some(EvalSource::Markov(a.order as usize)),
+                (None, None) => None,
             };
-            app::eval(source, a.corpus, a.n, a.seed, a.json, a.device).map(|()| 0)
+            let opts = app::EvalRequest {
+                source,
+                model: a.model,
+                corpus: a.corpus,
+                n: a.n,
+                seed: a.seed,
+                json: a.json,
+            };
+            app::eval(opts, a.device).map(|()| 0)
         }
     };
     match result {

@@ -171,3 +171,69 @@ impl Optimizer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::params::Store;
+    use candle_core::{DType, Device};
+
+    /// One parameter `[1.0, −2.0, 0.005]` and an optimiser over it.
+    fn setup(config: OptimConfig) -> (Params, Optimizer) {
+        let store = Store::new(0, DType::F64, &Device::Cpu);
+        let t = Tensor::new(&[1.0f64, -2.0, 0.005], &Device::Cpu).unwrap();
+        let pb = store.root();
+        pb.zeros("w", 3).unwrap();
+        let params = store.into_params();
+        params.vars[0].1.set(&t).unwrap();
+        let opt = Optimizer::new(&params, config).unwrap();
+        (params, opt)
+    }
+
+    fn values(p: &Params) -> Vec<f64> {
+        p.vars[0].1.as_tensor().to_vec1::<f64>().unwrap()
+    }
+
+    #[test]
+    fn rmsprop_and_adam_first_steps_on_known_gradients() {
+        // Loss Σ g·w with g = (0.5, −0.25, 2): the gradient is g.
+        let g = Tensor::new(&[0.5f64, -0.25, 2.0], &Device::Cpu).unwrap();
+        for config in [OptimConfig::wgan(), OptimConfig::paper()] {
+            let (params, mut opt) = setup(config);
+            let before = values(&params);
+            let loss = (params.vars[0].1.as_tensor() * &g)
+                .unwrap()
+                .sum_all()
+                .unwrap();
+            opt.step(&loss.backward().unwrap()).unwrap();
+            let after = values(&params);
+            for i in 0..3 {
+                let gi: f64 = [0.5, -0.25, 2.0][i];
+                // RMSProp: v = (1 − α)·g², step lr·g/(√v + ε), about lr·sign(g)/0.1.
+                // Adam: m̂ = g, v̂ = g², step lr·g/(|g| + ε), about lr·sign(g).
+                let expected = match config.rule {
+                    Rule::RmsProp => {
+                        config.lr * gi / (((1.0 - config.beta2) * gi * gi).sqrt() + config.eps)
+                    }
+                    Rule::Adam => config.lr * gi / (gi.abs() + config.eps),
+                };
+                let step = before[i] - after[i];
+                assert!(
+                    (step - expected).abs() < 1e-9 * expected.abs().max(1e-12) + 1e-12,
+                    "{:?} entry {i}: step {step} expected {expected}",
+                    config.rule
+                );
+            }
+            // RMSProp keeps no first moment in a checkpoint; Adam keeps both.
+            let n = opt.state_tensors().len();
+            assert_eq!(n, if config.rule == Rule::Adam { 2 } else { 1 });
+        }
+    }
+
+    #[test]
+    fn clipping_clamps_every_weight_into_the_bound() {
+        let (params, opt) = setup(OptimConfig::wgan());
+        opt.clip(0.01).unwrap();
+        assert_eq!(values(&params), vec![0.01, -0.01, 0.005]);
+    }
+}

@@ -186,6 +186,13 @@ fn clear_run(run_dir: &Path) -> Result<()> {
             std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
         }
     }
+    // Leftovers of an interrupted save belong to the old run too.
+    let staged = checkpoint::CHECKPOINT_FILES.map(|f| checkpoint::staged(run_dir, f));
+    for p in staged.iter().chain([&run_dir.join(checkpoint::COMMIT)]) {
+        if p.exists() {
+            std::fs::remove_file(p).map_err(|e| Error::io(p, e))?;
+        }
+    }
     let samples = run_dir.join(checkpoint::SAMPLES);
     if let Ok(entries) = std::fs::read_dir(&samples) {
         for p in entries.filter_map(|e| e.ok()).map(|e| e.path()) {

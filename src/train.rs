@@ -212,6 +212,8 @@ impl Trainer {
         checkpoint::reject_extra(&moments, &opt_path)?;
         t.opt_g.load_state(g, state.adam_steps.0, &opt_path)?;
         t.opt_d.load_state(c, state.adam_steps.1, &opt_path)?;
+        // Every file parsed and fits; the fingerprints catch a damaged or swapped one that does.
+        checkpoint::verify(run_dir, &state)?;
         // Evaluations written after the last checkpoint (a crash between the two) would be
         // written again: keep only those up to the checkpoint's iteration.
         truncate_metrics(&run_dir.join(checkpoint::METRICS), state.iteration)?;
@@ -443,12 +445,29 @@ impl Trainer {
                 }
             }
         }
+        self.write_checkpoint().map_err(|e| {
+            // Discard what was staged (or finish a committed save); either way one whole
+            // checkpoint remains.
+            let _ = checkpoint::recover(&self.run_dir);
+            Error::checkpoint(
+                &self.run_dir,
+                format!(
+                    "could not save the checkpoint of iteration {} ({e}); the last complete checkpoint stays in place",
+                    self.iteration
+                ),
+            )
+        })
+    }
+
+    fn write_checkpoint(&self) -> Result<()> {
         let dir = &self.run_dir;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        checkpoint::write_json(&dir.join(checkpoint::CONFIG), &self.config)?;
-        self.vocab.save(&dir.join(checkpoint::TOKENIZER))?;
-        checkpoint::save_tensors(&dir.join(checkpoint::GENERATOR), &self.gen_params.tensors())?;
-        checkpoint::save_tensors(&dir.join(checkpoint::CRITIC), &self.critic_params.tensors())?;
+        // Every file is staged, then all are committed together (see `checkpoint`).
+        let staged = |name| checkpoint::staged(dir, name);
+        checkpoint::write_json(&staged(checkpoint::CONFIG), &self.config)?;
+        self.vocab.save(&staged(checkpoint::TOKENIZER))?;
+        checkpoint::save_tensors(&staged(checkpoint::GENERATOR), &self.gen_params.tensors())?;
+        checkpoint::save_tensors(&staged(checkpoint::CRITIC), &self.critic_params.tensors())?;
         let mut moments = std::collections::HashMap::new();
         for (k, v) in self.opt_g.state_tensors() {
             moments.insert(format!("generator.{k}"), v);
@@ -456,7 +475,7 @@ impl Trainer {
         for (k, v) in self.opt_d.state_tensors() {
             moments.insert(format!("critic.{k}"), v);
         }
-        checkpoint::save_tensors(&dir.join(checkpoint::OPTIMIZER), &moments)?;
+        checkpoint::save_tensors(&staged(checkpoint::OPTIMIZER), &moments)?;
         let state = TrainState {
             iteration: self.iteration,
             elapsed_secs: self.elapsed_secs,
@@ -465,8 +484,10 @@ impl Trainer {
             data_epoch: self.data.epoch,
             data_pos: self.data.pos,
             saved_at: checkpoint::unix_now(),
+            checksums: checkpoint::staged_checksums(dir)?,
         };
-        checkpoint::write_json(&dir.join(checkpoint::STATE), &state)
+        checkpoint::write_json(&staged(checkpoint::STATE), &state)?;
+        checkpoint::commit(dir, &checkpoint::CHECKPOINT_FILES)
     }
 
     fn record_eval(&self, sink: &mut dyn FnMut(Event)) -> Result<()> {

@@ -323,6 +323,23 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     ];
     let out = textgan(&args, tmp.path());
     assert_clean_error(&out, "--dim 16: the run in");
+    let refused = |flag: &str, value: &str, needle: &str| {
+        let mut a = args[..5].to_vec();
+        a.extend([flag, value]);
+        assert_clean_error(&textgan(&a, tmp.path()), needle);
+    };
+    refused("--max-vocab", "10", "--max-vocab 10: the run in");
+    refused("--lipschitz", "clip", "--lipschitz clip: the run in");
+    refused("--critic-norm", "layer", "--critic-norm layer: the run in");
+    // Safe changes are allowed and recorded.
+    let mut a = args[..5].to_vec();
+    a.extend(["--iters", "5", "--lr", "0.002", "--no-tui"]);
+    assert_success(&textgan(&a, tmp.path()));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(split.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["optim_critic"]["lr"], 0.002);
+    assert_eq!(config["optim_generator"]["lr"], 0.002);
+    assert_eq!(config["iters"], 5);
 }
 
 #[test]
@@ -392,6 +409,20 @@ fn corrupt_or_mismatched_checkpoints_are_refused() {
     );
 
     std::fs::write(&cfg, &text).unwrap();
+    // One flipped bit in the weights (the file still parses) is caught by the checksum.
+    let mut flipped = good.clone();
+    let at = flipped.len() - 100;
+    flipped[at] ^= 0x10;
+    std::fs::write(&gen, &flipped).unwrap();
+    assert_clean_error(
+        &textgan(&["generate", "--model", r], tmp.path()),
+        "generator.safetensors: does not match the checksum recorded in state.json",
+    );
+    std::fs::write(&gen, &good).unwrap();
+    assert!(textgan(&["generate", "--model", r], tmp.path())
+        .status
+        .success());
+
     let tok = run.join("tokenizer.json");
     std::fs::write(&tok, "[]").unwrap();
     assert_clean_error(
@@ -555,4 +586,60 @@ fn force_keeps_files_it_did_not_write() {
         std::fs::read_to_string(run.join("samples/keep-me.txt")).unwrap(),
         "mine"
     );
+}
+
+#[test]
+fn compare_trains_each_strategy_and_writes_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let c = tiny_corpus();
+    let args = [
+        "compare",
+        c.to_str().unwrap(),
+        "--lipschitz",
+        "gp,clip",
+        "--iters",
+        "3",
+        "--dim",
+        "8",
+        "--batch",
+        "16",
+        "--critic-iters",
+        "2",
+        "--eval-every",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let run = textgan(&args, tmp.path());
+    assert_success(&run);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("| gp | 3 |") && report.contains("| clip | 3 |"),
+        "{report}"
+    );
+    assert!(report.contains("held-out real text (floor)"), "{report}");
+    for f in [
+        "jsd4_time.svg",
+        "jsd4_iters.svg",
+        "wasserstein_time.svg",
+        "weights.svg",
+        "layer_grads.svg",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let runs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(runs.as_array().map(Vec::len), Some(2));
+    // Evaluations at 0, 2 and the final one at 3.
+    assert_eq!(runs[0]["metrics"].as_array().map(Vec::len), Some(3));
+    assert!(out.join("runs/clip/config.json").is_file());
+    let config = std::fs::read_to_string(out.join("runs/clip/config.json")).unwrap();
+    assert!(
+        config.contains("\"lipschitz\": \"clip\"") && config.contains("rmsprop"),
+        "{config}"
+    );
+
+    let no_budget = textgan(&["compare", c.to_str().unwrap()], tmp.path());
+    assert_clean_error(&no_budget, "--minutes M or --iters N");
 }

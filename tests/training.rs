@@ -118,10 +118,13 @@ fn every_lipschitz_strategy_trains_and_clipping_keeps_weights_in_bounds() {
                         .to_vec1::<f32>()
                         .unwrap();
                     assert!(v.iter().all(|x| x.abs() <= 0.01), "{name} outside [-c, c]");
-                    assert!(
-                        v.iter().any(|x| x.abs() == 0.01),
-                        "{name}: nothing was clipped"
-                    );
+                    // Weights start far outside ±0.01 (biases start at 0 and may not get there).
+                    if name.ends_with(".weight") {
+                        assert!(
+                            v.iter().any(|x| x.abs() == 0.01),
+                            "{name}: nothing was clipped"
+                        );
+                    }
                 }
             }
             _ => assert!(last.grad_norm.is_some_and(|g| g > 0.0), "{what}"),

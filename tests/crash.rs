@@ -1,0 +1,250 @@
+//! Runs survive: SIGKILL at random moments (many of them while a checkpoint is being written)
+//! never leaves a run directory that fails to load, and SIGTERM saves and exits 143.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_textgan"))
+}
+
+fn tiny_corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt")
+}
+
+/// `train` on the tiny corpus with a very small model that checkpoints every iteration, so a
+/// good share of its time is spent saving.
+fn start_training(run: &Path, resume: bool) -> Child {
+    let corpus = tiny_corpus();
+    let mut args = vec![
+        "train",
+        corpus.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--dim",
+        "4",
+        "--batch",
+        "8",
+        "--critic-iters",
+        "1",
+        "--iters",
+        "1000000",
+        "--save-every",
+        "1",
+        "--eval-every",
+        "1000000",
+        "--no-tui",
+        "--quiet",
+    ];
+    if resume {
+        args.push("--resume");
+    }
+    bin()
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("textgan starts")
+}
+
+fn iteration(run: &Path) -> u64 {
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("state.json")).unwrap()).unwrap();
+    state["iteration"].as_u64().unwrap()
+}
+
+fn leftovers(run: &Path) -> Vec<String> {
+    std::fs::read_dir(run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".new") || n.ends_with(".tmp") || n == ".checkpoint-commit")
+        .collect()
+}
+
+#[test]
+fn sigkill_at_random_moments_never_breaks_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut child = start_training(&run, false);
+    let mut last = 0;
+    let mut kills_mid_save = 0;
+    for round in 0..25 {
+        // Let it get going (the first round needs a first checkpoint), then kill it.
+        let wait = Duration::from_millis(rng.random_range(150..600));
+        let started = Instant::now();
+        while started.elapsed() < wait || (round == 0 && !run.join("state.json").exists()) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.kill().unwrap(); // SIGKILL: no handler, no cleanup
+        child.wait().unwrap();
+        if !leftovers(&run).is_empty() {
+            kills_mid_save += 1;
+        }
+        // It loads: generate reads the checkpoint (finishing or discarding a cut-off save) …
+        let out = bin()
+            .args(["generate", "--model", run.to_str().unwrap(), "-n", "2"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "round {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            leftovers(&run).is_empty(),
+            "round {round}: {:?}",
+            leftovers(&run)
+        );
+        let now = iteration(&run);
+        assert!(now >= last, "round {round}: went back from {last} to {now}");
+        last = now;
+        // … and training resumes from it.
+        child = start_training(&run, true);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    eprintln!("25 kills, {kills_mid_save} of them in the middle of a save; last checkpoint at iteration {last}");
+    assert!(last > 0);
+}
+
+#[test]
+fn sigterm_saves_a_checkpoint_and_exits_143() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let child = start_training(&run, false);
+    while !run.join("state.json").exists() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains("terminated: saving a checkpoint"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("checkpoint saved in {}", run.display())),
+        "{stderr}"
+    );
+    assert!(leftovers(&run).is_empty());
+    assert!(iteration(&run) > 0);
+}
+
+#[test]
+fn a_save_that_fails_midway_keeps_the_previous_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let corpus = tiny_corpus();
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            corpus.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--dim",
+            "4",
+            "--batch",
+            "8",
+            "--critic-iters",
+            "1",
+            "--save-every",
+            "1",
+            "--no-tui",
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        bin().args(&args).output().unwrap()
+    };
+    assert!(train(&["--iters", "1"]).status.success());
+    let generator = std::fs::read(run.join("generator.safetensors")).unwrap();
+    let state = std::fs::read(run.join("state.json")).unwrap();
+    // Something in the way of the critic's new file: writing it fails, as on a full disk or a
+    // read-only directory, after the generator's new file was already written.
+    let blocker = run.join(".critic.safetensors.new.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    let out = train(&["--iters", "3", "--resume"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("could not save the checkpoint of iteration 2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the last complete checkpoint stays in place"),
+        "{stderr}"
+    );
+    std::fs::remove_dir(&blocker).unwrap();
+    assert_eq!(
+        std::fs::read(run.join("generator.safetensors")).unwrap(),
+        generator
+    );
+    assert_eq!(std::fs::read(run.join("state.json")).unwrap(), state);
+    assert!(leftovers(&run).is_empty(), "{:?}", leftovers(&run));
+    assert!(train(&["--iters", "2", "--resume"]).status.success());
+    assert_eq!(iteration(&run), 2);
+}
+
+#[test]
+fn divergence_stops_before_saving_anything_non_finite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let corpus = tiny_corpus();
+    // An absurd learning rate: the weights blow up within a few steps.
+    let out = bin()
+        .args([
+            "train",
+            corpus.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--dim",
+            "4",
+            "--batch",
+            "8",
+            "--critic-iters",
+            "1",
+            "--iters",
+            "200",
+            "--save-every",
+            "1",
+            "--lr",
+            "1e30",
+            "--no-tui",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("NaN or infinite") && stderr.contains("Try a lower --lr"),
+        "{stderr}"
+    );
+    // What is on disk is the last good checkpoint: it loads, and every weight is finite.
+    let gen = bin()
+        .args(["generate", "--model", run.to_str().unwrap(), "-n", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    let tensors =
+        candle_core::safetensors::load(run.join("critic.safetensors"), &candle_core::Device::Cpu)
+            .unwrap();
+    for (name, t) in tensors {
+        let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert!(v.iter().all(|x| x.is_finite()), "{name}");
+    }
+}
