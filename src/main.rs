@@ -70,24 +70,8 @@ struct CompareArgs {
     /// Report directory (report.md, charts, runs/<strategy>/) [default: compare/<corpus stem>]
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Hyper-parameter bundle shared by all runs [default: cpu]
-    #[arg(long, value_enum)]
-    preset: Option<Preset>,
-    /// Width of every hidden layer [default: from preset]
-    #[arg(long)]
-    dim: Option<usize>,
-    /// Critic steps per generator step [default: from preset]
-    #[arg(long)]
-    critic_iters: Option<usize>,
-    /// Samples per batch [default: 64]
-    #[arg(long)]
-    batch: Option<usize>,
-    /// Learning rate of both networks [default: from preset; 5e-5 RMSProp for clip]
-    #[arg(long, allow_hyphen_values = true)]
-    lr: Option<f64>,
-    /// Normalisation in the critic's residual blocks [default: none]
-    #[arg(long, value_enum)]
-    critic_norm: Option<CriticNorm>,
+    #[command(flatten)]
+    hyper: HyperArgs,
     /// Seed shared by all runs
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -123,19 +107,9 @@ struct DiagnoseArgs {
     device: DeviceChoice,
 }
 
+/// The model and optimiser settings `train` and `compare` share.
 #[derive(clap::Args)]
-struct TrainArgs {
-    /// Corpus: a UTF-8 text file, one example per line. With --resume it defaults to the run's.
-    corpus: Option<PathBuf>,
-    /// Run directory [default: models/<corpus file stem>]
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Stop when the run has done this many generator iterations in total [default: 200000]
-    #[arg(long)]
-    iters: Option<u64>,
-    /// Stop after this many minutes of this session (a checkpoint is saved) [default: no limit]
-    #[arg(long, allow_hyphen_values = true)]
-    minutes: Option<f64>,
+struct HyperArgs {
     /// Hyper-parameter bundle: `cpu` (dim 32, 5 critic iterations, lr 5e-4) or `paper`
     /// (dim 512, 10 critic iterations, lr 1e-4); the flags below override it [default: cpu]
     #[arg(long, value_enum)]
@@ -159,6 +133,44 @@ struct TrainArgs {
     /// Learning rate of the generator (overrides --lr)
     #[arg(long, allow_hyphen_values = true)]
     lr_gen: Option<f64>,
+    /// Normalisation in the critic's residual blocks (`batch` is refused with a penalty)
+    /// [default: none]
+    #[arg(long, value_enum)]
+    critic_norm: Option<CriticNorm>,
+}
+
+impl HyperArgs {
+    /// `opts` with these settings filled in.
+    fn apply(self, opts: TrainOptions) -> TrainOptions {
+        TrainOptions {
+            preset: self.preset,
+            dim: self.dim,
+            critic_iters: self.critic_iters,
+            batch: self.batch,
+            lr: self.lr,
+            lr_critic: self.lr_critic,
+            lr_gen: self.lr_gen,
+            critic_norm: self.critic_norm,
+            ..opts
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Corpus: a UTF-8 text file, one example per line. With --resume it defaults to the run's.
+    corpus: Option<PathBuf>,
+    /// Run directory [default: models/<corpus file stem>]
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Stop when the run has done this many generator iterations in total [default: 200000]
+    #[arg(long)]
+    iters: Option<u64>,
+    /// Stop after this many minutes of this session (a checkpoint is saved) [default: no limit]
+    #[arg(long, allow_hyphen_values = true)]
+    minutes: Option<f64>,
+    #[command(flatten)]
+    hyper: HyperArgs,
     /// How the critic is kept 1-Lipschitz [default: gp]
     #[arg(long, value_enum)]
     lipschitz: Option<Lipschitz>,
@@ -168,10 +180,6 @@ struct TrainArgs {
     /// Weight-clipping bound c of --lipschitz clip [default: 0.01]
     #[arg(long, allow_hyphen_values = true)]
     clip: Option<f64>,
-    /// Normalisation in the critic's residual blocks (`batch` is refused with a penalty)
-    /// [default: none]
-    #[arg(long, value_enum)]
-    critic_norm: Option<CriticNorm>,
     /// Seed of weights, data order, noise and the held-out split [default: 0]
     #[arg(long)]
     seed: Option<u64>,
@@ -305,29 +313,22 @@ fn main() -> ExitCode {
                 },
                 log_every: a.log_every,
             };
-            let opts = TrainOptions {
+            let opts = a.hyper.apply(TrainOptions {
                 corpus: a.corpus,
                 out: a.out,
-                preset: a.preset,
                 iters: a.iters,
                 minutes: a.minutes,
-                dim: a.dim,
-                critic_iters: a.critic_iters,
-                batch: a.batch,
-                lr: a.lr,
-                lr_critic: a.lr_critic,
-                lr_gen: a.lr_gen,
                 lipschitz: a.lipschitz,
                 lambda: a.lambda,
                 clip: a.clip,
-                critic_norm: a.critic_norm,
                 seed: a.seed,
                 max_vocab: a.max_vocab,
                 save_every: a.save_every,
                 eval_every: a.eval_every,
                 resume: a.resume,
                 force: a.force,
-            };
+                ..TrainOptions::default()
+            });
             app::train(&opts, a.device, display)
         }
         Command::Generate(a) => {
@@ -351,18 +352,12 @@ fn main() -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(" ");
             let opts = CompareOptions {
-                base: TrainOptions {
+                base: a.hyper.apply(TrainOptions {
                     corpus: Some(a.corpus),
-                    preset: a.preset,
-                    dim: a.dim,
-                    critic_iters: a.critic_iters,
-                    batch: a.batch,
-                    lr: a.lr,
-                    critic_norm: a.critic_norm,
                     seed: Some(a.seed),
                     eval_every: a.eval_every,
                     ..TrainOptions::default()
-                },
+                }),
                 strategies: a.lipschitz,
                 minutes: a.minutes,
                 iters: a.iters,

@@ -15,11 +15,11 @@ fn tiny_corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt")
 }
 
-/// `train` on the tiny corpus with a very small model that checkpoints every iteration, so a
-/// good share of its time is spent saving.
-fn start_training(run: &Path, resume: bool) -> Child {
+/// `train` arguments for the tiny corpus, a very small model, into `run`, checkpointing every
+/// iteration (so a good share of the time is spent saving), without the dashboard.
+fn tiny_train(run: &Path) -> Vec<String> {
     let corpus = tiny_corpus();
-    let mut args = vec![
+    [
         "train",
         corpus.to_str().unwrap(),
         "--out",
@@ -30,17 +30,20 @@ fn start_training(run: &Path, resume: bool) -> Child {
         "8",
         "--critic-iters",
         "1",
-        "--iters",
-        "1000000",
         "--save-every",
         "1",
-        "--eval-every",
-        "1000000",
         "--no-tui",
         "--quiet",
-    ];
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn start_training(run: &Path, resume: bool) -> Child {
+    let mut args = tiny_train(run);
+    args.extend(["--iters", "1000000", "--eval-every", "1000000"].map(String::from));
     if resume {
-        args.push("--resume");
+        args.push("--resume".into());
     }
     bin()
         .args(&args)
@@ -144,25 +147,9 @@ fn sigterm_saves_a_checkpoint_and_exits_143() {
 fn a_save_that_fails_midway_keeps_the_previous_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let corpus = tiny_corpus();
     let train = |extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            corpus.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-            "--dim",
-            "4",
-            "--batch",
-            "8",
-            "--critic-iters",
-            "1",
-            "--save-every",
-            "1",
-            "--no-tui",
-            "--quiet",
-        ];
-        args.extend_from_slice(extra);
+        let mut args = tiny_train(&run);
+        args.extend(extra.iter().map(|s| s.to_string()));
         bin().args(&args).output().unwrap()
     };
     assert!(train(&["--iters", "1"]).status.success());
@@ -199,31 +186,10 @@ fn a_save_that_fails_midway_keeps_the_previous_checkpoint() {
 fn divergence_stops_before_saving_anything_non_finite() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let corpus = tiny_corpus();
     // An absurd learning rate: the weights blow up within a few steps.
-    let out = bin()
-        .args([
-            "train",
-            corpus.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-            "--dim",
-            "4",
-            "--batch",
-            "8",
-            "--critic-iters",
-            "1",
-            "--iters",
-            "200",
-            "--save-every",
-            "1",
-            "--lr",
-            "1e30",
-            "--no-tui",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
+    let mut args = tiny_train(&run);
+    args.extend(["--iters", "200", "--lr", "1e30"].map(String::from));
+    let out = bin().args(&args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
