@@ -181,9 +181,10 @@ pub fn recover(dir: &Path) -> Result<()> {
     }
     leftovers.push(dir.join(format!(".{COMMIT}.tmp")));
     leftovers.push(dir.join(format!(".{METRICS}.tmp")));
+    // Best effort: leftovers never affect loading, so a read-only directory still loads.
     for p in leftovers {
         if p.is_file() {
-            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            let _ = std::fs::remove_file(&p);
         }
     }
     Ok(())
