@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::checkpoint;
 use crate::diagnose::{self, Variant};
 use crate::error::{Error, Result};
-use crate::events::{Control, Event, MetricsRecord};
+use crate::events::{percent, Control, Event, MetricsRecord};
 use crate::penalty::Lipschitz;
 use crate::plot::{self, Series};
 use crate::run::{self, TrainOptions};
@@ -244,7 +244,6 @@ fn report(opts: &CompareOptions, runs: &[RunSummary]) -> String {
         "| strategy | iterations | s / iteration | JSD-1 | JSD-2 | JSD-3 | JSD-4 | valid words | unique | novel |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
-    let pct = |r: Option<f64>| r.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x));
     for r in runs {
         if let Some(m) = r.metrics.last() {
             let _ = writeln!(
@@ -257,9 +256,9 @@ fn report(opts: &CompareOptions, runs: &[RunSummary]) -> String {
                 m.js[1],
                 m.js[2],
                 m.js[3],
-                pct(m.valid_word_rate),
-                pct(m.unique_rate),
-                pct(m.novelty)
+                percent(m.valid_word_rate),
+                percent(m.unique_rate),
+                percent(m.novelty)
             );
         }
     }

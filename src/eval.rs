@@ -12,8 +12,6 @@ use crate::generate::Sampler;
 use crate::markov::MarkovChain;
 use crate::metrics::{Reference, Scores};
 
-/// Samples scored by default: 10 batches of 64, as the paper's monitor.
-pub const DEFAULT_SAMPLES: usize = 640;
 /// The most samples `eval` draws (they are all held in memory).
 pub const MAX_SAMPLES: usize = 1_000_000;
 

@@ -56,14 +56,18 @@ pub struct MetricsRecord {
 impl MetricsRecord {
     /// "valid words 21.7% · unique 100.0% · novel 100.0%", for the log and the dashboard.
     pub fn rates_summary(&self) -> String {
-        let pct = |r: Option<f64>| r.map_or("–".to_string(), |x| format!("{:.1}%", 100.0 * x));
         format!(
             "valid words {} · unique {} · novel {}",
-            pct(self.valid_word_rate),
-            pct(self.unique_rate),
-            pct(self.novelty)
+            percent(self.valid_word_rate),
+            percent(self.unique_rate),
+            percent(self.novelty)
         )
     }
+}
+
+/// A rate as "21.7%", or "–" when it was not measured.
+pub fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "–".to_string(), |x| format!("{:.1}%", 100.0 * x))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -281,7 +281,7 @@ struct EvalArgs {
     #[arg(
         short = 'n',
         long = "num",
-        default_value_t = 640,
+        default_value_t = textgan::train::EVAL_SAMPLES as i64,
         allow_hyphen_values = true
     )]
     n: i64,
