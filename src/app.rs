@@ -252,6 +252,55 @@ pub fn diagnose(opts: &crate::diagnose::DiagnoseOptions, device: DeviceChoice) -
     Ok(())
 }
 
+/// `textgan bench`: one configuration (`dims` of one width, one strategy) timed here, or the
+/// suite of every width × strategy in child processes; a Markdown table or JSON.
+pub fn bench(
+    opts: &crate::bench::BenchOptions,
+    dims: Option<&[usize]>,
+    strategies: &[crate::penalty::Lipschitz],
+    json: bool,
+    device: DeviceChoice,
+) -> Result<()> {
+    use crate::bench;
+    match dims {
+        None => {
+            let device = device::select(device)?;
+            let r = bench::run(opts, &device)?;
+            if json {
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+            } else {
+                println!("{}\n{}", bench::TABLE_HEADER, bench::table_row(&r));
+                print_bench_setup(&r);
+            }
+        }
+        Some(dims) => {
+            let exe = std::env::current_exe()
+                .map_err(|e| Error::Runtime(format!("cannot find this program: {e}")))?;
+            if !json {
+                println!("{}", bench::TABLE_HEADER);
+            }
+            let results = bench::suite(&exe, opts, dims, strategies, &mut |r| {
+                if json {
+                    println!("{}", serde_json::to_string(r).unwrap_or_default());
+                } else {
+                    println!("{}", bench::table_row(r));
+                }
+            })?;
+            if let (false, Some(r)) = (json, results.first()) {
+                print_bench_setup(r);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_bench_setup(r: &crate::bench::BenchResult) {
+    println!(
+        "batch {}, {} critic steps per generator iteration, L {}, V {}, {} threads; medians of {} iterations after warm-up",
+        r.batch, r.critic_iters, r.seq_len, r.vocab, r.threads, r.timed_iterations
+    );
+}
+
 /// Stream samples to `out`. A closed pipe (`| head`) ends the output quietly: the first write
 /// error stops generation, and is not an error.
 pub fn write_samples(

@@ -6,22 +6,27 @@
 //! [`events`] carries training progress to whoever displays it.
 
 pub mod app;
+pub mod bench;
 pub mod checkpoint;
 pub mod compare;
 pub mod config;
 pub mod corpus;
+pub mod critic_step;
 pub mod device;
 pub mod diagnose;
 pub mod error;
 pub mod eval;
 pub mod events;
 pub mod generate;
+pub mod generator_step;
+pub mod kernels;
 pub mod markov;
 pub mod metrics;
 pub mod nn;
 pub mod optim;
 pub mod penalty;
 pub mod plot;
+pub mod res_stack;
 pub mod run;
 pub mod train;
 pub mod tui;

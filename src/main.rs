@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use textgan::app::{self, Display, SampleFormat};
+use textgan::bench::BenchOptions;
 use textgan::compare::CompareOptions;
 use textgan::config::Preset;
 use textgan::device::DeviceChoice;
@@ -47,6 +48,48 @@ enum Command {
     /// report with SVG charts: JSD-4 and W against time and iterations, s/iteration, final
     /// metrics and samples, weight histograms and layer gradient norms.
     Compare(CompareArgs),
+    /// Time the training step: seconds per critic step and per generator iteration (one
+    /// generator step and its critic steps), achieved GFLOP/s (matrix products counted
+    /// analytically) and peak memory.
+    ///
+    /// With --dim: that one configuration, in this process. Without: the suite, widths 64, 128
+    /// and 512 × every --lipschitz strategy, each in its own process. Measure on a quiet
+    /// machine: another busy process can double a 2-thread timing.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Corpus that sets the vocabulary size V
+    #[arg(long, default_value = "corpora/wordnet.txt")]
+    corpus: PathBuf,
+    /// Width to time [default: the suite's 64, 128 and 512]
+    #[arg(long)]
+    dim: Option<usize>,
+    /// Critic steps per generator iteration (the paper's 10)
+    #[arg(long, default_value_t = 10)]
+    critic_iters: usize,
+    /// Samples per batch
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Strategies to time, comma-separated [default: gp with --dim; all in the suite]
+    #[arg(long, value_enum, value_delimiter = ',')]
+    lipschitz: Vec<Lipschitz>,
+    /// Untimed generator iterations first
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Timed generator iterations (medians are reported)
+    #[arg(long, default_value_t = 5)]
+    iters: usize,
+    /// Train the critic through candle's autograd instead of the hand-written CPU step
+    #[arg(long)]
+    autograd: bool,
+    /// Print JSON: one object (with --dim and one strategy), or one per line
+    #[arg(long)]
+    json: bool,
+    /// Where to run
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceChoice,
 }
 
 #[derive(clap::Args)]
@@ -382,6 +425,31 @@ fn main() -> ExitCode {
                 seed: a.seed,
             };
             app::diagnose(&opts, a.device).map(|()| 0)
+        }
+        Command::Bench(a) => {
+            let all = [Lipschitz::Gp, Lipschitz::Lp, Lipschitz::Fd, Lipschitz::Clip];
+            let strategies = match (a.lipschitz.is_empty(), a.dim) {
+                (false, _) => a.lipschitz.clone(),
+                (true, Some(_)) => vec![Lipschitz::Gp],
+                (true, None) => all.to_vec(),
+            };
+            let opts = BenchOptions {
+                corpus: a.corpus,
+                dim: a.dim.unwrap_or(0),
+                critic_iters: a.critic_iters,
+                batch: a.batch,
+                lipschitz: strategies[0],
+                warmup: a.warmup,
+                iters: a.iters,
+                autograd: a.autograd,
+            };
+            // One width and one strategy run here; anything more is a suite of child processes.
+            let dims = match a.dim {
+                Some(_) if strategies.len() == 1 => None,
+                Some(d) => Some(vec![d]),
+                None => Some(textgan::bench::SUITE_DIMS.to_vec()),
+            };
+            app::bench(&opts, dims.as_deref(), &strategies, a.json, a.device).map(|()| 0)
         }
         Command::Eval(a) => {
             let source = match (a.samples, a.baseline) {

@@ -15,15 +15,21 @@ use rand_distr::StandardNormal;
 use crate::checkpoint::{self, TrainState};
 use crate::config::RunConfig;
 use crate::corpus::{Corpus, SEQ_LEN};
+pub use crate::critic_step::CriticStats;
+use crate::critic_step::{param_names, CriticStep, StepBatch};
 use crate::error::{Error, Result};
 use crate::events::{Control, Event, MetricsRecord, RunInfo, StepStats, StopReason};
+use crate::generator_step::GeneratorStep;
+use crate::kernels::host_slice;
 use crate::metrics::{NgramTable, Reference, PAD_CHAR};
 use crate::nn::critic::Critic;
 use crate::nn::generator::Generator;
 use crate::nn::params::{Params, Store};
+use crate::nn::CriticNorm;
 use crate::optim::Optimizer;
 use crate::penalty::{critic_loss, generator_loss, Lipschitz, Mix};
 use crate::vocab::Vocab;
+use candle_core::{Layout, StorageRef};
 
 /// Samples drawn for each evaluation (10 batches of 64, as the paper's monitor).
 pub const EVAL_SAMPLES: usize = 640;
@@ -82,16 +88,6 @@ impl DataOrder {
     }
 }
 
-/// The numbers of one critic step.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CriticStats {
-    pub loss: f64,
-    pub wasserstein: f64,
-    pub penalty: f64,
-    /// `mean ‖∇D(x̂)‖` (gp, lp), the mean chord slope (fd), none (clip).
-    pub grad_norm: Option<f64>,
-}
-
 pub struct Trainer {
     pub config: RunConfig,
     pub run_dir: PathBuf,
@@ -118,6 +114,9 @@ pub struct Trainer {
     preview_noise: Tensor,
     /// Draws new preview noise; display only, never touches training's stream.
     preview_rng: ChaCha8Rng,
+    /// The hand-written steps, where they apply (CPU, f32, no critic normalisation);
+    /// otherwise both networks are trained through candle's autograd.
+    hand_written: Option<HandWritten>,
     /// Generator iterations completed.
     pub iteration: u64,
     /// Training seconds over all sessions.
@@ -153,7 +152,9 @@ impl Trainer {
             device,
         )?;
         let seed = config.seed;
+        let hand_written = HandWritten::new(&config, &gen_params, &critic_params, device, dtype)?;
         Ok(Trainer {
+            hand_written,
             rng: ChaCha8Rng::seed_from_u64(seed),
             config,
             run_dir: run_dir.to_path_buf(),
@@ -298,7 +299,10 @@ impl Trainer {
         let b = self.config.batch;
         let real = self.real_batch()?;
         let z = self.noise(b)?;
-        let fake = self.generator.forward(&z)?.detach();
+        let fake = match self.hand_written.as_mut() {
+            Some(hw) => hw.fake(&self.gen_params, &z)?,
+            None => self.generator.forward(&z)?.detach(),
+        };
         let strategy = self.config.lipschitz;
         // Drawn for every strategy, so that the stream (hence the data and noise) is the same
         // whatever the strategy; fd draws a second point on the line.
@@ -308,34 +312,60 @@ impl Trainer {
             _ => None,
         };
         let mix = Mix { eps, eps2 };
-        let loss = critic_loss(
-            &self.critic,
-            &real,
-            &fake,
-            &mix,
-            strategy,
-            self.config.lambda,
-        )?;
-        let grads = loss.total.backward()?;
-        let total = scalar(&loss.total)?;
-        if !total.is_finite() {
+        let lambda = self.config.lambda;
+        let stats = if let Some(hw) = self.hand_written.as_mut() {
+            let stats =
+                hw.critic_step(&self.critic_params, &real, &fake, &mix, strategy, lambda)?;
+            if stats.loss.is_finite() {
+                self.opt_d.step_host(&hw.critic_order, hw.critic.grads())?;
+            }
+            stats
+        } else {
+            let loss = critic_loss(&self.critic, &real, &fake, &mix, strategy, lambda)?;
+            let grads = loss.total.backward()?;
+            let stats = CriticStats {
+                loss: scalar(&loss.total)?,
+                wasserstein: scalar(&loss.wasserstein)?,
+                penalty: scalar(&loss.penalty)?,
+                grad_norm: loss.grad_norm.as_ref().map(scalar).transpose()?,
+            };
+            if stats.loss.is_finite() {
+                self.opt_d.step(&grads)?;
+            }
+            stats
+        };
+        if !stats.loss.is_finite() {
             return Err(self.diverged("critic loss"));
         }
-        self.opt_d.step(&grads)?;
         if strategy == Lipschitz::Clip {
             self.opt_d.clip(self.config.clip)?;
         }
-        Ok(CriticStats {
-            loss: total,
-            wasserstein: scalar(&loss.wasserstein)?,
-            penalty: scalar(&loss.penalty)?,
-            grad_norm: loss.grad_norm.as_ref().map(scalar).transpose()?,
-        })
+        Ok(stats)
+    }
+
+    /// Train both networks through candle's autograd even where the hand-written steps apply
+    /// (to compare the two; the result is the same up to rounding).
+    pub fn use_autograd(&mut self) {
+        self.hand_written = None;
+    }
+
+    /// Whether training steps use the hand-written CPU steps.
+    pub fn hand_written(&self) -> bool {
+        self.hand_written.is_some()
     }
 
     /// One generator update: minimise `−mean D(G(z))`.
     pub fn generator_step(&mut self) -> Result<f64> {
         let z = self.noise(self.config.batch)?;
+        if let Some(hw) = self.hand_written.as_mut() {
+            let value = hw.generator_step(&self.gen_params, &self.critic_params, &z)?;
+            if !value.is_finite() {
+                return Err(self.diverged("generator loss"));
+            }
+            self.opt_g
+                .step_host(&hw.generator_order, hw.generator.grads())?;
+            return Ok(value);
+        }
         let loss = generator_loss(&self.critic, &self.generator.forward(&z)?)?;
         let grads = loss.backward()?;
         let value = scalar(&loss)?;
@@ -636,6 +666,143 @@ pub fn noise(
     Ok(Tensor::from_vec(v, (b, dim), &Device::Cpu)?
         .to_dtype(dtype)?
         .to_device(device)?)
+}
+
+/// The hand-written CPU steps of both networks, and where their gradients go in each
+/// network's parameters.
+struct HandWritten {
+    critic: CriticStep<f32>,
+    generator: GeneratorStep<f32>,
+    /// `order[j]`: index in the network's parameters of the `j`-th tensor of [`param_names`].
+    critic_order: Vec<usize>,
+    generator_order: Vec<usize>,
+}
+
+/// Read locks on the named parameters' storage, in `order`.
+fn lock_params<'a>(params: &'a Params, order: &[usize]) -> Vec<(StorageRef<'a>, &'a Layout)> {
+    order
+        .iter()
+        .map(|&i| params.vars[i].1.as_tensor().storage_and_layout())
+        .collect()
+}
+
+/// The `f32` slices behind locked tensors.
+fn host_slices<'a>(locked: &'a [(StorageRef<'_>, &Layout)]) -> Result<Vec<&'a [f32]>> {
+    locked.iter().map(|(s, l)| host_slice(s, l)).collect()
+}
+
+/// Positions of [`param_names`] in `params`, if `params` holds exactly those.
+fn param_order(params: &Params, res_blocks: usize) -> Option<Vec<usize>> {
+    let names = param_names(res_blocks);
+    let order: Option<Vec<usize>> = names
+        .iter()
+        .map(|name| params.vars.iter().position(|(n, _)| n == name))
+        .collect();
+    order.filter(|o| o.len() == params.vars.len())
+}
+
+impl HandWritten {
+    /// Where they apply: on the CPU, in f32, without normalisation in the critic.
+    fn new(
+        config: &RunConfig,
+        gen_params: &Params,
+        critic_params: &Params,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Option<Self>> {
+        let shape = config.model;
+        if !device.is_cpu() || dtype != DType::F32 || shape.critic_norm != CriticNorm::None {
+            return Ok(None);
+        }
+        let orders = (
+            param_order(critic_params, shape.res_blocks),
+            param_order(gen_params, shape.res_blocks),
+        );
+        let (Some(critic_order), Some(generator_order)) = orders else {
+            return Ok(None);
+        };
+        Ok(Some(HandWritten {
+            critic: CriticStep::new(shape)?,
+            generator: GeneratorStep::new(shape),
+            critic_order,
+            generator_order,
+        }))
+    }
+
+    /// A fake batch `G(z)` (detached), `z` `(B, noise_dim)`.
+    fn fake(&mut self, gen_params: &Params, z: &Tensor) -> Result<Tensor> {
+        let locked = lock_params(gen_params, &self.generator_order);
+        let w = host_slices(&locked)?;
+        let z = z.contiguous()?;
+        let (zs, zl) = z.storage_and_layout();
+        let s = self.critic.shape();
+        let probs = self.generator.forward(&w, host_slice(&zs, zl)?)?;
+        let b = z.dim(0)?;
+        Ok(Tensor::from_slice(
+            probs,
+            (b, s.seq_len, s.vocab),
+            z.device(),
+        )?)
+    }
+
+    /// One critic step on the critic's current weights; the gradients stay in `self.critic`.
+    fn critic_step(
+        &mut self,
+        params: &Params,
+        real: &Tensor,
+        fake: &Tensor,
+        mix: &Mix,
+        strategy: Lipschitz,
+        lambda: f64,
+    ) -> Result<CriticStats> {
+        let locked = lock_params(params, &self.critic_order);
+        let w = host_slices(&locked)?;
+        // (`contiguous` is free on these, which are already.)
+        let (real, fake, eps) = (
+            real.contiguous()?,
+            fake.contiguous()?,
+            mix.eps.contiguous()?,
+        );
+        let eps2 = mix.eps2.as_ref().map(Tensor::contiguous).transpose()?;
+        let (rs, rl) = real.storage_and_layout();
+        let (fs, fl) = fake.storage_and_layout();
+        let (es, el) = eps.storage_and_layout();
+        let e2 = eps2.as_ref().map(Tensor::storage_and_layout);
+        let batch = StepBatch {
+            real: host_slice(&rs, rl)?,
+            fake: host_slice(&fs, fl)?,
+            eps: host_slice(&es, el)?,
+            eps2: match &e2 {
+                Some((s, l)) => Some(host_slice(s, l)?),
+                None => None,
+            },
+        };
+        self.critic.run(&w, &batch, strategy, lambda)
+    }
+
+    /// The generator's loss `−mean D(G(z))`; its gradient stays in `self.generator`.
+    fn generator_step(
+        &mut self,
+        gen_params: &Params,
+        critic_params: &Params,
+        z: &Tensor,
+    ) -> Result<f64> {
+        let gen_locked = lock_params(gen_params, &self.generator_order);
+        let gw = host_slices(&gen_locked)?;
+        let critic_locked = lock_params(critic_params, &self.critic_order);
+        let cw = host_slices(&critic_locked)?;
+        let z = z.contiguous()?;
+        let (zs, zl) = z.storage_and_layout();
+        let probs = self.generator.forward(&gw, host_slice(&zs, zl)?)?;
+        let (scores, input_grad) = self.critic.scores_and_input_grad(&cw, probs)?;
+        let b = scores.len();
+        let mean = scores.iter().map(|&s| s as f64).sum::<f64>() / b as f64;
+        // ∂(−mean D(G(z)))/∂G(z) = −∇ₓD/B.
+        let scale = -1.0 / b as f32;
+        let dprobs: Vec<f32> = input_grad.iter().map(|&g| g * scale).collect();
+        self.generator.backward(&gw, &dprobs)?;
+        Ok(-mean)
+    }
 }
 
 fn scalar(t: &Tensor) -> Result<f64> {

@@ -133,3 +133,66 @@ fn every_lipschitz_strategy_trains_and_clipping_keeps_weights_in_bounds() {
         trainer.save().unwrap();
     }
 }
+
+#[test]
+fn hand_written_and_autograd_steps_train_alike() {
+    // The CPU default is the hand-written step; the autograd path is the reference. From the
+    // same seed (same weights, data and noise) one generator step and one iteration of critic
+    // steps agree up to f32 rounding. (Later iterations drift apart as any two f32
+    // implementations of a GAN do: Adam with ε = 1e-8 turns the round-off residue of an exactly
+    // zero gradient, such as the last block's conv2 bias, into a step of about 0.1·lr.)
+    for strategy in [Lipschitz::Gp, Lipschitz::Lp, Lipschitz::Fd, Lipschitz::Clip] {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut hand = tiny_trainer(strategy, CriticNorm::None, a.path());
+        let mut auto = tiny_trainer(strategy, CriticNorm::None, b.path());
+        auto.use_autograd();
+        assert!(hand.hand_written() && !auto.hand_written());
+        let close = |x: f64, y: f64, what: &str| {
+            let e = (x - y).abs() / x.abs().max(y.abs()).max(1e-2);
+            assert!(
+                e < 2e-5,
+                "{strategy:?} {what}: hand-written {x} vs autograd {y}"
+            );
+        };
+        let (g1, g2) = (
+            hand.generator_step().unwrap(),
+            auto.generator_step().unwrap(),
+        );
+        close(g1, g2, "generator loss");
+        let (h, r) = (
+            hand.train_iteration().unwrap(),
+            auto.train_iteration().unwrap(),
+        );
+        close(h.critic_loss, r.critic_loss, "critic loss");
+        close(h.wasserstein, r.wasserstein, "W");
+        close(h.penalty, r.penalty, "penalty");
+        // Weight matrices (biases: see above) after one generator step and five critic steps.
+        // Adam's first steps move an entry by lr·g/(|g| + ε) ≈ ±lr whatever |g|, so where a
+        // gradient is itself round-off small the two paths may step differently: measured on
+        // the mean (a wrong gradient anywhere would move it by ~lr), bounded at every entry.
+        let lr = if strategy == Lipschitz::Clip {
+            5e-5
+        } else {
+            1e-3
+        };
+        for (p, q) in [
+            (&hand.gen_params, &auto.gen_params),
+            (&hand.critic_params, &auto.critic_params),
+        ] {
+            let matrices = p
+                .vars
+                .iter()
+                .zip(&q.vars)
+                .filter(|((n, _), _)| n.ends_with("weight"));
+            for ((name, v), (_, w)) in matrices {
+                let diff = (v.as_tensor() - w.as_tensor()).unwrap().abs().unwrap();
+                let max = diff.max_all().unwrap().to_scalar::<f32>().unwrap() as f64;
+                let mean = diff.mean_all().unwrap().to_scalar::<f32>().unwrap() as f64;
+                assert!(
+                    mean < 1e-3 * lr && max < 0.1 * lr,
+                    "{strategy:?} {name}: weights differ by {mean:.2e} on average, {max:.2e} at most"
+                );
+            }
+        }
+    }
+}

@@ -93,30 +93,14 @@ pub fn im2col_ops(x: &Tensor, k: usize) -> Result<Tensor> {
     Ok(Tensor::cat(&windows, 2)?)
 }
 
-/// The im2col kernel: `out[b, t, j·C..(j+1)·C] = x[b, t + j − k/2, :]` (zero outside).
+/// The im2col kernel ([`crate::kernels::im2col`]) as a candle op.
 struct Im2Col {
     k: usize,
 }
 
-/// Its adjoint: `out[b, s, :] = Σ_j in[b, s − j + k/2, j·C..(j+1)·C]`.
+/// Its adjoint ([`crate::kernels::col2im`]).
 struct Col2Im {
     k: usize,
-}
-
-/// Row copies shared by both directions: for every sample, position and window `j`, move
-/// `c` values between `wide` (row width `k·c`) and `narrow` (row width `c`).
-fn for_each_window(b: usize, l: usize, c: usize, k: usize, mut f: impl FnMut(usize, usize)) {
-    let half = k / 2;
-    for n in 0..b {
-        for t in 0..l {
-            for j in 0..k {
-                let Some(src) = (t + j).checked_sub(half).filter(|&s| s < l) else {
-                    continue;
-                };
-                f(((n * l + t) * k + j) * c, (n * l + src) * c);
-            }
-        }
-    }
 }
 
 fn cpu_slice<'a, T: candle_core::WithDType>(
@@ -140,6 +124,7 @@ macro_rules! im2col_kernels {
     };
 }
 
+use crate::kernels::{self, Real};
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape};
 
 impl CustomOp1 for Im2Col {
@@ -154,17 +139,9 @@ impl CustomOp1 for Im2Col {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (b, l, c) = layout.shape().dims3()?;
         let k = self.k;
-        fn run<T: Copy + num_zero::Zero>(
-            x: &[T],
-            b: usize,
-            l: usize,
-            c: usize,
-            k: usize,
-        ) -> Vec<T> {
+        fn run<T: Real>(x: &[T], b: usize, l: usize, c: usize, k: usize) -> Vec<T> {
             let mut out = vec![T::zero(); b * l * k * c];
-            for_each_window(b, l, c, k, |wide, narrow| {
-                out[wide..wide + c].copy_from_slice(&x[narrow..narrow + c])
-            });
+            kernels::im2col(x, &mut out, l, c, k);
             out
         }
         Ok((
@@ -196,19 +173,9 @@ impl CustomOp1 for Col2Im {
         let (b, l, kc) = layout.shape().dims3()?;
         let k = self.k;
         let c = kc / k;
-        fn run<T: Copy + num_zero::Zero + std::ops::AddAssign>(
-            g: &[T],
-            b: usize,
-            l: usize,
-            c: usize,
-            k: usize,
-        ) -> Vec<T> {
+        fn run<T: Real>(g: &[T], b: usize, l: usize, c: usize, k: usize) -> Vec<T> {
             let mut out = vec![T::zero(); b * l * c];
-            for_each_window(b, l, c, k, |wide, narrow| {
-                for (o, &v) in out[narrow..narrow + c].iter_mut().zip(&g[wide..wide + c]) {
-                    *o += v;
-                }
-            });
+            kernels::col2im(g, &mut out, None, l, c, k);
             out
         }
         Ok((
@@ -224,22 +191,5 @@ impl CustomOp1 for Col2Im {
         grad: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
         Ok(Some(grad.contiguous()?.apply_op1(Im2Col { k: self.k })?))
-    }
-}
-
-/// The zero of f32 and f64, for the kernels above.
-mod num_zero {
-    pub trait Zero {
-        fn zero() -> Self;
-    }
-    impl Zero for f32 {
-        fn zero() -> Self {
-            0.0
-        }
-    }
-    impl Zero for f64 {
-        fn zero() -> Self {
-            0.0
-        }
     }
 }

@@ -1,0 +1,345 @@
+//! Dense CPU kernels on plain slices, for the hand-written critic step ([`crate::critic_step`])
+//! and the convolution's custom ops: one matrix product (the `gemm` crate, the same kernels
+//! candle's CPU matmul uses), the im2col window copy and its adjoint, and the few element-wise
+//! passes in between. Rows are `(sample, position)` pairs, columns are channels.
+
+use rayon::prelude::*;
+
+/// The element types the kernels run on (f32 for training, f64 for gradient checks).
+pub trait Real:
+    num_traits::Float
+    + candle_core::WithDType
+    + std::iter::Sum
+    + std::ops::AddAssign
+    + std::ops::MulAssign
+    + std::ops::DivAssign
+    + Send
+    + Sync
+    + 'static
+{
+}
+impl Real for f32 {}
+impl Real for f64 {}
+
+/// The elements of a contiguous CPU tensor, borrowed from its storage (`storage` and `layout`
+/// as [`candle_core::Tensor::storage_and_layout`] gives them).
+pub fn host_slice<'a, T: Real>(
+    storage: &'a candle_core::Storage,
+    layout: &candle_core::Layout,
+) -> crate::Result<&'a [T]> {
+    let candle_core::Storage::Cpu(cpu) = storage else {
+        return Err(crate::Error::Runtime(
+            "expected a tensor in CPU memory".into(),
+        ));
+    };
+    let (from, to) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| crate::Error::Runtime("expected a contiguous tensor".into()))?;
+    Ok(&cpu.as_slice::<T>()?[from..to])
+}
+
+/// A matrix in a slice: `rows × cols`, element `(i, j)` at `i·rs + j·cs`.
+#[derive(Clone, Copy)]
+pub struct Mat<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a, T> Mat<'a, T> {
+    /// The first `rows × cols` elements of `data`, row-major.
+    pub fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
+        assert!(data.len() >= rows * cols, "matrix larger than its slice");
+        Mat {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// The transpose (no copy: the strides swap).
+    pub fn t(self) -> Self {
+        Mat {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+}
+
+/// `dst ← scale · a·b`, or `dst ← dst + scale · a·b` with `accumulate`; `dst` row-major
+/// `a.rows × b.cols`. Threads: rayon's pool (the physical cores unless `RAYON_NUM_THREADS`).
+pub fn matmul<T: Real>(dst: &mut [T], a: Mat<T>, b: Mat<T>, scale: T, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(k, b.rows, "matmul: inner dimensions differ");
+    assert!(dst.len() >= m * n, "matmul: destination too small");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(T::zero());
+        }
+        return;
+    }
+    // The last element each operand reads must lie inside its slice (the `gemm` call is unsafe).
+    let last = |x: &Mat<T>| (x.rows - 1) * x.rs + (x.cols - 1) * x.cs;
+    assert!(last(&a) < a.data.len() && last(&b) < b.data.len());
+    let threads = rayon::current_num_threads();
+    let parallelism = if threads > 1 && m * n * k >= 1 << 15 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: every index the product touches is in bounds (checked above), `dst` is not
+    // aliased by `a` or `b` (a `&mut` and two `&`), and T is f32 or f64.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            T::one(),
+            scale,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Calls `f(wide_offset, narrow_offset)` for every sample, position and window `j` of a width-`k`
+/// "same" convolution whose source position is inside the sequence: row `(n, t)` of the wide
+/// `(·, k·c)` matrix holds, in block `j`, row `(n, t + j − k/2)` of the narrow `(·, c)` one.
+/// Offsets are relative to the sample's first row.
+fn for_each_window(l: usize, c: usize, k: usize, mut f: impl FnMut(usize, usize)) {
+    let half = k / 2;
+    for t in 0..l {
+        for j in 0..k {
+            let Some(src) = (t + j).checked_sub(half).filter(|&s| s < l) else {
+                continue;
+            };
+            f((t * k + j) * c, src * c);
+        }
+    }
+}
+
+/// Work below this many elements stays on one thread (splitting costs more than it saves).
+const PAR_MIN: usize = 1 << 16;
+
+/// im2col: `wide[(n,t), j·c..(j+1)·c] = narrow[(n, t + j − k/2), :]`, zero outside the sequence.
+/// `narrow` is `(samples·l, c)`, `wide` `(samples·l, k·c)`.
+pub fn im2col<T: Real>(narrow: &[T], wide: &mut [T], l: usize, c: usize, k: usize) {
+    let per = l * c;
+    let samples = narrow.len() / per;
+    let wide = &mut wide[..samples * per * k];
+    let half = k / 2;
+    let run = |(wide, narrow): (&mut [T], &[T])| {
+        // Only the windows that reach past either end are zero: the first and last `half`
+        // positions.
+        for t in (0..half.min(l)).chain(l.saturating_sub(half).max(half)..l) {
+            wide[t * k * c..(t + 1) * k * c].fill(T::zero());
+        }
+        for_each_window(l, c, k, |w, n| {
+            wide[w..w + c].copy_from_slice(&narrow[n..n + c])
+        });
+    };
+    if wide.len() >= PAR_MIN {
+        wide.par_chunks_mut(per * k)
+            .zip(narrow.par_chunks(per))
+            .for_each(run);
+    } else {
+        wide.chunks_mut(per * k)
+            .zip(narrow.chunks(per))
+            .for_each(run);
+    }
+}
+
+/// col2im, the adjoint of [`im2col`]: `narrow[(n,s), :] = Σ_j wide[(n, s − j + k/2), j·c..]`.
+/// With `mask`, each result is then multiplied by `mask > 0` (a ReLU's derivative).
+pub fn col2im<T: Real>(
+    wide: &[T],
+    narrow: &mut [T],
+    mask: Option<&[T]>,
+    l: usize,
+    c: usize,
+    k: usize,
+) {
+    let per = l * c;
+    let samples = narrow.len() / per;
+    let run = |(s, narrow): (usize, &mut [T])| {
+        let wide = &wide[s * per * k..(s + 1) * per * k];
+        narrow.fill(T::zero());
+        for_each_window(l, c, k, |w, n| {
+            for (o, &v) in narrow[n..n + c].iter_mut().zip(&wide[w..w + c]) {
+                *o += v;
+            }
+        });
+        if let Some(mask) = mask {
+            let mask = &mask[s * per..(s + 1) * per];
+            for (o, &m) in narrow.iter_mut().zip(mask) {
+                if m <= T::zero() {
+                    *o = T::zero();
+                }
+            }
+        }
+    };
+    let narrow = &mut narrow[..samples * per];
+    if narrow.len() * k >= PAR_MIN {
+        narrow.par_chunks_mut(per).enumerate().for_each(run);
+    } else {
+        narrow.chunks_mut(per).enumerate().for_each(run);
+    }
+}
+
+/// `x ← max(x, 0)`.
+pub fn relu_in_place<T: Real>(x: &mut [T]) {
+    let f = |v: &mut T| {
+        if *v < T::zero() {
+            *v = T::zero()
+        }
+    };
+    if x.len() >= PAR_MIN {
+        x.par_iter_mut().for_each(f);
+    } else {
+        x.iter_mut().for_each(f);
+    }
+}
+
+/// `x ← x · [mask > 0] · scale`.
+pub fn mask_scale<T: Real>(x: &mut [T], mask: &[T], scale: T) {
+    let f = |(v, &m): (&mut T, &T)| *v = if m > T::zero() { *v * scale } else { T::zero() };
+    if x.len() >= PAR_MIN {
+        x.par_iter_mut().zip(mask.par_iter()).for_each(f);
+    } else {
+        x.iter_mut().zip(mask).for_each(f);
+    }
+}
+
+/// `x ← x + scale · y · [mask > 0]`.
+pub fn add_masked<T: Real>(x: &mut [T], y: &[T], mask: &[T], scale: T) {
+    let f = |((v, &y), &m): ((&mut T, &T), &T)| {
+        if m > T::zero() {
+            *v += scale * y
+        }
+    };
+    if x.len() >= PAR_MIN {
+        x.par_iter_mut()
+            .zip(y.par_iter())
+            .zip(mask.par_iter())
+            .for_each(f);
+    } else {
+        x.iter_mut().zip(y).zip(mask).for_each(f);
+    }
+}
+
+/// Every row of the `(·, bias.len())` matrix `x` set to `bias`.
+pub fn fill_rows<T: Real>(x: &mut [T], bias: &[T]) {
+    for row in x.chunks_mut(bias.len()) {
+        row.copy_from_slice(bias);
+    }
+}
+
+/// `x_row ← x_row + scale · bias` for every row of the `(·, bias.len())` matrix `x`.
+pub fn add_rows<T: Real>(x: &mut [T], bias: &[T], scale: T) {
+    for row in x.chunks_mut(bias.len()) {
+        for (o, &b) in row.iter_mut().zip(bias) {
+            *o += scale * b;
+        }
+    }
+}
+
+/// `out[j] += scale · Σ_i x[i, j]` over the rows of `(·, out.len())` matrix `x`.
+pub fn add_col_sums<T: Real>(out: &mut [T], x: &[T], scale: T) {
+    let mut sums = vec![T::zero(); out.len()];
+    for row in x.chunks(out.len()) {
+        for (s, &v) in sums.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    for (o, s) in out.iter_mut().zip(sums) {
+        *o += scale * s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random values in [−1, 1).
+    fn values(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matmul_matches_the_definition_for_every_transpose() {
+        let (m, k, n) = (7, 5, 3);
+        let a = values(m * k, 1);
+        let b = values(k * n, 2);
+        let at: Vec<f64> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+        let bt: Vec<f64> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+        let expect: Vec<f64> = (0..m * n)
+            .map(|i| (0..k).map(|p| a[(i / n) * k + p] * b[p * n + i % n]).sum())
+            .collect();
+        for (am, bm) in [
+            (Mat::new(&a, m, k), Mat::new(&b, k, n)),
+            (Mat::new(&at, k, m).t(), Mat::new(&b, k, n)),
+            (Mat::new(&a, m, k), Mat::new(&bt, n, k).t()),
+            (Mat::new(&at, k, m).t(), Mat::new(&bt, n, k).t()),
+        ] {
+            let mut dst = vec![1.0; m * n];
+            matmul(&mut dst, am, bm, 2.0, true);
+            for (d, e) in dst.iter().zip(&expect) {
+                assert!((d - (1.0 + 2.0 * e)).abs() < 1e-12);
+            }
+            matmul(&mut dst, am, bm, 1.0, false);
+            for (d, e) in dst.iter().zip(&expect) {
+                assert!((d - e).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩ for any x, y: the defining property of the adjoint.
+        let (samples, l, c, k) = (3, 6, 4, 5);
+        let x = values(samples * l * c, 3);
+        let y = values(samples * l * c * k, 4);
+        let mut wide = vec![9.0; y.len()];
+        im2col(&x, &mut wide, l, c, k);
+        let mut narrow = vec![9.0; x.len()];
+        col2im(&y, &mut narrow, None, l, c, k);
+        let lhs: f64 = wide.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let rhs: f64 = x.iter().zip(&narrow).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-12, "{lhs} vs {rhs}");
+        // The centre block is the input itself; the first block of position 0 is padding.
+        assert_eq!(wide[2 * c..3 * c], x[..c]);
+        assert!(wide[..c].iter().all(|&v| v == 0.0));
+    }
+}

@@ -1,0 +1,320 @@
+//! The hand-written CPU steps against the autograd ones (themselves checked against finite
+//! differences in `gradients.rs`) and directly against finite differences, in f64: for the
+//! critic the same loss, parts and gradient of every weight for every Lipschitz strategy; for
+//! the generator the same probabilities and weight gradients.
+
+mod common;
+
+use candle_core::{DType, Device, Tensor};
+use common::*;
+use textgan::critic_step::{param_names, CriticStep, StepBatch};
+use textgan::generator_step::GeneratorStep;
+use textgan::nn::critic::Critic;
+use textgan::nn::generator::Generator;
+use textgan::nn::params::{Params, Store};
+use textgan::nn::ModelShape;
+use textgan::penalty::{critic_loss, interpolate, per_sample_norm, Lipschitz, Mix};
+
+/// Deeper and wider than TINY, with a batch that is not a power of two.
+const SMALL: ModelShape = ModelShape {
+    vocab: 7,
+    seq_len: 8,
+    dim: 6,
+    noise_dim: 3,
+    res_blocks: 3,
+    critic_norm: textgan::nn::CriticNorm::None,
+};
+
+fn flat(t: &Tensor) -> Vec<f64> {
+    t.flatten_all().unwrap().to_vec1::<f64>().unwrap()
+}
+
+fn weights(params: &Params, shape: ModelShape) -> Vec<Vec<f64>> {
+    param_names(shape.res_blocks)
+        .iter()
+        .map(|n| flat(params.get(n).unwrap().as_tensor()))
+        .collect()
+}
+
+/// Rescale the output weight so that the median gradient norm at `x̂` is 1: the norms then
+/// straddle 1 (one-sided and two-sided penalties differ) and the penalty is far from zero.
+fn centre_norms(critic: &Critic, params: &Params, x_hat: &Tensor) {
+    let norms = || flat(&per_sample_norm(&critic.input_grad(x_hat).unwrap()).unwrap());
+    let mut sorted = norms();
+    sorted.sort_by(f64::total_cmp);
+    let w = params.get("output.weight").unwrap();
+    w.set(&(w.as_tensor() / sorted[sorted.len() / 2]).unwrap())
+        .unwrap();
+    let n = norms();
+    assert!(
+        n.iter().any(|&x| x < 0.99) && n.iter().any(|&x| x > 1.01),
+        "norms {n:?}"
+    );
+}
+
+struct Case {
+    critic: Critic,
+    params: Params,
+    real: Tensor,
+    fake: Tensor,
+    mix: Mix,
+}
+
+fn case(shape: ModelShape, b: usize, seed: u64, strategy: Lipschitz) -> Case {
+    let (critic, params) = Critic::init(shape, Store::new(seed, DType::F64, &Device::Cpu)).unwrap();
+    let mut r = rng(seed + 100);
+    let real = one_hot(&mut r, b, shape);
+    let fake = soft(&mut r, b, shape);
+    let eps = uniform(&mut r, b);
+    centre_norms(&critic, &params, &interpolate(&real, &fake, &eps).unwrap());
+    let eps2 = (strategy == Lipschitz::Fd).then(|| uniform(&mut r, b));
+    Case {
+        critic,
+        params,
+        real,
+        fake,
+        mix: Mix { eps, eps2 },
+    }
+}
+
+/// The hand-written step's stats and gradients for the case's current weights.
+fn hand_written(
+    c: &Case,
+    strategy: Lipschitz,
+) -> (textgan::critic_step::CriticStats, Vec<Vec<f64>>) {
+    let shape = c.critic.shape;
+    let w = weights(&c.params, shape);
+    let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
+    let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(&c.mix.eps));
+    let eps2 = c.mix.eps2.as_ref().map(flat);
+    let batch = StepBatch {
+        real: &real,
+        fake: &fake,
+        eps: &eps,
+        eps2: eps2.as_deref(),
+    };
+    let mut step = CriticStep::<f64>::new(shape).unwrap();
+    let stats = step.run(&slices, &batch, strategy, 10.0).unwrap();
+    (stats, step.grads().to_vec())
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / a.abs().max(b.abs()).max(1e-8)
+}
+
+#[test]
+fn hand_written_step_equals_autograd_for_every_strategy_and_weight() {
+    for (shape, b) in [(TINY, 3), (SMALL, 5)] {
+        for strategy in [Lipschitz::Gp, Lipschitz::Lp, Lipschitz::Fd, Lipschitz::Clip] {
+            let c = case(shape, b, 7, strategy);
+            let loss = critic_loss(&c.critic, &c.real, &c.fake, &c.mix, strategy, 10.0).unwrap();
+            let grads = loss.total.backward().unwrap();
+            let (stats, hand) = hand_written(&c, strategy);
+            let s = |t: &Tensor| t.to_scalar::<f64>().unwrap();
+            assert!(rel(stats.loss, s(&loss.total)) < 1e-10, "{strategy:?} loss");
+            assert!(rel(stats.wasserstein, s(&loss.wasserstein)) < 1e-10);
+            assert!(
+                rel(stats.penalty, s(&loss.penalty)) < 1e-10,
+                "{strategy:?} penalty"
+            );
+            if strategy != Lipschitz::Clip {
+                let n = s(loss.grad_norm.as_ref().unwrap());
+                assert!(rel(stats.grad_norm.unwrap(), n) < 1e-10);
+            }
+            let overall = hand.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+            let mut compared = 0;
+            for (name, h) in param_names(shape.res_blocks).iter().zip(&hand) {
+                let var = c.params.get(name).unwrap();
+                // Autograd leaves no gradient where the loss does not depend on a weight.
+                let auto = grads
+                    .get(var.as_tensor())
+                    .map(flat)
+                    .unwrap_or_else(|| vec![0.0; h.len()]);
+                assert_eq!(auto.len(), h.len(), "{name}");
+                // Relative to the tensor's largest entry; gradients that are exactly zero in
+                // exact arithmetic (the last block's conv2 bias) agree up to round-off.
+                let scale = auto.iter().fold(1e-3 * overall, |m, v| m.max(v.abs()));
+                for (i, (a, x)) in auto.iter().zip(h).enumerate() {
+                    assert!(
+                        (a - x).abs() <= 1e-10 * scale,
+                        "{strategy:?} {name}[{i}]: autograd {a} vs hand-written {x}"
+                    );
+                    compared += 1;
+                }
+            }
+            assert!(compared > 100);
+        }
+    }
+}
+
+#[test]
+fn the_cases_exercise_the_penalty_branches() {
+    // Guards the test above: lp must differ from gp (some norms below 1), and the penalty's
+    // gradient must weigh in every conv weight, or its reverse pass was not really compared.
+    let c = case(SMALL, 5, 7, Lipschitz::Gp);
+    let (gp, gp_grads) = hand_written(&c, Lipschitz::Gp);
+    let (lp, _) = hand_written(&c, Lipschitz::Lp);
+    let (_, w_grads) = hand_written(&c, Lipschitz::Clip);
+    assert!(
+        lp.penalty > 0.0 && lp.penalty < gp.penalty * 0.99,
+        "gp {gp:?} lp {lp:?}"
+    );
+    for (name, (g, w)) in param_names(SMALL.res_blocks)
+        .iter()
+        .zip(gp_grads.iter().zip(&w_grads))
+        .filter(|(n, _)| n.ends_with("weight"))
+    {
+        let diff = g
+            .iter()
+            .zip(w)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let size = w.iter().map(|v| v.abs()).fold(0.0, f64::max);
+        assert!(
+            diff > 1e-3 * size,
+            "{name}: penalty gradient {diff} vs {size}"
+        );
+    }
+}
+
+#[test]
+fn hand_written_gradient_penalty_step_matches_finite_differences() {
+    // Directly, not only through autograd: central differences of the step's own loss.
+    let c = case(SMALL, 4, 11, Lipschitz::Gp);
+    let shape = c.critic.shape;
+    let (_, grads) = hand_written(&c, Lipschitz::Gp);
+    let names = param_names(shape.res_blocks);
+    let loss_at = |w: &[Vec<f64>]| {
+        let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
+        let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(&c.mix.eps));
+        let batch = StepBatch {
+            real: &real,
+            fake: &fake,
+            eps: &eps,
+            eps2: None,
+        };
+        let mut step = CriticStep::<f64>::new(shape).unwrap();
+        step.run(&slices, &batch, Lipschitz::Gp, 10.0).unwrap().loss
+    };
+    let base = weights(&c.params, shape);
+    let mut worst = 0.0f64;
+    let mut checked = 0;
+    for (p, name) in names.iter().enumerate() {
+        let n = base[p].len();
+        for i in (0..n).step_by((n / 6).max(1)) {
+            let h = 1e-6;
+            let mut w = base.clone();
+            w[p][i] += h;
+            let up = loss_at(&w);
+            w[p][i] -= 2.0 * h;
+            let down = loss_at(&w);
+            let fd = (up - down) / (2.0 * h);
+            let g = grads[p][i];
+            if fd.abs() < 1e-7 && g.abs() < 1e-7 {
+                continue; // biases of the penalty-only path: exactly zero both ways
+            }
+            let e = (g - fd).abs() / g.abs().max(fd.abs());
+            assert!(
+                e < 1e-5,
+                "{name}[{i}]: hand-written {g} vs finite difference {fd}"
+            );
+            worst = worst.max(e);
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} entries compared");
+    eprintln!("hand-written gp step: {checked} entries, worst relative error {worst:.2e}");
+}
+
+/// A generator of `shape` in f64, noise, and a fixed "upstream gradient" w.r.t. its output.
+fn generator_case(shape: ModelShape, b: usize, seed: u64) -> (Generator, Params, Tensor, Tensor) {
+    let (g, params) = Generator::init(shape, Store::new(seed, DType::F64, &Device::Cpu)).unwrap();
+    let mut r = rng(seed + 1);
+    let z = (uniform(&mut r, b * shape.noise_dim)
+        .affine(2.0, -1.0)
+        .unwrap())
+    .reshape((b, shape.noise_dim))
+    .unwrap();
+    let seed_grad = soft(&mut r, b, shape).affine(3.0, -0.5).unwrap();
+    (g, params, z, seed_grad)
+}
+
+/// The hand-written generator's probabilities and weight gradients for `Σ G(z) ⊙ seed_grad`.
+fn hand_written_generator(
+    shape: ModelShape,
+    params: &Params,
+    z: &Tensor,
+    seed_grad: &Tensor,
+) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let w = weights(params, shape);
+    let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
+    let mut step = GeneratorStep::<f64>::new(shape);
+    let probs = step.forward(&slices, &flat(z)).unwrap().to_vec();
+    step.backward(&slices, &flat(seed_grad)).unwrap();
+    (probs, step.grads().to_vec())
+}
+
+#[test]
+fn hand_written_generator_equals_autograd() {
+    for (shape, b) in [(TINY, 3), (SMALL, 5)] {
+        let (g, params, z, seed_grad) = generator_case(shape, b, 5);
+        let fake = g.forward(&z).unwrap();
+        let grads = (&fake * &seed_grad)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let (probs, hand) = hand_written_generator(shape, &params, &z, &seed_grad);
+        for (a, h) in flat(&fake).iter().zip(&probs) {
+            assert!((a - h).abs() < 1e-12, "probabilities: {a} vs {h}");
+        }
+        let overall = hand.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (name, h) in param_names(shape.res_blocks).iter().zip(&hand) {
+            let auto = flat(grads.get(params.get(name).unwrap().as_tensor()).unwrap());
+            assert_eq!(auto.len(), h.len(), "{name}");
+            let scale = auto.iter().fold(1e-3 * overall, |m, v| m.max(v.abs()));
+            for (i, (a, x)) in auto.iter().zip(h).enumerate() {
+                assert!(
+                    (a - x).abs() <= 1e-10 * scale,
+                    "{name}[{i}]: autograd {a} vs hand-written {x}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn hand_written_generator_gradient_matches_finite_differences() {
+    let shape = SMALL;
+    let (_, params, z, seed_grad) = generator_case(shape, 4, 9);
+    let (_, grads) = hand_written_generator(shape, &params, &z, &seed_grad);
+    let base = weights(&params, shape);
+    let (zf, sf) = (flat(&z), flat(&seed_grad));
+    let loss_at = |w: &[Vec<f64>]| {
+        let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
+        let mut step = GeneratorStep::<f64>::new(shape);
+        let probs = step.forward(&slices, &zf).unwrap();
+        probs.iter().zip(&sf).map(|(p, s)| p * s).sum::<f64>()
+    };
+    let mut checked = 0;
+    for (p, name) in param_names(shape.res_blocks).iter().enumerate() {
+        let n = base[p].len();
+        for i in (0..n).step_by((n / 5).max(1)) {
+            let h = 1e-6;
+            let mut w = base.clone();
+            w[p][i] += h;
+            let up = loss_at(&w);
+            w[p][i] -= 2.0 * h;
+            let fd = (up - loss_at(&w)) / (2.0 * h);
+            let g = grads[p][i];
+            let e = (g - fd).abs() / g.abs().max(fd.abs()).max(1e-9);
+            assert!(
+                e < 1e-5,
+                "{name}[{i}]: hand-written {g} vs finite difference {fd}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} entries compared");
+}
