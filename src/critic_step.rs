@@ -358,12 +358,14 @@ impl<T: Real> CriticStep<T> {
         let (v, l, d) = (self.vocab, self.len, self.dim);
         let n = b * l;
         resize(&mut self.gx, n * v);
-        let mut g_out = vec![T::zero(); n * d];
-        for row in g_out.chunks_mut(l * d) {
-            row.copy_from_slice(w[self.out()]);
-        }
+        // g_N = w_out for every sample (built in g0, which then takes the chain's result).
+        let w_out = w[self.out()];
         resize(&mut self.g0, n * d);
-        self.g0.copy_from_slice(self.stack.chain(first, &g_out));
+        for row in self.g0.chunks_mut(l * d) {
+            row.copy_from_slice(w_out);
+        }
+        let g0 = self.stack.chain(first, &self.g0);
+        self.g0.copy_from_slice(g0);
         matmul(
             &mut self.gx,
             Mat::new(&self.g0, n, d),

@@ -151,14 +151,20 @@ pub fn im2col<T: Real>(narrow: &[T], wide: &mut [T], l: usize, c: usize, k: usiz
     let wide = &mut wide[..samples * per * k];
     let half = k / 2;
     let run = |(wide, narrow): (&mut [T], &[T])| {
-        // Only the windows that reach past either end are zero: the first and last `half`
-        // positions.
-        for t in (0..half.min(l)).chain(l.saturating_sub(half).max(half)..l) {
-            wide[t * k * c..(t + 1) * k * c].fill(T::zero());
+        for (t, row) in wide.chunks_mut(k * c).enumerate() {
+            if t >= half && t + half < l {
+                // An inner position's window is k consecutive rows of the input: one copy.
+                row.copy_from_slice(&narrow[(t - half) * c..(t + half + 1) * c]);
+            } else {
+                // Near either end, the part of the window outside the sequence is zero.
+                for (j, block) in row.chunks_mut(c).enumerate() {
+                    match (t + j).checked_sub(half).filter(|&s| s < l) {
+                        Some(s) => block.copy_from_slice(&narrow[s * c..(s + 1) * c]),
+                        None => block.fill(T::zero()),
+                    }
+                }
+            }
         }
-        for_each_window(l, c, k, |w, n| {
-            wide[w..w + c].copy_from_slice(&narrow[n..n + c])
-        });
     };
     if wide.len() >= PAR_MIN {
         wide.par_chunks_mut(per * k)

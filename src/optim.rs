@@ -193,27 +193,24 @@ impl Optimizer {
                         "optimizer: gradient of the wrong size".into(),
                     ));
                 }
-                let mut p_new = vec![T::zero(); p.len()];
-                let mut m_new = vec![T::zero(); p.len()];
-                let mut v_new = vec![T::zero(); p.len()];
-                p_new
-                    .par_iter_mut()
-                    .zip(m_new.par_iter_mut())
-                    .zip(v_new.par_iter_mut())
-                    .enumerate()
-                    .with_min_len(4096)
-                    .for_each(|(j, ((po, mo), vo))| {
-                        let gj = g[j];
-                        *vo = beta2 * v[j] + (one - beta2) * gj * gj;
-                        let update = match c.rule {
-                            Rule::Adam => {
-                                *mo = beta1 * m[j] + (one - beta1) * gj;
-                                *mo * step / ((*vo * inv_bias2).sqrt() + eps)
-                            }
-                            Rule::RmsProp => gj * rms_lr / (vo.sqrt() + eps),
-                        };
-                        *po = p[j] - update;
-                    });
+                // Each output written once, in parallel and in order (no zero-filling first).
+                let adam = c.rule == Rule::Adam;
+                let update = |j: usize| {
+                    let gj = g[j];
+                    let vj = beta2 * v[j] + (one - beta2) * gj * gj;
+                    let (mj, step) = if adam {
+                        let mj = beta1 * m[j] + (one - beta1) * gj;
+                        (mj, mj * step / ((vj * inv_bias2).sqrt() + eps))
+                    } else {
+                        (T::zero(), gj * rms_lr / (vj.sqrt() + eps))
+                    };
+                    (p[j] - step, (mj, vj))
+                };
+                let (p_new, (m_new, v_new)): (Vec<T>, (Vec<T>, Vec<T>)) = (0..p.len())
+                    .into_par_iter()
+                    .with_min_len(1 << 14)
+                    .map(update)
+                    .unzip();
                 (p_new, m_new, v_new)
             };
             var.set(&Tensor::from_vec(p_new, &shape, &device)?)?;

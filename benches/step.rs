@@ -1,0 +1,34 @@
+//! `cargo bench`: the measurement of `textgan bench` — every width × Lipschitz strategy, each
+//! timed in its own process of the release binary. `TEXTGAN_BENCH_DIMS=64,128` picks widths.
+
+use std::path::Path;
+
+use textgan::bench::{self, BenchOptions};
+use textgan::penalty::Lipschitz;
+
+fn main() {
+    let dims: Vec<usize> = std::env::var("TEXTGAN_BENCH_DIMS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|d| d.trim().parse().ok()).collect())
+        .unwrap_or_else(|| bench::SUITE_DIMS.to_vec());
+    let base = BenchOptions {
+        corpus: Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/wordnet.txt"),
+        dim: 0,
+        critic_iters: 10,
+        batch: 64,
+        lipschitz: Lipschitz::Gp,
+        warmup: 1,
+        iters: 3,
+        autograd: false,
+    };
+    let strategies = [Lipschitz::Gp, Lipschitz::Lp, Lipschitz::Fd, Lipschitz::Clip];
+    println!("{}", bench::TABLE_HEADER);
+    let exe = Path::new(env!("CARGO_BIN_EXE_textgan"));
+    let result = bench::suite(exe, &base, &dims, &strategies, &mut |r| {
+        println!("{}", bench::table_row(r))
+    });
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
