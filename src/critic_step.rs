@@ -136,16 +136,14 @@ impl<T: Real> CriticStep<T> {
         sizes
     }
 
-    /// Check that `weights` fit the critic and flip its kernels; returns the weights' sizes.
-    fn prepare_weights(&mut self, weights: &[&[T]]) -> Result<Vec<usize>> {
+    /// Check that `weights` fit the critic; returns the weights' sizes.
+    fn check_weights(&self, weights: &[&[T]]) -> Result<Vec<usize>> {
         let sizes = self.param_sizes();
         if weights.len() != sizes.len() || weights.iter().zip(&sizes).any(|(w, &n)| w.len() != n) {
             return Err(Error::Runtime(
                 "critic step: the weights do not match the critic's shape".into(),
             ));
         }
-        self.stack
-            .prepare(&weights[STACK..STACK + PER_BLOCK * self.blocks]);
         Ok(sizes)
     }
 
@@ -158,7 +156,7 @@ impl<T: Real> CriticStep<T> {
         strategy: Lipschitz,
         lambda: f64,
     ) -> Result<CriticStats> {
-        let sizes = self.prepare_weights(weights)?;
+        let sizes = self.check_weights(weights)?;
         let per = self.len * self.vocab;
         let b = batch.eps.len();
         if b == 0 || batch.real.len() != b * per || batch.fake.len() != b * per {
@@ -284,7 +282,8 @@ impl<T: Real> CriticStep<T> {
         }
         self.grads[out + 1][0] += coefs.iter().copied().sum::<T>();
         let range = STACK..STACK + PER_BLOCK * self.blocks;
-        self.stack.backward(&mut self.grads[range], gh);
+        self.stack
+            .backward(&w[range.clone()], &mut self.grads[range], gh);
         add_col_sums(&mut self.grads[W0 + 1], gh, T::one());
         matmul(
             &mut self.grads[W0],
@@ -359,12 +358,13 @@ impl<T: Real> CriticStep<T> {
         let n = b * l;
         resize(&mut self.gx, n * v);
         // g_N = w_out for every sample (built in g0, which then takes the chain's result).
-        let w_out = w[self.out()];
+        let out = self.out();
+        let w_out = w[out];
         resize(&mut self.g0, n * d);
         for row in self.g0.chunks_mut(l * d) {
             row.copy_from_slice(w_out);
         }
-        let g0 = self.stack.chain(first, &self.g0);
+        let g0 = self.stack.chain(&w[STACK..out], first, &self.g0);
         self.g0.copy_from_slice(g0);
         matmul(
             &mut self.gx,
@@ -378,7 +378,7 @@ impl<T: Real> CriticStep<T> {
     /// Scores `D(x_s)` and the input-gradient `∇ₓD(x_s)` of the samples `x` `(B, L, V)`, without
     /// any weight gradient: what the generator's step needs of the critic.
     pub fn scores_and_input_grad(&mut self, weights: &[&[T]], x: &[T]) -> Result<(&[T], &[T])> {
-        self.prepare_weights(weights)?;
+        self.check_weights(weights)?;
         let per = self.len * self.vocab;
         let b = x.len() / per;
         if b == 0 || x.len() != b * per {

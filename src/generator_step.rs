@@ -89,9 +89,7 @@ impl<T: Real> GeneratorStep<T> {
             T::one(),
             true,
         );
-        let stack_w = &w[STACK..self.out()];
-        self.stack.prepare(stack_w);
-        self.stack.forward(stack_w, &mut self.h);
+        self.stack.forward(&w[STACK..self.out()], &mut self.h);
         let out = self.out();
         resize(&mut self.probs, n * v);
         fill_rows(&mut self.probs, w[out + 1]);
@@ -162,7 +160,7 @@ impl<T: Real> GeneratorStep<T> {
             false,
         );
         self.stack
-            .backward(&mut self.grads[STACK..out], &mut self.gh);
+            .backward(&w[STACK..out], &mut self.grads[STACK..out], &mut self.gh);
         let (b, nz, ld) = (n / l, s.noise_dim, l * d);
         add_col_sums(&mut self.grads[W_IN + 1], &self.gh, T::one());
         matmul(

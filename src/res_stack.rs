@@ -20,6 +20,13 @@ pub(crate) fn resize<T: Real>(v: &mut Vec<T>, n: usize) {
     }
 }
 
+/// Grow `v` to at least `n` elements (scratch whose length does not matter).
+fn reserve<T: Real>(v: &mut Vec<T>, n: usize) {
+    if v.len() < n {
+        v.resize(n, T::zero());
+    }
+}
+
 fn scale<T: Real>() -> T {
     T::from_f64(RESIDUAL_SCALE)
 }
@@ -41,6 +48,82 @@ pub fn flip_kernel<T: Real>(w: &[T], out: &mut Vec<T>, c_in: usize, c_out: usize
     }
 }
 
+/// Samples per im2col chunk: the scratch holds this many samples' windows (21 MB at DIM 512)
+/// and every product still has `CHUNK·L` (2048) rows, plenty for the GEMM.
+const CHUNK: usize = 64;
+
+/// `dst ← s·im2col(x)·w` (or `dst + …` with `accumulate`): a convolution of `x` `(rows, d)`
+/// with a `(k·d, d)` kernel, one chunk of samples at a time through `wide`.
+#[allow(clippy::too_many_arguments)]
+fn conv<T: Real>(
+    wide: &mut Vec<T>,
+    x: &[T],
+    w: &[T],
+    dst: &mut [T],
+    l: usize,
+    d: usize,
+    s: T,
+    accumulate: bool,
+) {
+    let chunk = CHUNK * l * d;
+    reserve(wide, CHUNK * l * K * d);
+    for (x, dst) in x.chunks(chunk).zip(dst.chunks_mut(chunk)) {
+        let n = x.len() / d;
+        im2col(x, wide, l, d, K);
+        matmul(
+            dst,
+            Mat::new(wide, n, K * d),
+            Mat::new(w, K * d, d),
+            s,
+            accumulate,
+        );
+    }
+}
+
+/// `grad ← grad + s·im2col(x)ᵀ·g`: a convolution kernel's gradient for input `x` and output
+/// gradient `g` `(rows, d)`, one chunk of samples at a time.
+#[allow(clippy::too_many_arguments)]
+fn conv_weight_grad<T: Real>(
+    wide: &mut Vec<T>,
+    x: &[T],
+    g: &[T],
+    grad: &mut [T],
+    l: usize,
+    d: usize,
+    s: T,
+) {
+    let chunk = CHUNK * l * d;
+    reserve(wide, CHUNK * l * K * d);
+    for (x, g) in x.chunks(chunk).zip(g.chunks(chunk)) {
+        let n = x.len() / d;
+        im2col(x, wide, l, d, K);
+        matmul(
+            grad,
+            Mat::new(wide, n, K * d).t(),
+            Mat::new(g, n, d),
+            s,
+            true,
+        );
+    }
+}
+
+/// `dst ← s·∂/∂x` of a convolution with kernel `w`, for the output gradient `g`: the
+/// convolution of `g` with the kernel flipped ([`flip_kernel`], built in `flip`).
+#[allow(clippy::too_many_arguments)]
+fn conv_input_grad<T: Real>(
+    wide: &mut Vec<T>,
+    flip: &mut Vec<T>,
+    w: &[T],
+    g: &[T],
+    dst: &mut [T],
+    l: usize,
+    d: usize,
+    s: T,
+) {
+    flip_kernel(w, flip, d, d);
+    conv(wide, g, flip, dst, l, d, s, false);
+}
+
 /// Buffers of the residual stack, sized on first use and then reused.
 pub struct ResStack<T> {
     len: usize,
@@ -51,12 +134,11 @@ pub struct ResStack<T> {
     /// masks.
     a: Vec<Vec<T>>,
     c: Vec<Vec<T>>,
-    /// The im2col matrix `(rows, k·DIM)` and two `(rows, DIM)` scratch matrices.
+    /// Scratch: the im2col windows of one chunk, a flipped kernel, two `(rows, DIM)` matrices.
     wide: Vec<T>,
+    flip: Vec<T>,
     s1: Vec<T>,
     s2: Vec<T>,
-    /// Each block's two kernels flipped ([`flip_kernel`]), for the weights of [`prepare`].
-    flipped: Vec<[Vec<T>; 2]>,
     /// The input-gradient chain: the gradient at every block's output (`g[i]` at block `i`'s
     /// input, `g[blocks]` at the stack's output) and the inner `p` of every block.
     g: Vec<Vec<T>>,
@@ -72,9 +154,9 @@ impl<T: Real> ResStack<T> {
             a: vec![Vec::new(); blocks],
             c: vec![Vec::new(); blocks],
             wide: Vec::new(),
+            flip: Vec::new(),
             s1: Vec::new(),
             s2: Vec::new(),
-            flipped: vec![[Vec::new(), Vec::new()]; blocks],
             g: vec![Vec::new(); blocks + 1],
             p: vec![Vec::new(); blocks],
         }
@@ -86,99 +168,52 @@ impl<T: Real> ResStack<T> {
         [K * d * d, d, K * d * d, d]
     }
 
-    /// Take the weights of the next passes: flips the kernels.
-    pub fn prepare(&mut self, w: &[&[T]]) {
-        let d = self.dim;
-        for (i, pair) in self.flipped.iter_mut().enumerate() {
-            flip_kernel(w[i * PER_BLOCK], &mut pair[0], d, d);
-            flip_kernel(w[i * PER_BLOCK + 2], &mut pair[1], d, d);
-        }
-    }
-
-    /// `(rows, d)` scratch and im2col space for `rows`.
-    fn reserve(&mut self, rows: usize) {
-        let d = self.dim;
-        resize(&mut self.wide, rows * K * d);
-        resize(&mut self.s1, rows * d);
-        resize(&mut self.s2, rows * d);
-    }
-
-    /// `dst ← s · im2col(g)·flipped`: the input-gradient of a convolution for the output
-    /// gradient `g` (see [`flip_kernel`]).
-    #[allow(clippy::too_many_arguments)]
-    fn conv_input_grad(
-        wide: &mut [T],
-        g: &[T],
-        flipped: &[T],
-        dst: &mut [T],
-        l: usize,
-        d: usize,
-        s: T,
-    ) {
-        let n = g.len() / d;
-        im2col(g, wide, l, d, K);
-        matmul(
-            dst,
-            Mat::new(wide, n, K * d),
-            Mat::new(flipped, K * d, d),
-            s,
-            false,
-        );
-    }
-
     /// Forward pass, in place on `h` `(rows, d)`, keeping each block's activations.
     pub fn forward(&mut self, w: &[&[T]], h: &mut [T]) {
         let (l, d) = (self.len, self.dim);
         let n = h.len() / d;
-        self.reserve(n);
+        reserve(&mut self.s1, n * d);
+        reserve(&mut self.s2, n * d);
         for i in 0..self.blocks {
             let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let a = &mut self.a[i];
             resize(a, n * d);
             a.copy_from_slice(h);
             crate::kernels::relu_in_place(a);
-            im2col(a, &mut self.wide, l, d, K);
             let c = &mut self.c[i];
             resize(c, n * d);
             crate::kernels::fill_rows(c, wb[1]);
-            let wide = Mat::new(&self.wide, n, K * d);
-            matmul(c, wide, Mat::new(wb[0], K * d, d), T::one(), true);
+            conv(&mut self.wide, a, wb[0], c, l, d, T::one(), true);
             crate::kernels::relu_in_place(c);
-            im2col(c, &mut self.wide, l, d, K);
             // h ← h + 0.3·(conv₂(c) + b₂)
             crate::kernels::add_rows(h, wb[3], scale());
-            let wide = Mat::new(&self.wide, n, K * d);
-            matmul(h, wide, Mat::new(wb[2], K * d, d), scale(), true);
+            conv(&mut self.wide, c, wb[2], h, l, d, scale(), true);
         }
     }
 
-    /// Backward pass over the first `gh.len() / d` rows of the last forward pass (with the
-    /// weights of the last [`prepare`](Self::prepare)): `gh` holds the gradient at the stack's
-    /// output and is turned into the gradient at its input; the weight gradients are added to
-    /// `grads` (4 per block).
-    pub fn backward(&mut self, grads: &mut [Vec<T>], gh: &mut [T]) {
+    /// Backward pass over the first `gh.len() / d` rows of the last forward pass: `gh` holds
+    /// the gradient at the stack's output and is turned into the gradient at its input; the
+    /// weight gradients are added to `grads` (4 per block).
+    pub fn backward(&mut self, w: &[&[T]], grads: &mut [Vec<T>], gh: &mut [T]) {
         let (l, d) = (self.len, self.dim);
         let n = gh.len() / d;
         let gu = &mut self.s1[..n * d];
         let tmp = &mut self.s2[..n * d];
         for i in (0..self.blocks).rev() {
+            let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let grads = &mut grads[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let (a, c) = (&self.a[i][..n * d], &self.c[i][..n * d]);
-            let [flip1, flip2] = &self.flipped[i];
+            let (wide, flip) = (&mut self.wide, &mut self.flip);
             // Second convolution, scaled by 0.3: bias, weight, then back to its input.
             add_col_sums(&mut grads[3], gh, scale());
-            im2col(c, &mut self.wide, l, d, K);
-            let wide = Mat::new(&self.wide, n, K * d);
-            matmul(&mut grads[2], wide.t(), Mat::new(gh, n, d), scale(), true);
-            Self::conv_input_grad(&mut self.wide, gh, flip2, gu, l, d, scale());
+            conv_weight_grad(wide, c, gh, &mut grads[2], l, d, scale());
+            conv_input_grad(wide, flip, wb[2], gh, gu, l, d, scale());
             mask_scale(gu, c, T::one());
             // First convolution.
             add_col_sums(&mut grads[1], gu, T::one());
-            im2col(a, &mut self.wide, l, d, K);
-            let wide = Mat::new(&self.wide, n, K * d);
-            matmul(&mut grads[0], wide.t(), Mat::new(gu, n, d), T::one(), true);
+            conv_weight_grad(wide, a, gu, &mut grads[0], l, d, T::one());
             // The residual path adds the branch's input-gradient to the block's.
-            Self::conv_input_grad(&mut self.wide, gu, flip1, tmp, l, d, T::one());
+            conv_input_grad(wide, flip, wb[0], gu, tmp, l, d, T::one());
             add_masked(gh, tmp, a, T::one());
         }
     }
@@ -186,7 +221,9 @@ impl<T: Real> ResStack<T> {
     /// The input-gradient chain at the ReLU masks of `b` samples of the last forward pass from
     /// sample `first` on: from the gradient `g_out` at the stack's output to the one at its
     /// input (returned), keeping every block's intermediate gradients for [`chain_reverse`].
-    pub fn chain(&mut self, first: usize, g_out: &[T]) -> &[T] {
+    ///
+    /// [`chain_reverse`]: Self::chain_reverse
+    pub fn chain(&mut self, w: &[&[T]], first: usize, g_out: &[T]) -> &[T] {
         let (l, d) = (self.len, self.dim);
         let n = g_out.len() / d;
         let rows = first * l * d..first * l * d + n * d;
@@ -194,16 +231,19 @@ impl<T: Real> ResStack<T> {
             resize(buf, n * d);
         }
         self.g[self.blocks].copy_from_slice(g_out);
+        reserve(&mut self.s2, n * d);
         let tmp = &mut self.s2[..n * d];
         for i in (0..self.blocks).rev() {
+            let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let (a, c) = (&self.a[i][rows.clone()], &self.c[i][rows.clone()]);
-            let [flip1, flip2] = &self.flipped[i];
+            let (wide, flip) = (&mut self.wide, &mut self.flip);
             let (before, after) = self.g.split_at_mut(i + 1);
             let g_out = &after[0];
             // g_i = g_{i+1} + 0.3·(conv₁ᵀ(p) ⊙ m₁), p = conv₂ᵀ(g_{i+1}) ⊙ m₂.
-            Self::conv_input_grad(&mut self.wide, g_out, flip2, &mut self.p[i], l, d, T::one());
-            mask_scale(&mut self.p[i], c, T::one());
-            Self::conv_input_grad(&mut self.wide, &self.p[i], flip1, tmp, l, d, T::one());
+            let p = &mut self.p[i];
+            conv_input_grad(wide, flip, wb[2], g_out, p, l, d, T::one());
+            mask_scale(p, c, T::one());
+            conv_input_grad(wide, flip, wb[0], p, tmp, l, d, T::one());
             let g_in = &mut before[i];
             g_in.copy_from_slice(g_out);
             add_masked(g_in, tmp, a, scale());
@@ -211,11 +251,12 @@ impl<T: Real> ResStack<T> {
         &self.g[0]
     }
 
-    /// Reverse pass of the last [`chain`] for the samples from `first` on: `r` holds the
-    /// adjoint of the chain's output (the gradient at the input) and becomes the adjoint of its
-    /// input `g_out`; the weights' share is added to `grads`. The masks are constants (a ReLU's
-    /// derivative does not depend on the weights almost everywhere), so the chain is linear in
-    /// each weight and this is its exact gradient, second-order term of the penalty included.
+    /// Reverse pass of the last [`chain`](Self::chain) for the samples from `first` on: `r`
+    /// holds the adjoint of the chain's output (the gradient at the input) and becomes the
+    /// adjoint of its input `g_out`; the weights' share is added to `grads`. The masks are
+    /// constants (a ReLU's derivative does not depend on the weights almost everywhere), so
+    /// the chain is linear in each weight and this is its exact gradient, second-order term
+    /// of the penalty included.
     pub fn chain_reverse(&mut self, w: &[&[T]], grads: &mut [Vec<T>], first: usize, r: &mut [T]) {
         let (l, d) = (self.len, self.dim);
         let n = r.len() / d;
@@ -225,32 +266,19 @@ impl<T: Real> ResStack<T> {
             let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let grads = &mut grads[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let (a, c) = (&self.a[i][rows.clone()], &self.c[i][rows.clone()]);
-            // The adjoint of p·W₁ᵀ (before col2im) is im2col(0.3·r ⊙ m₁).
+            let wide = &mut self.wide;
+            // The adjoint of p·W₁ᵀ (before col2im) is im2col(e), e = 0.3·r ⊙ m₁: W₁'s
+            // gradient is im2col(e)ᵀ·p and p's adjoint im2col(e)·W₁.
             e.copy_from_slice(r);
             mask_scale(e, a, scale());
-            im2col(e, &mut self.wide, l, d, K);
-            let wide = Mat::new(&self.wide, n, K * d);
-            matmul(
-                &mut grads[0],
-                wide.t(),
-                Mat::new(&self.p[i], n, d),
-                T::one(),
-                true,
-            );
-            matmul(e, wide, Mat::new(wb[0], K * d, d), T::one(), false);
-            // The adjoint of g_{i+1}·W₂ᵀ is im2col(r_p ⊙ m₂).
-            mask_scale(e, c, T::one());
-            im2col(e, &mut self.wide, l, d, K);
-            let wide = Mat::new(&self.wide, n, K * d);
-            matmul(
-                &mut grads[2],
-                wide.t(),
-                Mat::new(&self.g[i + 1], n, d),
-                T::one(),
-                true,
-            );
+            conv_weight_grad(wide, e, &self.p[i], &mut grads[0], l, d, T::one());
+            let r_p = &mut self.s2[..n * d];
+            conv(wide, e, wb[0], r_p, l, d, T::one(), false);
+            // Likewise for g_{i+1}·W₂ᵀ, with e = r_p ⊙ m₂.
+            mask_scale(r_p, c, T::one());
+            conv_weight_grad(wide, r_p, &self.g[i + 1], &mut grads[2], l, d, T::one());
             // The adjoint of g_{i+1}: the identity path plus the branch.
-            matmul(r, wide, Mat::new(wb[2], K * d, d), T::one(), true);
+            conv(wide, r_p, wb[2], r, l, d, T::one(), true);
         }
     }
 }
