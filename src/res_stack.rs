@@ -52,8 +52,26 @@ pub fn flip_kernel<T: Real>(w: &[T], out: &mut Vec<T>, c_in: usize, c_out: usize
 /// and every product still has `CHUNK·L` (2048) rows, plenty for the GEMM.
 const CHUNK: usize = 64;
 
+/// For each chunk of samples of `x` `(rows, d)`: its im2col windows into `wide`, then
+/// `f(windows, rows of the chunk in x)`.
+fn by_chunks<T: Real>(
+    wide: &mut Vec<T>,
+    x: &[T],
+    l: usize,
+    d: usize,
+    mut f: impl FnMut(Mat<T>, std::ops::Range<usize>),
+) {
+    let chunk = CHUNK * l * d;
+    reserve(wide, CHUNK * l * K * d);
+    for (i, x) in x.chunks(chunk).enumerate() {
+        let n = x.len() / d;
+        im2col(x, wide, l, d, K);
+        f(Mat::new(wide, n, K * d), i * chunk..i * chunk + x.len());
+    }
+}
+
 /// `dst ← s·im2col(x)·w` (or `dst + …` with `accumulate`): a convolution of `x` `(rows, d)`
-/// with a `(k·d, d)` kernel, one chunk of samples at a time through `wide`.
+/// with a `(k·d, d)` kernel.
 #[allow(clippy::too_many_arguments)]
 fn conv<T: Real>(
     wide: &mut Vec<T>,
@@ -65,23 +83,14 @@ fn conv<T: Real>(
     s: T,
     accumulate: bool,
 ) {
-    let chunk = CHUNK * l * d;
-    reserve(wide, CHUNK * l * K * d);
-    for (x, dst) in x.chunks(chunk).zip(dst.chunks_mut(chunk)) {
-        let n = x.len() / d;
-        im2col(x, wide, l, d, K);
-        matmul(
-            dst,
-            Mat::new(wide, n, K * d),
-            Mat::new(w, K * d, d),
-            s,
-            accumulate,
-        );
-    }
+    by_chunks(wide, x, l, d, |cols, rows| {
+        let w = Mat::new(w, K * d, d);
+        matmul(&mut dst[rows], cols, w, s, accumulate)
+    });
 }
 
 /// `grad ← grad + s·im2col(x)ᵀ·g`: a convolution kernel's gradient for input `x` and output
-/// gradient `g` `(rows, d)`, one chunk of samples at a time.
+/// gradient `g` `(rows, d)`.
 #[allow(clippy::too_many_arguments)]
 fn conv_weight_grad<T: Real>(
     wide: &mut Vec<T>,
@@ -92,19 +101,10 @@ fn conv_weight_grad<T: Real>(
     d: usize,
     s: T,
 ) {
-    let chunk = CHUNK * l * d;
-    reserve(wide, CHUNK * l * K * d);
-    for (x, g) in x.chunks(chunk).zip(g.chunks(chunk)) {
-        let n = x.len() / d;
-        im2col(x, wide, l, d, K);
-        matmul(
-            grad,
-            Mat::new(wide, n, K * d).t(),
-            Mat::new(g, n, d),
-            s,
-            true,
-        );
-    }
+    by_chunks(wide, x, l, d, |cols, rows| {
+        let g = Mat::new(&g[rows.clone()], rows.len() / d, d);
+        matmul(grad, cols.t(), g, s, true)
+    });
 }
 
 /// `dst ← s·∂/∂x` of a convolution with kernel `w`, for the output gradient `g`: the

@@ -643,3 +643,66 @@ fn compare_trains_each_strategy_and_writes_a_report() {
     let no_budget = textgan(&["compare", c.to_str().unwrap()], tmp.path());
     assert_clean_error(&no_budget, "--minutes M or --iters N");
 }
+
+#[test]
+fn bench_prints_one_json_object_with_the_timings_and_refuses_bad_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = tiny_corpus();
+    let corpus = corpus.to_str().unwrap();
+    let args = [
+        "bench",
+        "--corpus",
+        corpus,
+        "--dim",
+        "8",
+        "--critic-iters",
+        "2",
+        "--warmup",
+        "1",
+        "--iters",
+        "2",
+        "--json",
+    ];
+    let out = textgan(&args, dir.path());
+    assert_success(&out);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "critic_step_s",
+        "generator_step_s",
+        "generator_iteration_s",
+        "gflops",
+    ] {
+        let v = r[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing: {r}"));
+        assert!(v > 0.0 && v.is_finite(), "{key} = {v}");
+    }
+    // One generator iteration holds its critic steps.
+    let (c, g) = (
+        r["critic_step_s"].as_f64().unwrap(),
+        r["generator_iteration_s"].as_f64().unwrap(),
+    );
+    assert!(g > 2.0 * c, "iteration {g} s vs critic step {c} s");
+    assert_eq!(r["critic_engine"], "hand-written");
+    assert_eq!(r["dim"], 8);
+    if cfg!(target_os = "linux") {
+        assert!(r["peak_rss_mb"].as_f64().unwrap() > 1.0);
+    }
+    // The autograd path is timed on request.
+    let mut autograd = args.to_vec();
+    autograd.push("--autograd");
+    let out = textgan(&autograd, dir.path());
+    assert_success(&out);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["critic_engine"], "autograd");
+    let out = textgan(
+        &["bench", "--corpus", corpus, "--dim", "8", "--iters", "0"],
+        dir.path(),
+    );
+    assert_clean_error(&out, "--iters must be at least 1");
+    let out = textgan(
+        &["bench", "--corpus", "missing.txt", "--dim", "8"],
+        dir.path(),
+    );
+    assert_clean_error(&out, "missing.txt");
+}
