@@ -1,5 +1,6 @@
-//! Dense CPU kernels on plain slices, for the hand-written critic step ([`crate::critic_step`])
-//! and the convolution's custom ops: one matrix product (the `gemm` crate, the same kernels
+//! Dense CPU kernels on plain slices, for the hand-written training step
+//! ([`crate::critic_step`], [`crate::generator_step`], [`crate::res_stack`]) and the
+//! convolution's custom ops: one matrix product (the `gemm` crate, the same kernels
 //! candle's CPU matmul uses), the im2col window copy and its adjoint, and the few element-wise
 //! passes in between. Rows are `(sample, position)` pairs, columns are channels.
 
@@ -124,10 +125,9 @@ pub fn matmul<T: Real>(dst: &mut [T], a: Mat<T>, b: Mat<T>, scale: T, accumulate
     }
 }
 
-/// Calls `f(wide_offset, narrow_offset)` for every sample, position and window `j` of a width-`k`
-/// "same" convolution whose source position is inside the sequence: row `(n, t)` of the wide
-/// `(·, k·c)` matrix holds, in block `j`, row `(n, t + j − k/2)` of the narrow `(·, c)` one.
-/// Offsets are relative to the sample's first row.
+/// Calls `f(wide_offset, narrow_offset)` for every position `t` and window `j` of one sample
+/// of a width-`k` "same" convolution whose source position is inside the sequence: row `t` of
+/// the wide `(l, k·c)` matrix holds, in block `j`, row `t + j − k/2` of the narrow `(l, c)` one.
 fn for_each_window(l: usize, c: usize, k: usize, mut f: impl FnMut(usize, usize)) {
     let half = k / 2;
     for t in 0..l {

@@ -91,7 +91,6 @@ fn conv<T: Real>(
 
 /// `grad ← grad + s·im2col(x)ᵀ·g`: a convolution kernel's gradient for input `x` and output
 /// gradient `g` `(rows, d)`.
-#[allow(clippy::too_many_arguments)]
 fn conv_weight_grad<T: Real>(
     wide: &mut Vec<T>,
     x: &[T],
