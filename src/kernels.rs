@@ -178,39 +178,28 @@ pub fn im2col<T: Real>(narrow: &[T], wide: &mut [T], l: usize, c: usize, k: usiz
 }
 
 /// col2im, the adjoint of [`im2col`]: `narrow[(n,s), :] = Σ_j wide[(n, s − j + k/2), j·c..]`.
-/// With `mask`, each result is then multiplied by `mask > 0` (a ReLU's derivative).
-pub fn col2im<T: Real>(
-    wide: &[T],
-    narrow: &mut [T],
-    mask: Option<&[T]>,
-    l: usize,
-    c: usize,
-    k: usize,
-) {
+pub fn col2im<T: Real>(wide: &[T], narrow: &mut [T], l: usize, c: usize, k: usize) {
     let per = l * c;
     let samples = narrow.len() / per;
-    let run = |(s, narrow): (usize, &mut [T])| {
-        let wide = &wide[s * per * k..(s + 1) * per * k];
+    let run = |(narrow, wide): (&mut [T], &[T])| {
         narrow.fill(T::zero());
         for_each_window(l, c, k, |w, n| {
             for (o, &v) in narrow[n..n + c].iter_mut().zip(&wide[w..w + c]) {
                 *o += v;
             }
         });
-        if let Some(mask) = mask {
-            let mask = &mask[s * per..(s + 1) * per];
-            for (o, &m) in narrow.iter_mut().zip(mask) {
-                if m <= T::zero() {
-                    *o = T::zero();
-                }
-            }
-        }
     };
     let narrow = &mut narrow[..samples * per];
     if narrow.len() * k >= PAR_MIN {
-        narrow.par_chunks_mut(per).enumerate().for_each(run);
+        narrow
+            .par_chunks_mut(per)
+            .zip(wide.par_chunks(per * k))
+            .for_each(run);
     } else {
-        narrow.chunks_mut(per).enumerate().for_each(run);
+        narrow
+            .chunks_mut(per)
+            .zip(wide.chunks(per * k))
+            .for_each(run);
     }
 }
 
@@ -340,7 +329,7 @@ mod tests {
         let mut wide = vec![9.0; y.len()];
         im2col(&x, &mut wide, l, c, k);
         let mut narrow = vec![9.0; x.len()];
-        col2im(&y, &mut narrow, None, l, c, k);
+        col2im(&y, &mut narrow, l, c, k);
         let lhs: f64 = wide.iter().zip(&y).map(|(a, b)| a * b).sum();
         let rhs: f64 = x.iter().zip(&narrow).map(|(a, b)| a * b).sum();
         assert!((lhs - rhs).abs() < 1e-12, "{lhs} vs {rhs}");

@@ -175,7 +175,7 @@ impl CustomOp1 for Col2Im {
         let c = kc / k;
         fn run<T: Real>(g: &[T], b: usize, l: usize, c: usize, k: usize) -> Vec<T> {
             let mut out = vec![T::zero(); b * l * c];
-            kernels::col2im(g, &mut out, None, l, c, k);
+            kernels::col2im(g, &mut out, l, c, k);
             out
         }
         Ok((
