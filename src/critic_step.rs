@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::kernels::{self, add_col_sums, matmul, Mat, Real};
 use crate::nn::{CriticNorm, ModelShape};
 use crate::penalty::{Lipschitz, NORM_EPS};
-use crate::res_stack::{resize, ResStack, PER_BLOCK};
+use crate::res_stack::{check_sizes, resize, zero_grads, ResStack, PER_BLOCK};
 
 /// Names of the critic's parameters in the order [`CriticStep`] takes weights and gives
 /// gradients: `input`, then `conv1`/`conv2` of each block, then `output`; weight before bias.
@@ -128,23 +128,7 @@ impl<T: Real> CriticStep<T> {
     /// Sizes of the weights in [`param_names`] order.
     fn param_sizes(&self) -> Vec<usize> {
         let (v, d) = (self.vocab, self.dim);
-        let mut sizes = vec![v * d, d];
-        for _ in 0..self.blocks {
-            sizes.extend(self.stack.block_sizes());
-        }
-        sizes.extend([self.len * d, 1]);
-        sizes
-    }
-
-    /// Check that `weights` fit the critic; returns the weights' sizes.
-    fn check_weights(&self, weights: &[&[T]]) -> Result<Vec<usize>> {
-        let sizes = self.param_sizes();
-        if weights.len() != sizes.len() || weights.iter().zip(&sizes).any(|(w, &n)| w.len() != n) {
-            return Err(Error::Runtime(
-                "critic step: the weights do not match the critic's shape".into(),
-            ));
-        }
-        Ok(sizes)
+        self.stack.net_sizes([v * d, d], [self.len * d, 1])
     }
 
     /// One critic step with `strategy`: the loss's value and, in [`grads`](Self::grads), its
@@ -156,7 +140,8 @@ impl<T: Real> CriticStep<T> {
         strategy: Lipschitz,
         lambda: f64,
     ) -> Result<CriticStats> {
-        let sizes = self.check_weights(weights)?;
+        let sizes = self.param_sizes();
+        check_sizes(weights, &sizes, "critic")?;
         let per = self.len * self.vocab;
         let b = batch.eps.len();
         if b == 0 || batch.real.len() != b * per || batch.fake.len() != b * per {
@@ -164,11 +149,7 @@ impl<T: Real> CriticStep<T> {
                 "critic step: batch sizes do not match".into(),
             ));
         }
-        self.grads.resize(sizes.len(), Vec::new());
-        for (g, &n) in self.grads.iter_mut().zip(&sizes) {
-            g.clear();
-            g.resize(n, T::zero());
-        }
+        zero_grads(&mut self.grads, &sizes);
         // Rows: real, fake, then the points the strategy needs.
         let points: Vec<&[T]> = match strategy {
             Lipschitz::Gp | Lipschitz::Lp => vec![batch.eps],
@@ -378,7 +359,7 @@ impl<T: Real> CriticStep<T> {
     /// Scores `D(x_s)` and the input-gradient `∇ₓD(x_s)` of the samples `x` `(B, L, V)`, without
     /// any weight gradient: what the generator's step needs of the critic.
     pub fn scores_and_input_grad(&mut self, weights: &[&[T]], x: &[T]) -> Result<(&[T], &[T])> {
-        self.check_weights(weights)?;
+        check_sizes(weights, &self.param_sizes(), "critic")?;
         let per = self.len * self.vocab;
         let b = x.len() / per;
         if b == 0 || x.len() != b * per {

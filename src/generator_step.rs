@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::{add_col_sums, fill_rows, matmul, Mat, Real};
 use crate::nn::ModelShape;
-use crate::res_stack::{resize, ResStack, PER_BLOCK};
+use crate::res_stack::{check_sizes, resize, zero_grads, ResStack, PER_BLOCK};
 
 /// Positions in the parameter order (the critic's names: `input`, the blocks, `output`).
 const W_IN: usize = 0;
@@ -46,12 +46,8 @@ impl<T: Real> GeneratorStep<T> {
     /// Sizes of the weights in parameter order.
     fn param_sizes(&self) -> Vec<usize> {
         let s = self.shape;
-        let mut sizes = vec![s.noise_dim * s.seq_len * s.dim, s.seq_len * s.dim];
-        for _ in 0..s.res_blocks {
-            sizes.extend(self.stack.block_sizes());
-        }
-        sizes.extend([s.dim * s.vocab, s.vocab]);
-        sizes
+        let input = [s.noise_dim * s.seq_len * s.dim, s.seq_len * s.dim];
+        self.stack.net_sizes(input, [s.dim * s.vocab, s.vocab])
     }
 
     fn out(&self) -> usize {
@@ -62,12 +58,7 @@ impl<T: Real> GeneratorStep<T> {
     /// keeps what [`backward`](Self::backward) needs.
     pub fn forward(&mut self, w: &[&[T]], z: &[T]) -> Result<&[T]> {
         let s = self.shape;
-        let sizes = self.param_sizes();
-        if w.len() != sizes.len() || w.iter().zip(&sizes).any(|(w, &n)| w.len() != n) {
-            return Err(Error::Runtime(
-                "generator step: the weights do not match the generator's shape".into(),
-            ));
-        }
+        check_sizes(w, &self.param_sizes(), "generator")?;
         let b = z.len() / s.noise_dim;
         if b == 0 || z.len() != b * s.noise_dim {
             return Err(Error::Runtime(
@@ -123,11 +114,7 @@ impl<T: Real> GeneratorStep<T> {
             ));
         }
         let sizes = self.param_sizes();
-        self.grads.resize(sizes.len(), Vec::new());
-        for (g, &len) in self.grads.iter_mut().zip(&sizes) {
-            g.clear();
-            g.resize(len, T::zero());
-        }
+        zero_grads(&mut self.grads, &sizes);
         // Softmax: ∂/∂logit_i = p_i·(∂/∂p_i − Σ_j p_j·∂/∂p_j).
         resize(&mut self.glogits, n * v);
         for ((gl, p), dp) in self

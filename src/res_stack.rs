@@ -6,6 +6,7 @@
 //! Weights come as 4 slices per block, `[conv1.weight, conv1.bias, conv2.weight, conv2.bias]`,
 //! convolution weights `(k·d, d)`; rows of every matrix are `(sample, position)` pairs.
 
+use crate::error::{Error, Result};
 use crate::kernels::{add_col_sums, add_masked, im2col, mask_scale, matmul, Mat, Real};
 use crate::nn::resblock::{KERNEL, RESIDUAL_SCALE};
 
@@ -161,12 +162,39 @@ impl<T: Real> ResStack<T> {
         }
     }
 
-    /// Sizes of one block's weights.
-    pub fn block_sizes(&self) -> [usize; PER_BLOCK] {
+    /// Sizes of a network's weights in parameter order: its input layer's weight and bias,
+    /// every block's [`PER_BLOCK`] tensors, its output layer's weight and bias.
+    pub fn net_sizes(&self, input: [usize; 2], output: [usize; 2]) -> Vec<usize> {
         let d = self.dim;
-        [K * d * d, d, K * d * d, d]
+        let mut sizes = input.to_vec();
+        for _ in 0..self.blocks {
+            sizes.extend([K * d * d, d, K * d * d, d]);
+        }
+        sizes.extend(output);
+        sizes
     }
+}
 
+/// Gradient buffers of the given `sizes`, all zero (reusing their memory).
+pub fn zero_grads<T: Real>(grads: &mut Vec<Vec<T>>, sizes: &[usize]) {
+    grads.resize(sizes.len(), Vec::new());
+    for (g, &n) in grads.iter_mut().zip(sizes) {
+        g.clear();
+        g.resize(n, T::zero());
+    }
+}
+
+/// Refuse `weights` unless they have the `sizes` of `net`'s parameters.
+pub fn check_sizes<T>(weights: &[&[T]], sizes: &[usize], net: &str) -> Result<()> {
+    if weights.len() != sizes.len() || weights.iter().zip(sizes).any(|(w, &n)| w.len() != n) {
+        return Err(Error::Runtime(format!(
+            "{net} step: the weights do not match the {net}'s shape"
+        )));
+    }
+    Ok(())
+}
+
+impl<T: Real> ResStack<T> {
     /// Forward pass, in place on `h` `(rows, d)`, keeping each block's activations.
     pub fn forward(&mut self, w: &[&[T]], h: &mut [T]) {
         let (l, d) = (self.len, self.dim);
