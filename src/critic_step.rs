@@ -65,7 +65,6 @@ pub struct StepBatch<'a, T> {
 
 /// Buffers of the hand-written critic step, sized on first use and then reused.
 pub struct CriticStep<T> {
-    shape: ModelShape,
     vocab: usize,
     len: usize,
     dim: usize,
@@ -100,7 +99,6 @@ impl<T: Real> CriticStep<T> {
         }
         let blocks = shape.res_blocks;
         Ok(CriticStep {
-            shape,
             vocab: shape.vocab,
             len: shape.seq_len,
             dim: shape.dim,
@@ -114,10 +112,6 @@ impl<T: Real> CriticStep<T> {
             gx: Vec::new(),
             grads: Vec::new(),
         })
-    }
-
-    pub fn shape(&self) -> ModelShape {
-        self.shape
     }
 
     /// The gradient of the last step's loss, in [`param_names`] order.

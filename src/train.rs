@@ -299,10 +299,6 @@ impl Trainer {
         let b = self.config.batch;
         let real = self.real_batch()?;
         let z = self.noise(b)?;
-        let fake = match self.hand_written.as_mut() {
-            Some(hw) => hw.fake(&self.gen_params, &z)?,
-            None => self.generator.forward(&z)?.detach(),
-        };
         let strategy = self.config.lipschitz;
         // Drawn for every strategy, so that the stream (hence the data and noise) is the same
         // whatever the strategy; fd draws a second point on the line.
@@ -314,13 +310,14 @@ impl Trainer {
         let mix = Mix { eps, eps2 };
         let lambda = self.config.lambda;
         let stats = if let Some(hw) = self.hand_written.as_mut() {
-            let stats =
-                hw.critic_step(&self.critic_params, &real, &fake, &mix, strategy, lambda)?;
+            let params = (&self.gen_params, &self.critic_params);
+            let stats = hw.critic_step(params, &real, &z, &mix, strategy, lambda)?;
             if stats.loss.is_finite() {
                 self.opt_d.step_host(&hw.critic_order, hw.critic.grads())?;
             }
             stats
         } else {
+            let fake = self.generator.forward(&z)?.detach();
             let loss = critic_loss(&self.critic, &real, &fake, &mix, strategy, lambda)?;
             let grads = loss.total.backward()?;
             let stats = CriticStats {
@@ -729,48 +726,33 @@ impl HandWritten {
         }))
     }
 
-    /// A fake batch `G(z)` (detached), `z` `(B, noise_dim)`.
-    fn fake(&mut self, gen_params: &Params, z: &Tensor) -> Result<Tensor> {
-        let locked = lock_params(gen_params, &self.generator_order);
-        let w = host_slices(&locked)?;
-        let z = z.contiguous()?;
-        let (zs, zl) = z.storage_and_layout();
-        let s = self.critic.shape();
-        let probs = self.generator.forward(&w, host_slice(&zs, zl)?)?;
-        let b = z.dim(0)?;
-        Ok(Tensor::from_slice(
-            probs,
-            (b, s.seq_len, s.vocab),
-            z.device(),
-        )?)
-    }
-
-    /// One critic step on the critic's current weights; the gradients stay in `self.critic`.
+    /// One critic step on the networks' current weights (generator, critic), with the fake
+    /// batch `G(z)` made here; the gradients stay in `self.critic`.
     fn critic_step(
         &mut self,
-        params: &Params,
+        (gen_params, critic_params): (&Params, &Params),
         real: &Tensor,
-        fake: &Tensor,
+        z: &Tensor,
         mix: &Mix,
         strategy: Lipschitz,
         lambda: f64,
     ) -> Result<CriticStats> {
-        let locked = lock_params(params, &self.critic_order);
-        let w = host_slices(&locked)?;
+        let gen_locked = lock_params(gen_params, &self.generator_order);
+        let critic_locked = lock_params(critic_params, &self.critic_order);
+        let w = host_slices(&critic_locked)?;
         // (`contiguous` is free on these, which are already.)
-        let (real, fake, eps) = (
-            real.contiguous()?,
-            fake.contiguous()?,
-            mix.eps.contiguous()?,
-        );
+        let (real, z, eps) = (real.contiguous()?, z.contiguous()?, mix.eps.contiguous()?);
         let eps2 = mix.eps2.as_ref().map(Tensor::contiguous).transpose()?;
         let (rs, rl) = real.storage_and_layout();
-        let (fs, fl) = fake.storage_and_layout();
+        let (zs, zl) = z.storage_and_layout();
+        let fake = self
+            .generator
+            .forward(&host_slices(&gen_locked)?, host_slice(&zs, zl)?)?;
         let (es, el) = eps.storage_and_layout();
         let e2 = eps2.as_ref().map(Tensor::storage_and_layout);
         let batch = StepBatch {
             real: host_slice(&rs, rl)?,
-            fake: host_slice(&fs, fl)?,
+            fake,
             eps: host_slice(&es, el)?,
             eps2: match &e2 {
                 Some((s, l)) => Some(host_slice(s, l)?),
