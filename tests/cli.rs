@@ -38,6 +38,12 @@ fn assert_clean_error(out: &Output, needle: &str) {
 }
 
 /// The command succeeded; otherwise show what it said.
+/// A JSON file of a run or report.
+fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 fn assert_success(out: &Output) {
     assert!(
         out.status.success(),
@@ -191,8 +197,7 @@ fn training_writes_the_run_directory_and_generate_reads_it() {
     ] {
         assert!(run.join(f).is_file(), "missing {f}");
     }
-    let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let config = read_json(&run.join("config.json"));
     assert_eq!(config["model"]["dim"], 8);
     assert_eq!(config["model"]["seq_len"], 32);
     assert_eq!(config["critic_iters"], 2);
@@ -296,8 +301,7 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     let log = String::from_utf8_lossy(&out.stdout);
     assert!(log.contains("resuming"), "{log}");
     assert!(train_tiny(&whole, &["--iters", "4"]).status.success());
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(split.join("state.json")).unwrap()).unwrap();
+    let state = read_json(&split.join("state.json"));
     assert_eq!(state["iteration"], 4);
     // Same seed, same data order, same Adam moments: the same weights, bit for bit on the CPU.
     for f in [
@@ -335,8 +339,7 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     let mut a = args[..5].to_vec();
     a.extend(["--iters", "5", "--lr", "0.002", "--no-tui"]);
     assert_success(&textgan(&a, tmp.path()));
-    let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(split.join("config.json")).unwrap()).unwrap();
+    let config = read_json(&split.join("config.json"));
     assert_eq!(config["optim_critic"]["lr"], 0.002);
     assert_eq!(config["optim_generator"]["lr"], 0.002);
     assert_eq!(config["iters"], 5);
@@ -529,8 +532,7 @@ fn minutes_budget_stops_training_and_saves() {
     let out = train_tiny(&run, &["--minutes", "0.005"]);
     assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("(--minutes ran out)"));
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    let state = read_json(&run.join("state.json"));
     assert!(state["iteration"].as_u64().unwrap() >= 1);
     assert!(state["elapsed_secs"].as_f64().unwrap() >= 0.3);
 }
@@ -628,8 +630,7 @@ fn compare_trains_each_strategy_and_writes_a_report() {
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
-    let runs: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("compare.json")).unwrap()).unwrap();
+    let runs = read_json(&out.join("compare.json"));
     assert_eq!(runs.as_array().map(Vec::len), Some(2));
     // Evaluations at 0, 2 and the final one at 3.
     assert_eq!(runs[0]["metrics"].as_array().map(Vec::len), Some(3));
