@@ -38,6 +38,13 @@ fn assert_clean_error(out: &Output, needle: &str) {
 }
 
 /// The command succeeded; otherwise show what it said.
+/// Every one of `names` is a file in `dir`.
+fn assert_files(dir: &Path, names: &[&str]) {
+    for f in names {
+        assert!(dir.join(f).is_file(), "{f} missing in {}", dir.display());
+    }
+}
+
 /// A JSON file of a run or report.
 fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -184,19 +191,20 @@ fn training_writes_the_run_directory_and_generate_reads_it() {
     let run = tmp.path().join("run");
     let out = train_tiny(&run, &["--iters", "2", "--eval-every", "1"]);
     assert_success(&out);
-    for f in [
-        "config.json",
-        "tokenizer.json",
-        "generator.safetensors",
-        "critic.safetensors",
-        "optimizer.safetensors",
-        "state.json",
-        "metrics.jsonl",
-        "samples/000000.txt",
-        "samples/000002.txt",
-    ] {
-        assert!(run.join(f).is_file(), "missing {f}");
-    }
+    assert_files(
+        &run,
+        &[
+            "config.json",
+            "tokenizer.json",
+            "generator.safetensors",
+            "critic.safetensors",
+            "optimizer.safetensors",
+            "state.json",
+            "metrics.jsonl",
+            "samples/000000.txt",
+            "samples/000002.txt",
+        ],
+    );
     let config = read_json(&run.join("config.json"));
     assert_eq!(config["model"]["dim"], 8);
     assert_eq!(config["model"]["seq_len"], 32);
@@ -621,15 +629,16 @@ fn compare_trains_each_strategy_and_writes_a_report() {
         "{report}"
     );
     assert!(report.contains("held-out real text (floor)"), "{report}");
-    for f in [
-        "jsd4_time.svg",
-        "jsd4_iters.svg",
-        "wasserstein_time.svg",
-        "weights.svg",
-        "layer_grads.svg",
-    ] {
-        assert!(out.join(f).is_file(), "{f} missing");
-    }
+    assert_files(
+        &out,
+        &[
+            "jsd4_time.svg",
+            "jsd4_iters.svg",
+            "wasserstein_time.svg",
+            "weights.svg",
+            "layer_grads.svg",
+        ],
+    );
     let runs = read_json(&out.join("compare.json"));
     assert_eq!(runs.as_array().map(Vec::len), Some(2));
     // Evaluations at 0, 2 and the final one at 3.
