@@ -14,6 +14,7 @@ fn main() {
     let base = BenchOptions {
         corpus: Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/wordnet.txt"),
         dim: 0,
+        res_blocks: textgan::config::RES_BLOCKS,
         critic_iters: 10,
         batch: 64,
         lipschitz: Lipschitz::Gp,

@@ -240,6 +240,21 @@ pub fn compare(opts: &crate::compare::CompareOptions, device: DeviceChoice) -> R
     Ok(if interrupted() { interrupt_code() } else { 0 })
 }
 
+/// `textgan sweep`: every configuration × seed without a result, then the report; returns
+/// the exit status (130 if interrupted: the report then covers the runs finished so far).
+pub fn sweep(opts: &crate::sweep::SweepOptions, device: DeviceChoice) -> Result<u8> {
+    let device = device::select(device)?;
+    let control = Arc::new(Control::default());
+    on_interrupt(&control)?;
+    let runs = crate::sweep::run(opts, &device, &control, &mut |line| println!("{line}"))?;
+    println!(
+        "{} runs; report: {}",
+        runs.len(),
+        opts.out.join("report.md").display()
+    );
+    Ok(if interrupted() { interrupt_code() } else { 0 })
+}
+
 /// `textgan diagnose`: train the critic variants, print a line for each, and where the
 /// figures are.
 pub fn diagnose(opts: &crate::diagnose::DiagnoseOptions, device: DeviceChoice) -> Result<()> {

@@ -27,6 +27,7 @@ pub const SUITE_DIMS: [usize; 3] = [64, 128, 512];
 pub struct BenchOptions {
     pub corpus: PathBuf,
     pub dim: usize,
+    pub res_blocks: usize,
     pub critic_iters: usize,
     pub batch: usize,
     pub lipschitz: Lipschitz,
@@ -42,6 +43,7 @@ pub struct BenchOptions {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchResult {
     pub dim: usize,
+    pub res_blocks: usize,
     pub critic_iters: usize,
     pub batch: usize,
     pub vocab: usize,
@@ -144,7 +146,8 @@ impl Flops {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// The median (the mean of the middle two for an even count; NaN if empty).
+pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n == 0 {
@@ -173,6 +176,7 @@ pub fn run(opts: &BenchOptions, device: &Device) -> Result<BenchResult> {
         corpus: Some(opts.corpus.clone()),
         preset: Some(Preset::Paper),
         dim: Some(opts.dim),
+        res_blocks: Some(opts.res_blocks),
         critic_iters: Some(opts.critic_iters),
         batch: Some(opts.batch),
         lipschitz: Some(opts.lipschitz),
@@ -212,6 +216,7 @@ pub fn run(opts: &BenchOptions, device: &Device) -> Result<BenchResult> {
     let generator_iteration_s = median(&mut iter_times);
     Ok(BenchResult {
         dim: shape.dim,
+        res_blocks: shape.res_blocks,
         critic_iters: opts.critic_iters,
         batch: opts.batch,
         vocab: shape.vocab,
@@ -251,6 +256,7 @@ pub fn suite(
                 .arg("--corpus")
                 .arg(&base.corpus)
                 .args(["--dim", &dim.to_string()])
+                .args(["--res-blocks", &base.res_blocks.to_string()])
                 .args(["--critic-iters", &base.critic_iters.to_string()])
                 .args(["--batch", &base.batch.to_string()])
                 .args(["--lipschitz", strategy.name()])

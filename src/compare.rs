@@ -62,6 +62,7 @@ pub fn run(
     }
     let mut summaries = Vec::new();
     let mut variants = Vec::new();
+    let mut res_blocks = crate::config::RES_BLOCKS;
     for &strategy in &opts.strategies {
         let train = TrainOptions {
             out: Some(opts.out.join("runs").join(strategy.name())),
@@ -73,6 +74,7 @@ pub fn run(
             ..opts.base.clone()
         };
         let mut trainer = run::prepare(&train, device)?;
+        res_blocks = trainer.config.model.res_blocks;
         let name = strategy.name().to_string();
         let mut steps = Vec::new();
         let mut metrics = Vec::new();
@@ -113,7 +115,7 @@ pub fn run(
             strategy: name,
             iterations: trainer.iteration,
             train_secs: elapsed,
-            secs_per_iter: median(&mut secs),
+            secs_per_iter: crate::bench::median(&mut secs),
             steps,
             metrics,
             samples,
@@ -122,21 +124,12 @@ pub fn run(
             break;
         }
     }
-    let res_blocks = crate::config::RES_BLOCKS;
     diagnose::write_figures(&opts.out, &variants, res_blocks)?;
     write_charts(&opts.out, &summaries)?;
     checkpoint::write_json(&opts.out.join("compare.json"), &summaries)?;
     let report = report(opts, &summaries);
     checkpoint::write_atomic(&opts.out.join("report.md"), report.as_bytes())?;
     Ok(summaries)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// JSD-4 and W against training minutes and against iterations.
@@ -228,7 +221,7 @@ fn report(opts: &CompareOptions, runs: &[RunSummary]) -> String {
         md,
         "Machine: {} ({} threads). textgan {}. Each run: the same seed, width and budget ({}); \
          times are training time only (evaluations excluded).\n",
-        cpu_model(),
+        crate::device::cpu_model(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         env!("CARGO_PKG_VERSION"),
         match (opts.minutes, opts.iters) {
@@ -301,17 +294,4 @@ fn report(opts: &CompareOptions, runs: &[RunSummary]) -> String {
          the runs themselves: `runs/<strategy>/`."
     );
     md
-}
-
-/// The CPU's model name, from `/proc/cpuinfo` where there is one.
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }

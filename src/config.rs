@@ -17,6 +17,8 @@ use crate::penalty::{Lipschitz, CLIP};
 pub const NOISE_DIM: usize = 128;
 /// Residual blocks per network in the paper.
 pub const RES_BLOCKS: usize = 5;
+/// Most residual blocks a network may have (the paper trained up to a 101-layer ResNet).
+pub const MAX_RES_BLOCKS: usize = 64;
 /// Default vocabulary cap (the paper's code keeps at most 2048 characters).
 pub const MAX_VOCAB: usize = 2048;
 
@@ -24,9 +26,10 @@ pub const MAX_VOCAB: usize = 2048;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
-    /// Sized for a CPU, learning shows within minutes: DIM 32, 5 critic iterations, Adam 5e-4.
+    /// Sized for a CPU: the settings that reached the lowest n-gram JSD after 10 minutes on two
+    /// cores in a measured sweep (docs/sweep)
     Cpu,
-    /// The paper's exact settings (DIM 512, 10 critic iterations, Adam 1e-4, β = (0.5, 0.9)).
+    /// The paper's exact settings (its public code's language model)
     Paper,
 }
 
@@ -34,9 +37,13 @@ pub enum Preset {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PresetValues {
     pub dim: usize,
+    pub res_blocks: usize,
     pub critic_iters: usize,
     pub batch: usize,
-    pub lr: f64,
+    /// Adam learning rates of the critic and the generator.
+    pub lr_critic: f64,
+    pub lr_gen: f64,
+    pub lipschitz: Lipschitz,
 }
 
 impl Preset {
@@ -44,19 +51,31 @@ impl Preset {
         match self {
             Preset::Paper => PresetValues {
                 dim: 512,
+                res_blocks: RES_BLOCKS,
                 critic_iters: 10,
                 batch: 64,
-                lr: 1e-4,
+                lr_critic: 1e-4,
+                lr_gen: 1e-4,
+                lipschitz: Lipschitz::Gp,
             },
-            // Measured on a 2-core CPU (README, "Choosing the cpu preset"): at equal wall time
-            // DIM 32 with 5 critic steps and Adam 5e-4 reaches a lower n-gram JSD in the first
-            // minutes than DIM 64, or than the paper's 1e-4.
             Preset::Cpu => PresetValues {
                 dim: 32,
+                res_blocks: RES_BLOCKS,
                 critic_iters: 5,
                 batch: 64,
-                lr: 5e-4,
+                lr_critic: 5e-4,
+                lr_gen: 5e-4,
+                lipschitz: Lipschitz::Gp,
             },
+        }
+    }
+
+    /// The preset a new run gets without `--preset`: `cpu` on the CPU, the paper's on a GPU.
+    pub fn default_for(device: &candle_core::Device) -> Preset {
+        if device.is_cpu() {
+            Preset::Cpu
+        } else {
+            Preset::Paper
         }
     }
 
@@ -65,6 +84,24 @@ impl Preset {
             Preset::Cpu => "cpu",
             Preset::Paper => "paper",
         }
+    }
+
+    /// What the preset sets, for help texts and reports.
+    pub fn describe(self) -> String {
+        let v = self.values();
+        let lr = if v.lr_critic == v.lr_gen {
+            format!("Adam {:e}", v.lr_critic)
+        } else {
+            format!("Adam {:e} critic / {:e} generator", v.lr_critic, v.lr_gen)
+        };
+        format!(
+            "dim {}, {} residual blocks, {} critic iterations, batch {}, {lr}, {}",
+            v.dim,
+            v.res_blocks,
+            v.critic_iters,
+            v.batch,
+            v.lipschitz.name()
+        )
     }
 }
 
@@ -120,6 +157,7 @@ impl RunConfig {
             Ok(())
         };
         range("--dim", self.model.dim, MAX_DIM)?;
+        range("--res-blocks", self.model.res_blocks, MAX_RES_BLOCKS)?;
         range("--batch", self.batch, MAX_BATCH)?;
         range("--critic-iters", self.critic_iters, MAX_CRITIC_ITERS)?;
         if self.max_vocab > MAX_VOCAB_LIMIT {
@@ -167,13 +205,18 @@ impl RunConfig {
         Ok(())
     }
 
-    pub fn shape_for(vocab: usize, dim: usize, critic_norm: CriticNorm) -> ModelShape {
+    pub fn shape_for(
+        vocab: usize,
+        dim: usize,
+        res_blocks: usize,
+        critic_norm: CriticNorm,
+    ) -> ModelShape {
         ModelShape {
             vocab,
             seq_len: SEQ_LEN,
             dim,
             noise_dim: NOISE_DIM,
-            res_blocks: RES_BLOCKS,
+            res_blocks,
             critic_norm,
         }
     }
@@ -192,14 +235,20 @@ pub const MAX_VOCAB_LIMIT: usize = 1 << 20;
 pub const MAX_MINUTES: f64 = 1e6;
 
 impl ModelShape {
-    /// A shape textgan can have built: fixed sequence length, noise size and depth; bounded
-    /// width and vocabulary. Checked when a `config.json` is read, so a hand-edited file cannot
+    /// A shape textgan can have built: fixed sequence length and noise size; bounded width,
+    /// depth and vocabulary. Checked when a `config.json` is read, so a hand-edited file cannot
     /// ask for terabytes.
     pub fn check(&self) -> std::result::Result<(), String> {
-        if self.seq_len != SEQ_LEN || self.noise_dim != NOISE_DIM || self.res_blocks != RES_BLOCKS {
+        if self.seq_len != SEQ_LEN || self.noise_dim != NOISE_DIM {
             return Err(format!(
-                "model shape must have seq_len {SEQ_LEN}, noise_dim {NOISE_DIM}, res_blocks {RES_BLOCKS} (has {}, {}, {})",
-                self.seq_len, self.noise_dim, self.res_blocks
+                "model shape must have seq_len {SEQ_LEN} and noise_dim {NOISE_DIM} (has {}, {})",
+                self.seq_len, self.noise_dim
+            ));
+        }
+        if self.res_blocks == 0 || self.res_blocks > MAX_RES_BLOCKS {
+            return Err(format!(
+                "model res_blocks must be 1..={MAX_RES_BLOCKS}, has {}",
+                self.res_blocks
             ));
         }
         if self.dim == 0 || self.dim > MAX_DIM {

@@ -98,7 +98,10 @@ pub struct RunInfo {
     pub train_lines: usize,
     pub heldout_lines: usize,
     pub vocab: usize,
+    /// The preset the run started from (its explicit flags may override parts of it).
+    pub preset: String,
     pub dim: usize,
+    pub res_blocks: usize,
     pub critic_iters: usize,
     pub generator_params: usize,
     pub critic_params: usize,
@@ -248,8 +251,10 @@ impl<W: std::io::Write> PlainLog<W> {
                 )?;
                 writeln!(
                     out,
-                    "model: dim {}, {} critic iters, generator {} / critic {} parameters, device {}; iteration {} of {}{}",
+                    "model: preset {}, dim {}, {} residual blocks, {} critic iters, generator {} / critic {} parameters, device {}; iteration {} of {}{}",
+                    i.preset,
                     i.dim,
+                    i.res_blocks,
                     i.critic_iters,
                     i.generator_params,
                     i.critic_params,

@@ -203,17 +203,25 @@ pub fn col2im<T: Real>(wide: &[T], narrow: &mut [T], l: usize, c: usize, k: usiz
     }
 }
 
-/// `x ← max(x, 0)`.
+/// `x ← max(x, 0)` (NaN stays NaN, so a diverging run still shows in its loss).
 pub fn relu_in_place<T: Real>(x: &mut [T]) {
-    let f = |v: &mut T| {
-        if *v < T::zero() {
-            *v = T::zero()
-        }
-    };
+    // A select on every element, not a conditional store: it vectorises, and random signs
+    // cost no branch mispredictions.
+    let f = |v: &mut T| *v = if *v < T::zero() { T::zero() } else { *v };
     if x.len() >= PAR_MIN {
         x.par_iter_mut().for_each(f);
     } else {
         x.iter_mut().for_each(f);
+    }
+}
+
+/// `dst ← max(src, 0)`: [`relu_in_place`] of a copy, in one pass.
+pub fn relu_into<T: Real>(src: &[T], dst: &mut [T]) {
+    let f = |(o, &v): (&mut T, &T)| *o = if v < T::zero() { T::zero() } else { v };
+    if dst.len() >= PAR_MIN {
+        dst.par_iter_mut().zip(src.par_iter()).for_each(f);
+    } else {
+        dst.iter_mut().zip(src).for_each(f);
     }
 }
 
@@ -229,11 +237,8 @@ pub fn mask_scale<T: Real>(x: &mut [T], mask: &[T], scale: T) {
 
 /// `x ← x + scale · y · [mask > 0]`.
 pub fn add_masked<T: Real>(x: &mut [T], y: &[T], mask: &[T], scale: T) {
-    let f = |((v, &y), &m): ((&mut T, &T), &T)| {
-        if m > T::zero() {
-            *v += scale * y
-        }
-    };
+    let f =
+        |((v, &y), &m): ((&mut T, &T), &T)| *v += if m > T::zero() { scale * y } else { T::zero() };
     if x.len() >= PAR_MIN {
         x.par_iter_mut()
             .zip(y.par_iter())

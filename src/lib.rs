@@ -28,6 +28,7 @@ pub mod penalty;
 pub mod plot;
 pub mod res_stack;
 pub mod run;
+pub mod sweep;
 pub mod train;
 pub mod tui;
 pub mod vocab;

@@ -8,14 +8,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use textgan::app::{self, Display, SampleFormat};
 use textgan::bench::BenchOptions;
 use textgan::compare::CompareOptions;
-use textgan::config::Preset;
 use textgan::device::DeviceChoice;
 use textgan::diagnose::DiagnoseOptions;
 use textgan::eval::Source as EvalSource;
 use textgan::events::LogFormat;
-use textgan::nn::CriticNorm;
 use textgan::penalty::Lipschitz;
-use textgan::run::TrainOptions;
+use textgan::run::{HyperArgs, TrainOptions};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +46,15 @@ enum Command {
     /// report with SVG charts: JSD-4 and W against time and iterations, s/iteration, final
     /// metrics and samples, weight histograms and layer gradient norms.
     Compare(CompareArgs),
+    /// Train a grid of configurations for the same time budget and report the n-gram JSD-4
+    /// each reached at fixed minutes (table, charts, final samples): how the cpu preset was
+    /// chosen.
+    ///
+    /// The grid file holds one configuration per line, `name: --flag value …`, with train's
+    /// model and optimiser flags and --lipschitz; `[heading]` lines group them (one chart per
+    /// group), `#` starts a comment. Finished runs are kept in DIR/results and reused when the
+    /// same sweep runs again, so a long sweep can be stopped (Ctrl-C) and continued.
+    Sweep(SweepArgs),
     /// Time the training step: seconds per critic step and per generator iteration (one
     /// generator step and its critic steps), achieved GFLOP/s (matrix products counted
     /// analytically) and peak memory.
@@ -66,6 +73,9 @@ struct BenchArgs {
     /// Width to time [default: the suite's 64, 128 and 512]
     #[arg(long)]
     dim: Option<usize>,
+    /// Residual blocks in each network
+    #[arg(long, default_value_t = textgan::config::RES_BLOCKS)]
+    res_blocks: usize,
     /// Critic steps per generator iteration (the paper's 10)
     #[arg(long, default_value_t = 10)]
     critic_iters: usize,
@@ -127,6 +137,36 @@ struct CompareArgs {
 }
 
 #[derive(clap::Args)]
+struct SweepArgs {
+    /// Corpus: a UTF-8 text file, one example per line
+    corpus: PathBuf,
+    /// The grid: one configuration per line, `name: --flag value …`
+    #[arg(long)]
+    grid: PathBuf,
+    /// Training minutes of every run (evaluations excluded)
+    #[arg(long, default_value_t = 10.0, allow_hyphen_values = true)]
+    minutes: f64,
+    /// Minutes of training at which the scores are read (the budget is always one)
+    #[arg(long, value_delimiter = ',', default_values_t = textgan::sweep::DEFAULT_MARKS)]
+    marks: Vec<f64>,
+    /// Seeds: every configuration trains once with each
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    seeds: Vec<u64>,
+    /// Evaluate every N generator iterations as well, for the curves [default: 100]
+    #[arg(long, value_name = "N")]
+    eval_every: Option<u64>,
+    /// Report directory (report.md, sweep.json, charts, results/, runs/) [default: sweep/<corpus stem>]
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Train every run again, even those with a result for the same line and budget
+    #[arg(long)]
+    redo: bool,
+    /// Where to train
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceChoice,
+}
+
+#[derive(clap::Args)]
 struct DiagnoseArgs {
     /// Corpus (not needed with --model: the run's corpus is used)
     corpus: Option<PathBuf>,
@@ -150,55 +190,6 @@ struct DiagnoseArgs {
     device: DeviceChoice,
 }
 
-/// The model and optimiser settings `train` and `compare` share.
-#[derive(clap::Args)]
-struct HyperArgs {
-    /// Hyper-parameter bundle: `cpu` (dim 32, 5 critic iterations, lr 5e-4) or `paper`
-    /// (dim 512, 10 critic iterations, lr 1e-4); the flags below override it [default: cpu]
-    #[arg(long, value_enum)]
-    preset: Option<Preset>,
-    /// Width (channels) of every hidden layer; the paper used 512 [default: from preset]
-    #[arg(long)]
-    dim: Option<usize>,
-    /// Critic steps per generator step [default: from preset]
-    #[arg(long)]
-    critic_iters: Option<usize>,
-    /// Samples per batch [default: 64]
-    #[arg(long)]
-    batch: Option<usize>,
-    /// Learning rate of both networks: Adam (β = 0.5, 0.9), or RMSProp with --lipschitz clip
-    /// [default: from preset; 5e-5 with clip]
-    #[arg(long, allow_hyphen_values = true)]
-    lr: Option<f64>,
-    /// Learning rate of the critic (overrides --lr)
-    #[arg(long, allow_hyphen_values = true)]
-    lr_critic: Option<f64>,
-    /// Learning rate of the generator (overrides --lr)
-    #[arg(long, allow_hyphen_values = true)]
-    lr_gen: Option<f64>,
-    /// Normalisation in the critic's residual blocks (`batch` is refused with a penalty)
-    /// [default: none]
-    #[arg(long, value_enum)]
-    critic_norm: Option<CriticNorm>,
-}
-
-impl HyperArgs {
-    /// `opts` with these settings filled in.
-    fn apply(self, opts: TrainOptions) -> TrainOptions {
-        TrainOptions {
-            preset: self.preset,
-            dim: self.dim,
-            critic_iters: self.critic_iters,
-            batch: self.batch,
-            lr: self.lr,
-            lr_critic: self.lr_critic,
-            lr_gen: self.lr_gen,
-            critic_norm: self.critic_norm,
-            ..opts
-        }
-    }
-}
-
 #[derive(clap::Args)]
 struct TrainArgs {
     /// Corpus: a UTF-8 text file, one example per line. With --resume it defaults to the run's.
@@ -214,15 +205,9 @@ struct TrainArgs {
     minutes: Option<f64>,
     #[command(flatten)]
     hyper: HyperArgs,
-    /// How the critic is kept 1-Lipschitz [default: gp]
+    /// How the critic is kept 1-Lipschitz [default: from preset]
     #[arg(long, value_enum)]
     lipschitz: Option<Lipschitz>,
-    /// Penalty weight λ of gp, lp and fd [default: 10]
-    #[arg(long, allow_hyphen_values = true)]
-    lambda: Option<f64>,
-    /// Weight-clipping bound c of --lipschitz clip [default: 0.01]
-    #[arg(long, allow_hyphen_values = true)]
-    clip: Option<f64>,
     /// Seed of weights, data order, noise and the held-out split [default: 0]
     #[arg(long)]
     seed: Option<u64>,
@@ -362,8 +347,6 @@ fn main() -> ExitCode {
                 iters: a.iters,
                 minutes: a.minutes,
                 lipschitz: a.lipschitz,
-                lambda: a.lambda,
-                clip: a.clip,
                 seed: a.seed,
                 max_vocab: a.max_vocab,
                 save_every: a.save_every,
@@ -390,10 +373,7 @@ fn main() -> ExitCode {
                         .unwrap_or_default(),
                 )
             });
-            let command = std::iter::once("textgan".to_string())
-                .chain(std::env::args().skip(1))
-                .collect::<Vec<_>>()
-                .join(" ");
+            let command = command_line();
             let opts = CompareOptions {
                 base: a.hyper.apply(TrainOptions {
                     corpus: Some(a.corpus),
@@ -408,6 +388,28 @@ fn main() -> ExitCode {
                 command,
             };
             app::compare(&opts, a.device)
+        }
+        Command::Sweep(a) => {
+            let out = a.out.unwrap_or_else(|| {
+                PathBuf::from("sweep").join(
+                    a.corpus
+                        .file_stem()
+                        .map(|s| s.to_os_string())
+                        .unwrap_or_default(),
+                )
+            });
+            let opts = textgan::sweep::SweepOptions {
+                corpus: a.corpus,
+                grid: a.grid,
+                minutes: a.minutes,
+                marks: a.marks,
+                seeds: a.seeds,
+                eval_every: a.eval_every,
+                out,
+                redo: a.redo,
+                command: command_line(),
+            };
+            app::sweep(&opts, a.device)
         }
         Command::Diagnose(a) => {
             let out = a.out.unwrap_or_else(|| match (&a.model, &a.corpus) {
@@ -436,6 +438,7 @@ fn main() -> ExitCode {
             let opts = BenchOptions {
                 corpus: a.corpus,
                 dim: a.dim.unwrap_or(0),
+                res_blocks: a.res_blocks,
                 critic_iters: a.critic_iters,
                 batch: a.batch,
                 lipschitz: strategies[0],
@@ -475,6 +478,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// This invocation as a shell line, for reports.
+fn command_line() -> String {
+    std::iter::once("textgan".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Help and version go out as clap prints them; a usage error becomes one `error:` line

@@ -205,8 +205,7 @@ impl<T: Real> ResStack<T> {
             let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let a = &mut self.a[i];
             resize(a, n * d);
-            a.copy_from_slice(h);
-            crate::kernels::relu_in_place(a);
+            crate::kernels::relu_into(h, a);
             let c = &mut self.c[i];
             resize(c, n * d);
             crate::kernels::fill_rows(c, wb[1]);

@@ -30,6 +30,7 @@ pub struct TrainOptions {
     pub iters: Option<u64>,
     pub minutes: Option<f64>,
     pub dim: Option<usize>,
+    pub res_blocks: Option<usize>,
     pub critic_iters: Option<usize>,
     pub batch: Option<usize>,
     pub lr: Option<f64>,
@@ -47,6 +48,79 @@ pub struct TrainOptions {
     pub eval_every: Option<u64>,
     pub resume: bool,
     pub force: bool,
+}
+
+/// The model and optimiser flags of `train`, `compare` and a sweep's grid lines.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HyperArgs {
+    /// Hyper-parameter bundle; the flags below override it [default: cpu on the CPU, paper on
+    /// a GPU]
+    #[arg(long, value_enum, long_help = preset_help())]
+    pub preset: Option<Preset>,
+    /// Width (channels) of every hidden layer; the paper used 512 [default: from preset]
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Residual blocks in each network; the paper used 5 [default: from preset]
+    #[arg(long)]
+    pub res_blocks: Option<usize>,
+    /// Critic steps per generator step [default: from preset]
+    #[arg(long)]
+    pub critic_iters: Option<usize>,
+    /// Samples per batch [default: from preset]
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Learning rate of both networks: Adam (β = 0.5, 0.9), or RMSProp with --lipschitz clip
+    /// [default: from preset; 5e-5 with clip]
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr: Option<f64>,
+    /// Learning rate of the critic (overrides --lr) [default: from preset]
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr_critic: Option<f64>,
+    /// Learning rate of the generator (overrides --lr) [default: from preset]
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr_gen: Option<f64>,
+    /// Penalty weight λ of gp, lp and fd [default: 10]
+    #[arg(long, allow_hyphen_values = true)]
+    pub lambda: Option<f64>,
+    /// Weight-clipping bound c of --lipschitz clip [default: 0.01]
+    #[arg(long, allow_hyphen_values = true)]
+    pub clip: Option<f64>,
+    /// Normalisation in the critic's residual blocks (`batch` is refused with a penalty)
+    /// [default: none]
+    #[arg(long, value_enum)]
+    pub critic_norm: Option<CriticNorm>,
+}
+
+/// `--preset`'s long help: what each preset sets, from the presets themselves.
+fn preset_help() -> String {
+    format!(
+        "Hyper-parameter bundle; the flags below override it. Default: cpu on the CPU, paper on a GPU.\n  \
+         cpu:   {}\n  \
+         paper: {}\n\
+         Both: Adam β = (0.5, 0.9), λ = 10, noise dimension 128.",
+        Preset::Cpu.describe(),
+        Preset::Paper.describe()
+    )
+}
+
+impl HyperArgs {
+    /// `opts` with these settings filled in.
+    pub fn apply(self, opts: TrainOptions) -> TrainOptions {
+        TrainOptions {
+            preset: self.preset,
+            dim: self.dim,
+            res_blocks: self.res_blocks,
+            critic_iters: self.critic_iters,
+            batch: self.batch,
+            lr: self.lr,
+            lr_critic: self.lr_critic,
+            lr_gen: self.lr_gen,
+            lambda: self.lambda,
+            clip: self.clip,
+            critic_norm: self.critic_norm,
+            ..opts
+        }
+    }
 }
 
 /// Files a run directory may hold; `--force` removes exactly these, nothing else.
@@ -106,21 +180,19 @@ pub fn new_run(opts: &TrainOptions, device: &Device) -> Result<(RunConfig, Corpu
         .corpus
         .clone()
         .ok_or_else(|| Error::Config("no corpus given: `textgan train CORPUS.txt`".into()))?;
-    let preset = opts.preset.unwrap_or(Preset::Cpu);
+    let preset = opts.preset.unwrap_or_else(|| Preset::default_for(device));
     let p = preset.values();
-    let lipschitz = opts.lipschitz.unwrap_or_default();
+    let lipschitz = opts.lipschitz.unwrap_or(p.lipschitz);
     // Clipping comes with the original WGAN's optimiser (RMSProp, lr 5e-5); the penalties
-    // with the paper's Adam at the preset's rate.
-    let base = if lipschitz == Lipschitz::Clip {
-        OptimConfig::wgan()
+    // with the paper's Adam at the preset's rates.
+    let (base, lr_critic, lr_gen) = if lipschitz == Lipschitz::Clip {
+        let wgan = OptimConfig::wgan();
+        (wgan, wgan.lr, wgan.lr)
     } else {
-        OptimConfig {
-            lr: p.lr,
-            ..OptimConfig::paper()
-        }
+        (OptimConfig::paper(), p.lr_critic, p.lr_gen)
     };
-    let with_lr = |specific: Option<f64>| OptimConfig {
-        lr: specific.or(opts.lr).unwrap_or(base.lr),
+    let with_lr = |specific: Option<f64>, preset_lr: f64| OptimConfig {
+        lr: specific.or(opts.lr).unwrap_or(preset_lr),
         ..base
     };
     let mut config = RunConfig {
@@ -131,6 +203,7 @@ pub fn new_run(opts: &TrainOptions, device: &Device) -> Result<(RunConfig, Corpu
         model: RunConfig::shape_for(
             0,
             opts.dim.unwrap_or(p.dim),
+            opts.res_blocks.unwrap_or(p.res_blocks),
             opts.critic_norm.unwrap_or_default(),
         ),
         max_vocab: opts.max_vocab.unwrap_or(MAX_VOCAB),
@@ -139,8 +212,8 @@ pub fn new_run(opts: &TrainOptions, device: &Device) -> Result<(RunConfig, Corpu
         lipschitz,
         lambda: opts.lambda.unwrap_or(LAMBDA),
         clip: opts.clip.unwrap_or(CLIP),
-        optim_generator: with_lr(opts.lr_gen),
-        optim_critic: with_lr(opts.lr_critic),
+        optim_generator: with_lr(opts.lr_gen, lr_gen),
+        optim_critic: with_lr(opts.lr_critic, lr_critic),
         seed: opts.seed.unwrap_or(0),
         iters: opts.iters.unwrap_or(DEFAULT_ITERS),
         minutes: opts.minutes,
@@ -240,6 +313,11 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
         "--dim",
         opts.dim.map(|d| d.to_string()),
         config.model.dim.to_string(),
+    )?;
+    fixed(
+        "--res-blocks",
+        opts.res_blocks.map(|d| d.to_string()),
+        config.model.res_blocks.to_string(),
     )?;
     fixed(
         "--max-vocab",

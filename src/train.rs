@@ -117,6 +117,9 @@ pub struct Trainer {
     /// The hand-written steps, where they apply (CPU, f32, no critic normalisation);
     /// otherwise both networks are trained through candle's autograd.
     hand_written: Option<HandWritten>,
+    /// Extra evaluations when the run's training time first reaches each of these seconds
+    /// (ascending; a sweep reads its scores at fixed minutes this way).
+    pub eval_marks: Vec<f64>,
     /// Generator iterations completed.
     pub iteration: u64,
     /// Training seconds over all sessions.
@@ -176,6 +179,7 @@ impl Trainer {
             preview_noise: fixed_noise.clone(),
             fixed_noise,
             preview_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x9E7),
+            eval_marks: Vec::new(),
             iteration: 0,
             elapsed_secs: 0.0,
             resumed: false,
@@ -311,7 +315,8 @@ impl Trainer {
         let lambda = self.config.lambda;
         let stats = if let Some(hw) = self.hand_written.as_mut() {
             let params = (&self.gen_params, &self.critic_params);
-            let stats = hw.critic_step(params, &real, &z, &mix, strategy, lambda)?;
+            let stats =
+                rayon::scope(|_| hw.critic_step(params, &real, &z, &mix, strategy, lambda))?;
             if stats.loss.is_finite() {
                 self.opt_d.step_host(&hw.critic_order, hw.critic.grads())?;
             }
@@ -355,7 +360,8 @@ impl Trainer {
     pub fn generator_step(&mut self) -> Result<f64> {
         let z = self.noise(self.config.batch)?;
         if let Some(hw) = self.hand_written.as_mut() {
-            let value = hw.generator_step(&self.gen_params, &self.critic_params, &z)?;
+            let (gp, cp) = (&self.gen_params, &self.critic_params);
+            let value = rayon::scope(|_| hw.generator_step(gp, cp, &z))?;
             if !value.is_finite() {
                 return Err(self.diverged("generator loss"));
             }
@@ -547,7 +553,9 @@ impl Trainer {
             train_lines: self.corpus.train.len(),
             heldout_lines: self.corpus.heldout.len(),
             vocab: self.vocab.len(),
+            preset: self.config.preset.name().to_string(),
             dim: self.config.model.dim,
+            res_blocks: self.config.model.res_blocks,
             critic_iters: self.config.critic_iters,
             generator_params: self.gen_params.count(),
             critic_params: self.critic_params.count(),
@@ -603,7 +611,12 @@ impl Trainer {
             if self.previews && (resample || self.iteration % PREVIEW_EVERY == 0) {
                 self.send_preview(resample, sink)?;
             }
-            if self.iteration % self.config.eval_every == 0 {
+            let marked = self
+                .eval_marks
+                .first()
+                .is_some_and(|&t| self.elapsed_secs >= t);
+            self.eval_marks.retain(|&t| self.elapsed_secs < t);
+            if self.iteration % self.config.eval_every == 0 || marked {
                 self.record_eval(sink)?;
             }
             if self.iteration % self.config.save_every == 0 || control.take_save_request() {

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use textgan::config::Preset;
+
 fn textgan(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_textgan"))
         .args(args)
@@ -341,6 +343,7 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
         assert_clean_error(&textgan(&a, tmp.path()), needle);
     };
     refused("--max-vocab", "10", "--max-vocab 10: the run in");
+    refused("--res-blocks", "2", "--res-blocks 2: the run in");
     refused("--lipschitz", "clip", "--lipschitz clip: the run in");
     refused("--critic-norm", "layer", "--critic-norm layer: the run in");
     // Safe changes are allowed and recorded.
@@ -652,6 +655,134 @@ fn compare_trains_each_strategy_and_writes_a_report() {
 
     let no_budget = textgan(&["compare", c.to_str().unwrap()], tmp.path());
     assert_clean_error(&no_budget, "--minutes M or --iters N");
+}
+
+#[test]
+fn sweep_trains_every_configuration_scores_the_marks_and_reuses_finished_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let grid = dir.join("grid.txt");
+    let write_grid = |second: &str| {
+        let text = format!(
+            "# two small configurations\n[width]\nnarrow: --dim 8 --res-blocks 1 --batch 16 --critic-iters 1\nwider: {second}\n"
+        );
+        std::fs::write(&grid, text).unwrap();
+    };
+    write_grid("--dim 12 --res-blocks 2 --batch 16 --critic-iters 1 --lr-critic 1e-3");
+    let c = tiny_corpus();
+    let args = [
+        "sweep",
+        c.to_str().unwrap(),
+        "--grid",
+        grid.to_str().unwrap(),
+        "--minutes",
+        "0.02",
+        "--marks",
+        "0.005,0.01",
+        "--seeds",
+        "0,1",
+        "--eval-every",
+        "100000",
+        "--out",
+        "sw",
+    ];
+    let first = textgan(&args, dir);
+    assert_success(&first);
+    let out = dir.join("sw");
+    assert_files(
+        &out,
+        &[
+            "report.md",
+            "sweep.json",
+            "jsd4_width.svg",
+            "jsd4_best.svg",
+            "results/narrow.seed0.json",
+            "results/narrow.seed1.json",
+            "results/wider.seed0.json",
+            "results/wider.seed1.json",
+        ],
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for needle in [
+        "| narrow | `--dim 8 --res-blocks 1 --batch 16 --critic-iters 1` |",
+        "| wider |",
+        "JSD-4 @ 0.005 min | JSD-4 @ 0.01 min | JSD-4 @ 0.02 min |",
+        "![width](jsd4_width.svg)",
+    ] {
+        assert!(report.contains(needle), "{needle:?} not in {report}");
+    }
+    let runs = read_json(&out.join("sweep.json"));
+    assert_eq!(runs.as_array().map(Vec::len), Some(4));
+    for run in runs.as_array().unwrap() {
+        // Evaluated at the start, when training time first reached each mark, and at the
+        // budget, which is the last mark: nothing else with evaluations every 100000.
+        let metrics = run["metrics"].as_array().unwrap();
+        assert_eq!(metrics.len(), 4, "{run}");
+        let marks = run["marks"].as_array().unwrap();
+        assert_eq!(marks.len(), 3);
+        for (mark, m) in marks.iter().zip(&metrics[1..]) {
+            let minutes = mark["minutes"].as_f64().unwrap();
+            assert!(m["elapsed_secs"].as_f64().unwrap() >= minutes * 60.0);
+            assert_eq!(mark["iteration"], m["iteration"]);
+            assert_eq!(mark["js"], m["js"]);
+        }
+        assert_eq!(run["iterations"], metrics[3]["iteration"]);
+        assert!(run["train_secs"].as_f64().unwrap() >= 1.2);
+    }
+    let config = read_json(&out.join("runs/wider/seed1/config.json"));
+    assert_eq!(config["model"]["res_blocks"], 2);
+    assert_eq!(config["optim_critic"]["lr"], 0.001);
+    assert_eq!(config["seed"], 1);
+
+    // Run again: every result is reused, nothing trains; a changed line trains again.
+    let kept = std::fs::read(out.join("results/narrow.seed0.json")).unwrap();
+    let changed = std::fs::read(out.join("results/wider.seed0.json")).unwrap();
+    let again = textgan(&args, dir);
+    assert_success(&again);
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("iteration"));
+    write_grid("--dim 12 --res-blocks 2 --batch 16 --critic-iters 1 --lr-critic 2e-3");
+    let third = textgan(&args, dir);
+    assert_success(&third);
+    let log = String::from_utf8_lossy(&third.stdout);
+    assert!(
+        log.contains("[wider seed 0]") && !log.contains("[narrow seed 0]"),
+        "{log}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("results/narrow.seed0.json")).unwrap(),
+        kept
+    );
+    assert_ne!(
+        std::fs::read(out.join("results/wider.seed0.json")).unwrap(),
+        changed
+    );
+
+    // Bad grids and budgets are refused before anything trains.
+    std::fs::write(&grid, "ok: --dim 8\nbad: --res-blocks 0\n").unwrap();
+    assert_clean_error(&textgan(&args, dir), "bad: invalid setting: --res-blocks");
+    std::fs::write(&grid, "ok: --dim 8\nbad --dim 8\n").unwrap();
+    assert_clean_error(&textgan(&args, dir), "grid.txt:2: expected `name: --flag");
+    let mut zero = args.to_vec();
+    zero[5] = "0";
+    assert_clean_error(&textgan(&zero, dir), "--minutes must be a positive number");
+}
+
+#[test]
+fn help_lists_both_presets_with_what_they_set() {
+    let out = textgan(&["train", "--help"], Path::new("."));
+    assert_success(&out);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for p in [Preset::Cpu, Preset::Paper] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{}: ", p.name())))
+            .unwrap_or_else(|| panic!("no line for {} in {help}", p.name()));
+        assert!(line.ends_with(&p.describe()), "{line:?}");
+    }
+    assert!(
+        help.contains("--res-blocks") && help.contains("--lr-critic"),
+        "{help}"
+    );
 }
 
 #[test]

@@ -33,6 +33,8 @@ fn info() -> RunInfo {
         heldout_lines: 640,
         vocab: 83,
         dim: 32,
+        preset: "cpu".into(),
+        res_blocks: 5,
         critic_iters: 5,
         generator_params: 186355,
         critic_params: 55233,

@@ -32,7 +32,7 @@ fn tiny_trainer(lipschitz: Lipschitz, norm: CriticNorm, dir: &Path) -> Trainer {
         corpus: path.clone(),
         corpus_hash: String::new(),
         preset: Preset::Cpu,
-        model: RunConfig::shape_for(vocab.len(), 16, norm),
+        model: RunConfig::shape_for(vocab.len(), 16, textgan::config::RES_BLOCKS, norm),
         max_vocab: 2048,
         batch,
         critic_iters: 5,

@@ -68,9 +68,11 @@ fn draw_header(frame: &mut Frame, area: Rect, d: &Dashboard) {
                 i.run_dir.display()
             )),
             Line::from(format!(
-                "{} · dim {} · {} critic steps/iter · G {} / D {} params{}",
+                "{} · {} preset · dim {} × {} blocks · {} critic steps/iter · G {} / D {} params{}",
                 i.device,
+                i.preset,
                 i.dim,
+                i.res_blocks,
                 i.critic_iters,
                 short_count(i.generator_params),
                 short_count(i.critic_params),

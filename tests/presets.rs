@@ -1,0 +1,131 @@
+//! The presets: `paper` is exactly the paper's public code, `cpu` is the default on the CPU, and
+//! every flag overrides the preset it starts from.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use textgan::config::{Preset, RunConfig};
+use textgan::nn::CriticNorm;
+use textgan::optim::{OptimConfig, Rule};
+use textgan::penalty::Lipschitz;
+use textgan::run::{new_run, TrainOptions};
+
+fn tiny_corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt")
+}
+
+fn config(opts: TrainOptions) -> RunConfig {
+    let opts = TrainOptions {
+        corpus: Some(tiny_corpus()),
+        ..opts
+    };
+    new_run(&opts, &Device::Cpu).unwrap().0
+}
+
+#[test]
+fn paper_preset_is_the_papers_language_model() {
+    let c = config(TrainOptions {
+        preset: Some(Preset::Paper),
+        ..TrainOptions::default()
+    });
+    // SEED-NOTES §5: DIM 512, 5 residual blocks, noise 128, batch 64, 10 critic iterations,
+    // Adam 1e-4 with β = (0.5, 0.9) for both networks, λ = 10, the two-sided penalty.
+    assert_eq!(c.preset, Preset::Paper);
+    assert_eq!(
+        (
+            c.model.dim,
+            c.model.res_blocks,
+            c.model.noise_dim,
+            c.model.seq_len
+        ),
+        (512, 5, 128, 32)
+    );
+    assert_eq!(c.model.critic_norm, CriticNorm::None);
+    assert_eq!((c.batch, c.critic_iters), (64, 10));
+    assert_eq!((c.lipschitz, c.lambda), (Lipschitz::Gp, 10.0));
+    let adam = OptimConfig {
+        rule: Rule::Adam,
+        lr: 1e-4,
+        beta1: 0.5,
+        beta2: 0.9,
+        eps: 1e-8,
+    };
+    assert_eq!(c.optim_critic, adam);
+    assert_eq!(c.optim_generator, adam);
+}
+
+#[test]
+fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
+    assert_eq!(Preset::default_for(&Device::Cpu), Preset::Cpu);
+    let c = config(TrainOptions::default());
+    let p = Preset::Cpu.values();
+    assert_eq!(c.preset, Preset::Cpu);
+    assert_eq!((c.model.dim, c.model.res_blocks), (p.dim, p.res_blocks));
+    assert_eq!((c.batch, c.critic_iters), (p.batch, p.critic_iters));
+    assert_eq!(c.lipschitz, p.lipschitz);
+    assert_eq!(c.optim_critic.lr, p.lr_critic);
+    assert_eq!(c.optim_generator.lr, p.lr_gen);
+    assert_eq!((c.optim_critic.beta1, c.optim_critic.beta2), (0.5, 0.9));
+    // What --help and the README say it sets is what it sets.
+    let text = Preset::Cpu.describe();
+    for part in [
+        format!("dim {}", p.dim),
+        format!("{} residual blocks", p.res_blocks),
+        format!("{} critic iterations", p.critic_iters),
+        format!("batch {}", p.batch),
+        p.lipschitz.name().to_string(),
+    ] {
+        assert!(text.contains(&part), "{part:?} not in {text:?}");
+    }
+}
+
+#[test]
+fn every_flag_overrides_the_preset() {
+    for preset in [Preset::Cpu, Preset::Paper] {
+        let c = config(TrainOptions {
+            preset: Some(preset),
+            dim: Some(24),
+            res_blocks: Some(2),
+            critic_iters: Some(3),
+            batch: Some(32),
+            lr_critic: Some(7e-4),
+            lr_gen: Some(2e-4),
+            lipschitz: Some(Lipschitz::Lp),
+            lambda: Some(5.0),
+            ..TrainOptions::default()
+        });
+        assert_eq!(c.preset, preset);
+        assert_eq!((c.model.dim, c.model.res_blocks), (24, 2));
+        assert_eq!((c.batch, c.critic_iters), (32, 3));
+        assert_eq!((c.optim_critic.lr, c.optim_generator.lr), (7e-4, 2e-4));
+        assert_eq!((c.lipschitz, c.lambda), (Lipschitz::Lp, 5.0));
+        // --lr sets both rates; a specific rate wins over it.
+        let c = config(TrainOptions {
+            preset: Some(preset),
+            lr: Some(3e-4),
+            lr_gen: Some(1e-5),
+            ..TrainOptions::default()
+        });
+        assert_eq!((c.optim_critic.lr, c.optim_generator.lr), (3e-4, 1e-5));
+    }
+    // Clipping brings the original WGAN's optimiser unless a rate is given.
+    let c = config(TrainOptions {
+        lipschitz: Some(Lipschitz::Clip),
+        ..TrainOptions::default()
+    });
+    assert_eq!(c.optim_critic, OptimConfig::wgan());
+    assert_eq!(c.optim_generator, OptimConfig::wgan());
+}
+
+#[test]
+fn absurd_depths_are_refused_with_the_flag() {
+    for blocks in [0, 1000] {
+        let opts = TrainOptions {
+            corpus: Some(tiny_corpus()),
+            res_blocks: Some(blocks),
+            ..TrainOptions::default()
+        };
+        let e = new_run(&opts, &Device::Cpu).unwrap_err().to_string();
+        assert!(e.contains("--res-blocks must be at least 1"), "{e}");
+    }
+}
