@@ -43,6 +43,8 @@ pub struct PresetValues {
     /// Adam learning rates of the critic and the generator.
     pub lr_critic: f64,
     pub lr_gen: f64,
+    /// Adam's β₁, β₂ for both networks.
+    pub betas: (f64, f64),
     pub lipschitz: Lipschitz,
 }
 
@@ -56,6 +58,7 @@ impl Preset {
                 batch: 64,
                 lr_critic: 1e-4,
                 lr_gen: 1e-4,
+                betas: (0.5, 0.9),
                 lipschitz: Lipschitz::Gp,
             },
             Preset::Cpu => PresetValues {
@@ -65,6 +68,7 @@ impl Preset {
                 batch: 64,
                 lr_critic: 5e-4,
                 lr_gen: 5e-4,
+                betas: (0.5, 0.9),
                 lipschitz: Lipschitz::Gp,
             },
         }
@@ -95,11 +99,13 @@ impl Preset {
             format!("Adam {:e} critic / {:e} generator", v.lr_critic, v.lr_gen)
         };
         format!(
-            "dim {}, {} residual blocks, {} critic iterations, batch {}, {lr}, {}",
+            "dim {}, {} residual blocks, {} critic iterations, batch {}, {lr}, β = ({}, {}), {}",
             v.dim,
             v.res_blocks,
             v.critic_iters,
             v.batch,
+            v.betas.0,
+            v.betas.1,
             v.lipschitz.name()
         )
     }
@@ -172,6 +178,11 @@ impl RunConfig {
         ] {
             if !(a.lr.is_finite() && a.lr > 0.0) {
                 return bad(format!("{flag} must be a positive number, got {}", a.lr));
+            }
+            for (flag, beta) in [("--beta1", a.beta1), ("--beta2", a.beta2)] {
+                if !(0.0..1.0).contains(&beta) {
+                    return bad(format!("{flag} must be at least 0 and below 1, got {beta}"));
+                }
             }
         }
         if self.model.critic_norm == CriticNorm::Batch {

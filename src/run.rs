@@ -38,6 +38,9 @@ pub struct TrainOptions {
     pub lr_critic: Option<f64>,
     /// Overrides `lr` for the generator.
     pub lr_gen: Option<f64>,
+    /// Adam's β₁ and β₂ (RMSProp's α is β₂), both networks.
+    pub beta1: Option<f64>,
+    pub beta2: Option<f64>,
     pub lipschitz: Option<Lipschitz>,
     pub lambda: Option<f64>,
     pub clip: Option<f64>,
@@ -79,6 +82,13 @@ pub struct HyperArgs {
     /// Learning rate of the generator (overrides --lr) [default: from preset]
     #[arg(long, allow_hyphen_values = true)]
     pub lr_gen: Option<f64>,
+    /// Adam's β₁ for both networks [default: from preset]
+    #[arg(long, allow_hyphen_values = true)]
+    pub beta1: Option<f64>,
+    /// Adam's β₂ for both networks (RMSProp's α with --lipschitz clip) [default: from preset;
+    /// 0.99 with clip]
+    #[arg(long, allow_hyphen_values = true)]
+    pub beta2: Option<f64>,
     /// Penalty weight λ of gp, lp and fd [default: 10]
     #[arg(long, allow_hyphen_values = true)]
     pub lambda: Option<f64>,
@@ -97,7 +107,7 @@ fn preset_help() -> String {
         "Hyper-parameter bundle; the flags below override it. Default: cpu on the CPU, paper on a GPU.\n  \
          cpu:   {}\n  \
          paper: {}\n\
-         Both: Adam β = (0.5, 0.9), λ = 10, noise dimension 128.",
+         Both: λ = 10, noise dimension 128.",
         Preset::Cpu.describe(),
         Preset::Paper.describe()
     )
@@ -115,6 +125,8 @@ impl HyperArgs {
             lr: self.lr,
             lr_critic: self.lr_critic,
             lr_gen: self.lr_gen,
+            beta1: self.beta1,
+            beta2: self.beta2,
             lambda: self.lambda,
             clip: self.clip,
             critic_norm: self.critic_norm,
@@ -189,10 +201,17 @@ pub fn new_run(opts: &TrainOptions, device: &Device) -> Result<(RunConfig, Corpu
         let wgan = OptimConfig::wgan();
         (wgan, wgan.lr, wgan.lr)
     } else {
-        (OptimConfig::paper(), p.lr_critic, p.lr_gen)
+        let adam = OptimConfig {
+            beta1: p.betas.0,
+            beta2: p.betas.1,
+            ..OptimConfig::paper()
+        };
+        (adam, p.lr_critic, p.lr_gen)
     };
     let with_lr = |specific: Option<f64>, preset_lr: f64| OptimConfig {
         lr: specific.or(opts.lr).unwrap_or(preset_lr),
+        beta1: opts.beta1.unwrap_or(base.beta1),
+        beta2: opts.beta2.unwrap_or(base.beta2),
         ..base
     };
     let mut config = RunConfig {
@@ -355,7 +374,7 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
             ),
         ));
     }
-    // Safe changes: budget, learning rates, λ, c, batch, critic iterations, intervals, device.
+    // Safe changes: budget, learning rates, Adam's β, λ, c, batch, critic iterations, intervals, device.
     if let Some(n) = opts.iters {
         config.iters = n;
     }
@@ -365,6 +384,14 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     }
     if let Some(lr) = opts.lr_critic.or(opts.lr) {
         config.optim_critic.lr = lr;
+    }
+    for optim in [&mut config.optim_generator, &mut config.optim_critic] {
+        if let Some(b) = opts.beta1 {
+            optim.beta1 = b;
+        }
+        if let Some(b) = opts.beta2 {
+            optim.beta2 = b;
+        }
     }
     if let Some(l) = opts.lambda {
         config.lambda = l;

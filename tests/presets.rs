@@ -65,7 +65,9 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     assert_eq!(c.lipschitz, p.lipschitz);
     assert_eq!(c.optim_critic.lr, p.lr_critic);
     assert_eq!(c.optim_generator.lr, p.lr_gen);
-    assert_eq!((c.optim_critic.beta1, c.optim_critic.beta2), (0.5, 0.9));
+    for optim in [c.optim_critic, c.optim_generator] {
+        assert_eq!((optim.beta1, optim.beta2), p.betas);
+    }
     // What --help and the README say it sets is what it sets.
     let text = Preset::Cpu.describe();
     for part in [
@@ -90,6 +92,8 @@ fn every_flag_overrides_the_preset() {
             batch: Some(32),
             lr_critic: Some(7e-4),
             lr_gen: Some(2e-4),
+            beta1: Some(0.0),
+            beta2: Some(0.99),
             lipschitz: Some(Lipschitz::Lp),
             lambda: Some(5.0),
             ..TrainOptions::default()
@@ -99,6 +103,9 @@ fn every_flag_overrides_the_preset() {
         assert_eq!((c.batch, c.critic_iters), (32, 3));
         assert_eq!((c.optim_critic.lr, c.optim_generator.lr), (7e-4, 2e-4));
         assert_eq!((c.lipschitz, c.lambda), (Lipschitz::Lp, 5.0));
+        for optim in [c.optim_critic, c.optim_generator] {
+            assert_eq!((optim.beta1, optim.beta2), (0.0, 0.99));
+        }
         // --lr sets both rates; a specific rate wins over it.
         let c = config(TrainOptions {
             preset: Some(preset),
@@ -118,14 +125,32 @@ fn every_flag_overrides_the_preset() {
 }
 
 #[test]
-fn absurd_depths_are_refused_with_the_flag() {
-    for blocks in [0, 1000] {
+fn absurd_depths_and_betas_are_refused_with_the_flag() {
+    let refused = |opts: TrainOptions, needle: &str| {
         let opts = TrainOptions {
             corpus: Some(tiny_corpus()),
+            ..opts
+        };
+        let e = new_run(&opts, &Device::Cpu).unwrap_err().to_string();
+        assert!(e.contains(needle), "{e}");
+    };
+    for blocks in [0, 1000] {
+        let opts = TrainOptions {
             res_blocks: Some(blocks),
             ..TrainOptions::default()
         };
-        let e = new_run(&opts, &Device::Cpu).unwrap_err().to_string();
-        assert!(e.contains("--res-blocks must be at least 1"), "{e}");
+        refused(opts, "--res-blocks must be at least 1");
+    }
+    for beta in [-0.1, 1.0, f64::NAN] {
+        let opts = TrainOptions {
+            beta1: Some(beta),
+            ..TrainOptions::default()
+        };
+        refused(opts, "--beta1 must be at least 0 and below 1");
+        let opts = TrainOptions {
+            beta2: Some(beta),
+            ..TrainOptions::default()
+        };
+        refused(opts, "--beta2 must be at least 0 and below 1");
     }
 }
