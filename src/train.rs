@@ -35,8 +35,11 @@ use candle_core::{Layout, StorageRef};
 pub const EVAL_SAMPLES: usize = 640;
 /// Samples from the fixed noise batch written at each evaluation.
 pub const SHOWN_SAMPLES: usize = 64;
-/// A live preview of the fixed-noise samples is sent every this many iterations.
+/// A live preview of the fixed-noise samples is sent every this many iterations …
 pub const PREVIEW_EVERY: u64 = 5;
+/// … and at most this often (seconds of training): the dashboard redraws 4 times a second,
+/// and with fast iterations every fifth one would spend several percent on previews.
+pub const PREVIEW_SECS: f64 = 0.25;
 
 /// Seeds of the generator's and critic's initial weights, derived from the run's seed.
 fn init_seeds(seed: u64) -> (u64, u64) {
@@ -583,6 +586,7 @@ impl Trainer {
         let session_start = self.elapsed_secs;
         let budget = self.config.minutes.map(|m| m * 60.0);
         let mut saved_at = self.iteration;
+        let mut previewed_at = self.elapsed_secs;
         let reason = loop {
             if self.iteration >= self.config.iters {
                 break StopReason::Done;
@@ -608,8 +612,11 @@ impl Trainer {
             let stats = self.train_iteration()?;
             sink(Event::Step(stats));
             let resample = control.take_resample_request();
-            if self.previews && (resample || self.iteration % PREVIEW_EVERY == 0) {
+            let due = self.iteration % PREVIEW_EVERY == 0
+                && self.elapsed_secs - previewed_at >= PREVIEW_SECS;
+            if self.previews && (resample || due) {
                 self.send_preview(resample, sink)?;
+                previewed_at = self.elapsed_secs;
             }
             let marked = self
                 .eval_marks
