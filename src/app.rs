@@ -46,8 +46,13 @@ fn on_interrupt(control: &Arc<Control>) -> Result<()> {
             } else {
                 "interrupted"
             };
-            eprintln!("\n{what}: saving a checkpoint (press Ctrl-C again to quit without saving)");
+            // Stop first: telling it must not be able to prevent it. (`eprintln!` panics when
+            // stderr is a closed pipe, which would kill this thread before the request.)
             c.request_stop();
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n{what}: saving a checkpoint (press Ctrl-C again to quit without saving)"
+            );
         } else {
             std::process::exit(128 + SIGNAL.load(Ordering::SeqCst));
         }
@@ -129,7 +134,11 @@ pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Res
     let mut log = PlainLog::new(std::io::stdout(), display.log_every, display.log_format);
     let reason = trainer.run(&control, &mut |e| log.handle(&e))?;
     if reason == StopReason::Stopped && interrupted() {
-        eprintln!("checkpoint saved in {}", trainer.run_dir.display());
+        let _ = writeln!(
+            std::io::stderr(),
+            "checkpoint saved in {}",
+            trainer.run_dir.display()
+        );
         return Ok(interrupt_code());
     }
     Ok(0)

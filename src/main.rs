@@ -1,5 +1,6 @@
 //! Command line: parses arguments and calls the library.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -474,7 +475,12 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {}", e.to_string().replace('\n', " "));
+            // (A closed stderr must not turn an error into a panic.)
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                e.to_string().replace('\n', " ")
+            );
             ExitCode::FAILURE
         }
     }
@@ -511,6 +517,6 @@ fn clap_error(e: clap::Error) -> ExitCode {
         .collect();
     let line = parts.join("; ");
     let line = line.strip_prefix("error: ").unwrap_or(&line);
-    eprintln!("error: {line} (see --help)");
+    let _ = writeln!(std::io::stderr(), "error: {line} (see --help)");
     ExitCode::from(2)
 }

@@ -144,6 +144,39 @@ fn sigterm_saves_a_checkpoint_and_exits_143() {
 }
 
 #[test]
+fn sigterm_stops_training_even_when_stderr_is_a_closed_pipe() {
+    // A supervisor that died (or `2>&1 | head` that ended) leaves stderr closed: telling the
+    // user must not be what decides whether the run stops.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut child = start_training(&run, false);
+    drop(child.stderr.take());
+    while !run.join("state.json").exists() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still training a minute after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(143));
+    assert!(leftovers(&run).is_empty());
+    assert!(iteration(&run) > 0);
+}
+
+#[test]
 fn a_save_that_fails_midway_keeps_the_previous_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
