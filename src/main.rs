@@ -156,7 +156,7 @@ struct SweepArgs {
     /// Evaluate every N generator iterations as well, for the curves [default: 100]
     #[arg(long, value_name = "N")]
     eval_every: Option<u64>,
-    /// Report directory (report.md, sweep.json, charts, results/, runs/) [default: sweep/<corpus stem>]
+    /// Report directory (report.md, charts, results/, runs/) [default: sweep/<corpus stem>]
     #[arg(long)]
     out: Option<PathBuf>,
     /// Train every run again, even those with a result for the same line and budget

@@ -12,9 +12,10 @@
 //! Every configuration trains once per seed for `--minutes` of training time (evaluations
 //! excluded, as `train --minutes`), with extra evaluations when the training time first reaches
 //! each mark (2, 5, 10 minutes by default). Each finished run leaves its numbers in
-//! `results/<name>.seed<S>.json`; running the same sweep again reuses them (unless the line or
-//! the budget changed), so a long sweep can be stopped and continued. The report
-//! (`report.md`, `sweep.json`, one SVG chart per group) is written from every result there.
+//! `results/<name>.seed<S>.json` (every evaluation, the settings, the last samples); running the
+//! same sweep again reuses them (unless the line or the budget changed), so a long sweep can be
+//! stopped and continued. The report (`report.md`, one SVG chart per group and one of the best)
+//! is written from the results of the grid's lines.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -455,7 +456,7 @@ fn slug(group: &str) -> String {
     }
 }
 
-/// `report.md`, `sweep.json` and the charts, from the results of the grid's lines.
+/// `report.md` and the charts, from the results of the grid's lines.
 fn write_report(
     opts: &SweepOptions,
     grid: &[GridEntry],
@@ -530,7 +531,6 @@ fn write_report(
         &best,
         false,
     )?;
-    checkpoint::write_json(&opts.out.join("sweep.json"), &results)?;
     let md = report(opts, marks, &summaries, &ranked, &charts);
     checkpoint::write_atomic(&opts.out.join("report.md"), md.as_bytes())
 }
@@ -642,8 +642,9 @@ fn report(
     }
     let _ = writeln!(
         md,
-        "Numbers behind the tables and charts: `sweep.json` (every evaluation of every run) and \
-         `results/`; the runs themselves: `runs/<configuration>/seed<S>/`."
+        "Numbers behind the tables and charts: `results/<configuration>.seed<S>.json` (every \
+         evaluation of every run, its settings and last samples); the runs themselves: \
+         `runs/<configuration>/seed<S>/`."
     );
     md
 }

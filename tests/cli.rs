@@ -693,7 +693,6 @@ fn sweep_trains_every_configuration_scores_the_marks_and_reuses_finished_runs() 
         &out,
         &[
             "report.md",
-            "sweep.json",
             "jsd4_width.svg",
             "jsd4_best.svg",
             "results/narrow.seed0.json",
@@ -711,9 +710,12 @@ fn sweep_trains_every_configuration_scores_the_marks_and_reuses_finished_runs() 
     ] {
         assert!(report.contains(needle), "{needle:?} not in {report}");
     }
-    let runs = read_json(&out.join("sweep.json"));
-    assert_eq!(runs.as_array().map(Vec::len), Some(4));
-    for run in runs.as_array().unwrap() {
+    for (name, seed) in [("narrow", 0), ("narrow", 1), ("wider", 0), ("wider", 1)] {
+        let run = read_json(&out.join(format!("results/{name}.seed{seed}.json")));
+        assert_eq!(
+            (run["name"].as_str(), run["seed"].as_u64()),
+            (Some(name), Some(seed))
+        );
         // Evaluated at the start, when training time first reached each mark, and at the
         // budget, which is the last mark: nothing else with evaluations every 100000.
         let metrics = run["metrics"].as_array().unwrap();
