@@ -217,6 +217,7 @@ pub fn relu_in_place<T: Real>(x: &mut [T]) {
 
 /// `dst ← max(src, 0)`: [`relu_in_place`] of a copy, in one pass.
 pub fn relu_into<T: Real>(src: &[T], dst: &mut [T]) {
+    assert_eq!(src.len(), dst.len(), "relu_into: lengths differ");
     let f = |(o, &v): (&mut T, &T)| *o = if v < T::zero() { T::zero() } else { v };
     if dst.len() >= PAR_MIN {
         dst.par_iter_mut().zip(src.par_iter()).for_each(f);
@@ -227,6 +228,7 @@ pub fn relu_into<T: Real>(src: &[T], dst: &mut [T]) {
 
 /// `x ← x · [mask > 0] · scale`.
 pub fn mask_scale<T: Real>(x: &mut [T], mask: &[T], scale: T) {
+    assert_eq!(x.len(), mask.len(), "mask_scale: lengths differ");
     // The product first, then a select: branch-free, so it vectorises (a branch on a ReLU
     // mask is a coin flip for the predictor).
     let f = |(v, &m): (&mut T, &T)| {
@@ -242,6 +244,10 @@ pub fn mask_scale<T: Real>(x: &mut [T], mask: &[T], scale: T) {
 
 /// `x ← x + scale · y · [mask > 0]`.
 pub fn add_masked<T: Real>(x: &mut [T], y: &[T], mask: &[T], scale: T) {
+    assert!(
+        x.len() == y.len() && x.len() == mask.len(),
+        "add_masked: lengths differ"
+    );
     // Indexed over equal-length slices so that it vectorises (a three-way iterator zip did not).
     let f = |(x, (y, mask)): (&mut [T], (&[T], &[T]))| {
         let n = x.len();

@@ -147,9 +147,10 @@ struct SweepArgs {
     /// Training minutes of every run (evaluations excluded)
     #[arg(long, default_value_t = 10.0, allow_hyphen_values = true)]
     minutes: f64,
-    /// Minutes of training at which the scores are read (the budget is always one)
-    #[arg(long, value_delimiter = ',', default_values_t = textgan::sweep::DEFAULT_MARKS)]
-    marks: Vec<f64>,
+    /// Minutes of training at which the scores are read, comma-separated (the budget is always
+    /// one) [default: 2,5,10, those within the budget]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    marks: Option<Vec<f64>>,
     /// Seeds: every configuration trains once with each
     #[arg(long, value_delimiter = ',', default_value = "0")]
     seeds: Vec<u64>,
@@ -366,14 +367,7 @@ fn main() -> ExitCode {
             app::generate(a.n, a.model, a.seed, format, a.device).map(|()| 0)
         }
         Command::Compare(a) => {
-            let out = a.out.unwrap_or_else(|| {
-                PathBuf::from("compare").join(
-                    a.corpus
-                        .file_stem()
-                        .map(|s| s.to_os_string())
-                        .unwrap_or_default(),
-                )
-            });
+            let out = a.out.unwrap_or_else(|| report_dir("compare", &a.corpus));
             let command = command_line();
             let opts = CompareOptions {
                 base: a.hyper.apply(TrainOptions {
@@ -391,14 +385,7 @@ fn main() -> ExitCode {
             app::compare(&opts, a.device)
         }
         Command::Sweep(a) => {
-            let out = a.out.unwrap_or_else(|| {
-                PathBuf::from("sweep").join(
-                    a.corpus
-                        .file_stem()
-                        .map(|s| s.to_os_string())
-                        .unwrap_or_default(),
-                )
-            });
+            let out = a.out.unwrap_or_else(|| report_dir("sweep", &a.corpus));
             let opts = textgan::sweep::SweepOptions {
                 corpus: a.corpus,
                 grid: a.grid,
@@ -484,6 +471,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `<kind>/<corpus file stem>`: where a report goes without `--out`.
+fn report_dir(kind: &str, corpus: &std::path::Path) -> PathBuf {
+    PathBuf::from(kind).join(corpus.file_stem().unwrap_or_default())
 }
 
 /// This invocation as a shell line, for reports.

@@ -72,8 +72,8 @@ pub struct HyperArgs {
     /// Samples per batch [default: from preset]
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Learning rate of both networks: Adam (β = 0.5, 0.9), or RMSProp with --lipschitz clip
-    /// [default: from preset; 5e-5 with clip]
+    /// Learning rate of both networks: Adam, or RMSProp with --lipschitz clip [default: from
+    /// preset; 5e-5 with clip]
     #[arg(long, allow_hyphen_values = true)]
     pub lr: Option<f64>,
     /// Learning rate of the critic (overrides --lr) [default: from preset]
@@ -82,7 +82,8 @@ pub struct HyperArgs {
     /// Learning rate of the generator (overrides --lr) [default: from preset]
     #[arg(long, allow_hyphen_values = true)]
     pub lr_gen: Option<f64>,
-    /// Adam's β₁ for both networks [default: from preset]
+    /// Adam's β₁ for both networks (refused with --lipschitz clip: RMSProp has none)
+    /// [default: from preset]
     #[arg(long, allow_hyphen_values = true)]
     pub beta1: Option<f64>,
     /// Adam's β₂ for both networks (RMSProp's α with --lipschitz clip) [default: from preset;
@@ -171,6 +172,17 @@ pub fn prepare(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     }
 }
 
+/// `--beta1` means nothing to RMSProp, the optimiser of weight clipping: refused rather than
+/// recorded and ignored.
+fn check_beta1(opts: &TrainOptions, config: &RunConfig) -> Result<()> {
+    if opts.beta1.is_some() && config.optim_critic.rule == crate::optim::Rule::RmsProp {
+        return Err(Error::Config(
+            "--beta1 has no effect with --lipschitz clip (RMSProp has no β₁)".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn prepare_new(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     let (config, corpus, vocab) = new_run(opts, device)?;
     let run_dir = opts
@@ -242,6 +254,7 @@ pub fn new_run(opts: &TrainOptions, device: &Device) -> Result<(RunConfig, Corpu
         dtype: "f32".into(),
     };
     config.validate()?;
+    check_beta1(opts, &config)?;
     let bytes = corpus::read_bytes(&corpus_path)?;
     let lines = corpus::parse_lines(&corpus_path, &bytes)?;
     let corpus = Corpus::split(&corpus_path, lines, config.seed, config.batch)?;
@@ -414,6 +427,7 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     config.device = device::name(device);
     config.corpus = corpus_path.clone();
     config.validate()?;
+    check_beta1(opts, &config)?;
     let lines = corpus::parse_lines(&corpus_path, &bytes)?;
     let corpus = Corpus::split(&corpus_path, lines, config.seed, config.batch)?;
     Trainer::resume(config, corpus, &run_dir, device)

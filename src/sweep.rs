@@ -26,8 +26,7 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint;
-use crate::config::{fingerprint, RunConfig};
-use crate::corpus;
+use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::events::{percent, Control, Event, MetricsRecord};
 use crate::penalty::Lipschitz;
@@ -41,6 +40,8 @@ pub const DEFAULT_MARKS: [f64; 3] = [2.0, 5.0, 10.0];
 #[derive(Debug, Clone)]
 pub struct GridEntry {
     pub name: String,
+    /// Its line in the grid file.
+    pub line: usize,
     /// The `[heading]` above it ("" before the first heading).
     pub group: String,
     /// The flags as written.
@@ -113,6 +114,7 @@ fn parse_grid(path: &Path, text: &str) -> Result<Vec<GridEntry>> {
         })?;
         entries.push(GridEntry {
             name: name.to_string(),
+            line: n,
             group: group.clone(),
             flags,
             hyper: parsed.hyper,
@@ -134,9 +136,9 @@ pub struct SweepOptions {
     pub grid: PathBuf,
     /// Training minutes of every run.
     pub minutes: f64,
-    /// Minutes at which scores are read (those beyond the budget are dropped; the budget itself
-    /// is always one).
-    pub marks: Vec<f64>,
+    /// Minutes at which scores are read (the budget itself is always one); `None`: those of
+    /// [`DEFAULT_MARKS`] within the budget.
+    pub marks: Option<Vec<f64>>,
     pub seeds: Vec<u64>,
     /// Evaluate every N iterations as well, for the curves [default: 100].
     pub eval_every: Option<u64>,
@@ -164,12 +166,19 @@ pub struct SweepRun {
     pub group: String,
     pub flags: String,
     pub seed: u64,
-    /// The budget the run had, and the corpus's fingerprint: a result is reused only for the
-    /// same line, budget and corpus.
+    /// The budget the run had, and the corpus's fingerprint.
     pub budget_minutes: f64,
     pub corpus_hash: String,
-    /// Every setting the run used.
+    /// Every setting the run used (a result is reused only for the same settings).
     pub config: RunConfig,
+    /// Where it ran: the CPU model and the number of threads (a result is reused only on the
+    /// same).
+    pub machine: String,
+    pub threads: usize,
+    /// Training minutes at which a loss became NaN or infinite, if it did: the marks after it
+    /// have no score.
+    #[serde(default)]
+    pub diverged_at: Option<f64>,
     pub iterations: u64,
     pub train_secs: f64,
     /// Median seconds per generator iteration.
@@ -186,17 +195,55 @@ impl SweepRun {
     }
 }
 
-/// The marks of a budget: those given that fall inside it, and the budget itself.
-pub fn marks_within(marks: &[f64], minutes: f64) -> Vec<f64> {
-    let mut m: Vec<f64> = marks
+/// The marks of a budget, ascending, ending with the budget itself; a mark outside the budget
+/// is refused (it could never be scored).
+pub fn marks_within(marks: &[f64], minutes: f64) -> Result<Vec<f64>> {
+    if let Some(bad) = marks
         .iter()
-        .copied()
-        .filter(|&t| t > 0.0 && t < minutes)
-        .collect();
+        .find(|&&t| !(t.is_finite() && t > 0.0 && t <= minutes))
+    {
+        return Err(Error::Config(format!(
+            "--marks {bad}: every mark must be a positive number of minutes within the budget (--minutes {minutes})"
+        )));
+    }
+    let mut m = marks.to_vec();
     m.push(minutes);
     m.sort_by(f64::total_cmp);
     m.dedup();
-    m
+    Ok(m)
+}
+
+/// The same run as far as the sweep is concerned: equal settings, whatever the corpus file was
+/// called and however often it was evaluated in between.
+fn same_settings(a: &RunConfig, b: &RunConfig) -> bool {
+    let norm = |c: &RunConfig| RunConfig {
+        corpus: PathBuf::new(),
+        eval_every: 0,
+        ..c.clone()
+    };
+    norm(a) == norm(b)
+}
+
+/// Why a stored result cannot stand for the run `config` asks for, if it cannot.
+fn stale(r: &SweepRun, entry: &GridEntry, config: &RunConfig, marks: &[f64]) -> Option<String> {
+    let machine = crate::device::cpu_model();
+    let threads = rayon::current_num_threads();
+    if r.flags != entry.flags {
+        Some("its line changed".into())
+    } else if r.corpus_hash != config.corpus_hash {
+        Some("the corpus changed".into())
+    } else if !same_settings(&r.config, config) {
+        Some("its settings changed (budget, preset or textgan version)".into())
+    } else if r.machine != machine || r.threads != threads {
+        Some(format!(
+            "it ran on {} with {} threads, this is {machine} with {threads}",
+            r.machine, r.threads
+        ))
+    } else if r.diverged_at.is_none() && marks.iter().any(|&m| r.at(m).is_none()) {
+        Some("it was not scored at every mark".into())
+    } else {
+        None
+    }
 }
 
 fn result_path(out: &Path, name: &str, seed: u64) -> PathBuf {
@@ -204,7 +251,8 @@ fn result_path(out: &Path, name: &str, seed: u64) -> PathBuf {
 }
 
 /// Train every configuration × seed that has no result yet, then write the report from all
-/// results. `progress` hears a line per evaluation and per finished run.
+/// results. `progress` hears a line per evaluation and per finished run. After a stop request
+/// the remaining lines are only looked up, so the report still shows every finished result.
 pub fn run(
     opts: &SweepOptions,
     device: &Device,
@@ -220,55 +268,92 @@ pub fn run(
     if opts.seeds.is_empty() {
         return Err(Error::Config("--seeds lists no seed".into()));
     }
+    if let Some(s) = (1..opts.seeds.len())
+        .map(|i| opts.seeds[i])
+        .find(|s| opts.seeds.iter().filter(|t| *t == s).count() > 1)
+    {
+        return Err(Error::Config(format!("--seeds lists seed {s} twice")));
+    }
+    let marks = match &opts.marks {
+        Some(m) => marks_within(m, opts.minutes)?,
+        // The default marks that fall within the budget.
+        None => {
+            let inside: Vec<f64> = DEFAULT_MARKS
+                .into_iter()
+                .filter(|&m| m <= opts.minutes)
+                .collect();
+            marks_within(&inside, opts.minutes)?
+        }
+    };
     let grid = read_grid(&opts.grid)?;
-    let corpus_hash = fingerprint(&corpus::read_bytes(&opts.corpus)?);
-    let marks = marks_within(&opts.marks, opts.minutes);
     // Every line must make a valid run before hours are spent on the first ones.
+    let mut configs = Vec::with_capacity(grid.len());
     for entry in &grid {
         let train = train_options(opts, entry, opts.seeds[0]);
-        run::new_run(&train, device)
-            .map_err(|e| Error::Config(format!("{}: {}: {e}", opts.grid.display(), entry.name)))?;
+        let (config, _, _) = run::new_run(&train, device).map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!(
+                "{}:{}: {}: {m}",
+                opts.grid.display(),
+                entry.line,
+                entry.name
+            )),
+            other => other,
+        })?;
+        configs.push(config);
     }
     let mut results = Vec::new();
-    'grid: for entry in &grid {
+    for (entry, config) in grid.iter().zip(&configs) {
         for &seed in &opts.seeds {
+            let label = format!("[{} seed {seed}]", entry.name);
             let path = result_path(&opts.out, &entry.name, seed);
-            let reusable = (!opts.redo)
-                .then(|| checkpoint::read_json::<SweepRun>(&path).ok())
-                .flatten()
-                .filter(|r| {
-                    r.flags == entry.flags
-                        && r.budget_minutes == opts.minutes
-                        && r.corpus_hash == corpus_hash
-                        && marks.iter().all(|&m| r.at(m).is_some())
-                });
-            if let Some(r) = reusable {
-                results.push(r);
-                continue;
+            let config = RunConfig {
+                seed,
+                ..config.clone()
+            };
+            let stored = match checkpoint::read_json::<SweepRun>(&path) {
+                Ok(r) => match stale(&r, entry, &config, &marks) {
+                    None => Some(r),
+                    Some(why) => {
+                        progress(&format!("{label} stored result not reused: {why}"));
+                        None
+                    }
+                },
+                Err(_) if !path.exists() => None,
+                Err(e) => {
+                    progress(&format!("{label} stored result not reused: {e}"));
+                    None
+                }
+            };
+            match stored {
+                Some(r) if !opts.redo => {
+                    results.push(r);
+                    continue;
+                }
+                _ if control.stop_requested() => continue,
+                _ => {}
             }
             let r = train_one(opts, entry, seed, &marks, device, control, progress)?;
             if control.stop_requested() {
-                progress(&format!(
-                    "[{} seed {seed}] stopped: not recorded",
-                    entry.name
-                ));
-                break 'grid;
+                progress(&format!("{label} stopped: not recorded"));
+                continue;
             }
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
             checkpoint::write_json(&path, &r)?;
-            progress(&format!(
-                "[{} seed {seed}] done: {} iterations, {:.3} s/iteration, JSD-4 {}",
-                r.name,
-                r.iterations,
-                r.secs_per_iter,
-                r.marks
-                    .iter()
-                    .map(|m| format!("{:.3} @ {} min", m.js[3], m.minutes))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            let scores = r
+                .marks
+                .iter()
+                .map(|m| format!("{:.3} @ {} min", m.js[3], m.minutes))
+                .collect::<Vec<_>>()
+                .join(", ");
+            progress(&match r.diverged_at {
+                Some(t) => format!("{label} diverged at {t:.2} min; JSD-4 {scores}"),
+                None => format!(
+                    "{label} done: {} iterations, {:.3} s/iteration, JSD-4 {scores}",
+                    r.iterations, r.secs_per_iter
+                ),
+            });
             results.push(r);
         }
     }
@@ -310,7 +395,7 @@ fn train_one(
     let mut metrics: Vec<MetricsRecord> = Vec::new();
     let mut secs = Vec::new();
     let label = format!("[{} seed {seed}]", entry.name);
-    trainer.run(control, &mut |e| match e {
+    let outcome = trainer.run(control, &mut |e| match e {
         Event::Step(s) => secs.push(s.secs),
         Event::Metrics(m) => {
             progress(&format!(
@@ -323,8 +408,15 @@ fn train_one(
             metrics.push(m);
         }
         _ => {}
-    })?;
-    if metrics.last().map(|m| m.iteration) != Some(trainer.iteration) {
+    });
+    // A run that diverged is a result too (the rate was too high): it keeps the scores of the
+    // marks it reached.
+    let diverged_at = match outcome {
+        Ok(_) => None,
+        Err(Error::NonFinite(_)) => Some(trainer.elapsed_secs / 60.0),
+        Err(e) => return Err(e),
+    };
+    if diverged_at.is_none() && metrics.last().map(|m| m.iteration) != Some(trainer.iteration) {
         metrics.push(trainer.evaluate()?);
     }
     // A mark's score is the first evaluation at or after it (made when the training time
@@ -351,12 +443,19 @@ fn train_one(
         budget_minutes: opts.minutes,
         corpus_hash: trainer.config.corpus_hash.clone(),
         config: trainer.config.clone(),
+        machine: crate::device::cpu_model(),
+        threads: rayon::current_num_threads(),
+        diverged_at,
         iterations: trainer.iteration,
         train_secs: trainer.elapsed_secs,
         secs_per_iter: crate::bench::median(&mut secs),
         marks: scores,
         metrics,
-        samples: trainer.fixed_samples()?.into_iter().take(8).collect(),
+        samples: if diverged_at.is_some() {
+            Vec::new()
+        } else {
+            trainer.fixed_samples()?.into_iter().take(8).collect()
+        },
     })
 }
 
@@ -364,11 +463,13 @@ fn train_one(
 struct Summary<'a> {
     entry: &'a GridEntry,
     runs: Vec<&'a SweepRun>,
+    /// How many seeds the sweep asked for.
+    seeds: usize,
 }
 
 impl Summary<'_> {
-    /// Mean over seeds of JSD-4 at a mark, with the smallest and largest.
-    fn jsd4(&self, minutes: f64) -> Option<(f64, f64, f64)> {
+    /// JSD-4 at a mark over the seeds scored there: mean, lowest, highest, how many.
+    fn jsd4(&self, minutes: f64) -> Option<(f64, f64, f64, usize)> {
         let v: Vec<f64> = self
             .runs
             .iter()
@@ -380,7 +481,37 @@ impl Summary<'_> {
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        Some((mean, lo, hi))
+        Some((mean, lo, hi, v.len()))
+    }
+
+    fn diverged(&self) -> usize {
+        self.runs.iter().filter(|r| r.diverged_at.is_some()).count()
+    }
+
+    /// Every seed asked for was scored at the budget.
+    fn complete(&self, budget: f64) -> bool {
+        self.jsd4(budget).is_some_and(|j| j.3 == self.seeds)
+    }
+
+    /// "3", or "2 of 3 (1 diverged)" when some seed has no score at the budget.
+    fn runs_cell(&self, budget: f64) -> String {
+        let scored = self.jsd4(budget).map_or(0, |j| j.3);
+        if scored == self.seeds {
+            return scored.to_string();
+        }
+        match self.diverged() {
+            0 => format!("{scored} of {}", self.seeds),
+            d => format!("{scored} of {} ({d} diverged)", self.seeds),
+        }
+    }
+
+    fn cell(&self, minutes: f64) -> String {
+        match self.jsd4(minutes) {
+            Some((mean, lo, hi, n)) if n > 1 => format!("{mean:.3} ({lo:.3}–{hi:.3})"),
+            Some((mean, ..)) => format!("{mean:.3}"),
+            None if self.diverged() > 0 => "diverged".into(),
+            None => "–".into(),
+        }
     }
 
     fn mean(&self, f: impl Fn(&SweepRun) -> Option<f64>) -> Option<f64> {
@@ -388,11 +519,21 @@ impl Summary<'_> {
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     }
 
-    /// The JSD-4 curve against training minutes, averaged over seeds on a common grid of
-    /// times (each seed's curve interpolated linearly between its evaluations).
+    /// The JSD-4 curve against training minutes, averaged over the seeds that did not diverge
+    /// (all of them if every one did) on a common grid of times, each seed's curve interpolated
+    /// linearly between its evaluations.
     fn curve(&self) -> Vec<(f64, f64)> {
-        let curves: Vec<Vec<(f64, f64)>> = self
+        let finished: Vec<&&SweepRun> = self
             .runs
+            .iter()
+            .filter(|r| r.diverged_at.is_none())
+            .collect();
+        let runs = if finished.is_empty() {
+            self.runs.iter().collect()
+        } else {
+            finished
+        };
+        let curves: Vec<Vec<(f64, f64)>> = runs
             .iter()
             .map(|r| {
                 r.metrics
@@ -468,6 +609,7 @@ fn write_report(
         .map(|entry| Summary {
             entry,
             runs: results.iter().filter(|r| r.name == entry.name).collect(),
+            seeds: opts.seeds.len(),
         })
         .filter(|s| !s.runs.is_empty())
         .collect();
@@ -486,8 +628,22 @@ fn write_report(
             .push(s);
     }
     let mut charts = Vec::new();
+    // One file per group, whatever their names: `[a b]` and `[a-b]` have the same slug.
+    let mut taken = vec!["best".to_string()];
     for (group, members) in groups.values() {
-        let file = format!("jsd4_{}.svg", slug(group));
+        let base = slug(group);
+        let name = (1..)
+            .map(|i| {
+                if i == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}-{i}")
+                }
+            })
+            .find(|n| !taken.contains(n))
+            .unwrap_or(base);
+        taken.push(name.clone());
+        let file = format!("jsd4_{name}.svg");
         let series: Vec<Series> = members
             .iter()
             .map(|s| Series {
@@ -510,10 +666,15 @@ fn write_report(
         )?;
         charts.push((group.to_string(), file));
     }
+    // Complete configurations first (every seed scored at the budget), by mean JSD-4.
     let mut ranked: Vec<&Summary> = summaries.iter().collect();
     ranked.sort_by(|a, b| {
-        let key = |s: &Summary| s.jsd4(last).map_or(f64::INFINITY, |j| j.0);
-        key(a).total_cmp(&key(b))
+        let key = |s: &Summary| {
+            let mean = s.jsd4(last).map_or(f64::INFINITY, |j| j.0);
+            (!s.complete(last), mean)
+        };
+        let (ka, kb) = (key(a), key(b));
+        ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
     });
     let best: Vec<Series> = ranked
         .iter()
@@ -560,15 +721,16 @@ fn report(
         md,
         "Machine: {} ({} threads). textgan {}. Corpus `{}`. Every configuration trains for {} \
          minutes of training time (evaluations excluded) with seed{} {seeds}; the score at a \
-         mark is the JSD-4 of 640 samples at the first evaluation once training time reached \
+         mark is the JSD-4 of {} samples at the first evaluation once training time reached \
          it (n-gram Jensen–Shannon divergence against the training lines, n = 4; 0 identical, \
          1 disjoint). With several seeds: their mean, and the lowest–highest in brackets.\n",
         crate::device::cpu_model(),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        rayon::current_num_threads(),
         env!("CARGO_PKG_VERSION"),
         opts.corpus.display(),
         opts.minutes,
         if opts.seeds.len() > 1 { "s" } else { "" },
+        crate::train::EVAL_SAMPLES,
     );
     if let Some(floor) = summaries
         .first()
@@ -586,24 +748,16 @@ fn report(
         .map(|m| format!(" JSD-4 @ {m} min |"))
         .collect();
     let header = format!(
-        "| configuration | flags | s / iteration | iterations |{mark_cols} valid words @ {last} min |"
+        "| configuration | flags | seeds | s / iteration | iterations |{mark_cols} valid words @ {last} min |"
     );
-    let rule = format!("|---|---|---|---|{}---|", "---|".repeat(marks.len()));
+    let rule = format!("|---|---|---|---|---|{}---|", "---|".repeat(marks.len()));
     let row = |s: &Summary| -> String {
-        let cells: String = marks
-            .iter()
-            .map(|&m| match s.jsd4(m) {
-                Some((mean, lo, hi)) if s.runs.len() > 1 => {
-                    format!(" {mean:.3} ({lo:.3}–{hi:.3}) |")
-                }
-                Some((mean, _, _)) => format!(" {mean:.3} |"),
-                None => " – |".into(),
-            })
-            .collect();
+        let cells: String = marks.iter().map(|&m| format!(" {} |", s.cell(m))).collect();
         format!(
-            "| {} | `{}` | {:.4} | {:.0} |{cells} {} |",
+            "| {} | `{}` | {} | {:.4} | {:.0} |{cells} {} |",
             s.entry.name,
             s.entry.flags,
+            s.runs_cell(last),
             s.mean(|r| Some(r.secs_per_iter)).unwrap_or(f64::NAN),
             s.mean(|r| Some(r.iterations as f64)).unwrap_or(f64::NAN),
             percent(s.mean(|r| r.at(last).and_then(|m| m.valid_word_rate)))
@@ -696,13 +850,98 @@ mod tests {
     }
 
     #[test]
-    fn marks_stay_inside_the_budget_and_end_with_it() {
-        assert_eq!(marks_within(&[2.0, 5.0, 10.0], 10.0), vec![2.0, 5.0, 10.0]);
-        assert_eq!(marks_within(&[2.0, 5.0, 10.0], 4.0), vec![2.0, 4.0]);
-        assert_eq!(
-            marks_within(&[5.0, 0.0, 2.0, 5.0], 6.0),
-            vec![2.0, 5.0, 6.0]
-        );
+    fn marks_end_with_the_budget_and_stay_inside_it() {
+        let ok = |m: &[f64], budget| marks_within(m, budget).unwrap();
+        assert_eq!(ok(&[2.0, 5.0, 10.0], 10.0), vec![2.0, 5.0, 10.0]);
+        assert_eq!(ok(&[5.0, 2.0, 5.0], 6.0), vec![2.0, 5.0, 6.0]);
+        assert_eq!(ok(&[], 3.0), vec![3.0]);
+        for bad in [[2.0, 11.0], [0.0, 2.0], [-1.0, 2.0], [f64::NAN, 2.0]] {
+            let e = marks_within(&bad, 10.0).unwrap_err().to_string();
+            assert!(
+                e.contains("--marks") && e.contains("within the budget"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stored_result_stands_only_for_the_same_line_settings_corpus_and_machine() {
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt");
+        let opts = TrainOptions {
+            corpus: Some(corpus),
+            dim: Some(8),
+            ..TrainOptions::default()
+        };
+        let (config, _, _) = run::new_run(&opts, &Device::Cpu).unwrap();
+        let entry = GridEntry {
+            name: "a".into(),
+            line: 1,
+            group: String::new(),
+            flags: "--dim 8".into(),
+            hyper: HyperArgs::default(),
+            lipschitz: None,
+        };
+        let score = MarkScore {
+            minutes: 1.0,
+            iteration: 10,
+            js: [0.5; 4],
+            valid_word_rate: None,
+        };
+        let stored = SweepRun {
+            name: "a".into(),
+            group: String::new(),
+            flags: "--dim 8".into(),
+            seed: 0,
+            budget_minutes: 1.0,
+            corpus_hash: config.corpus_hash.clone(),
+            config: config.clone(),
+            machine: crate::device::cpu_model(),
+            threads: rayon::current_num_threads(),
+            diverged_at: None,
+            iterations: 10,
+            train_secs: 60.0,
+            secs_per_iter: 6.0,
+            marks: vec![score],
+            metrics: Vec::new(),
+            samples: Vec::new(),
+        };
+        assert_eq!(stale(&stored, &entry, &config, &[1.0]), None);
+        // Where the corpus file is and how often it was evaluated do not matter.
+        let elsewhere = RunConfig {
+            corpus: PathBuf::from("copy/of/tiny.txt"),
+            eval_every: 7,
+            ..config.clone()
+        };
+        assert_eq!(stale(&stored, &entry, &elsewhere, &[1.0]), None);
+        let why = |r: &SweepRun, e: &GridEntry, c: &RunConfig, marks: &[f64]| {
+            stale(r, e, c, marks).unwrap_or_else(|| panic!("reused"))
+        };
+        let edited = GridEntry {
+            flags: "--dim 8 --lr 1e-3".into(),
+            ..entry.clone()
+        };
+        assert!(why(&stored, &edited, &config, &[1.0]).contains("line changed"));
+        // The same line under another preset or textgan version means other settings.
+        let mut moved = config.clone();
+        moved.optim_critic.lr *= 2.0;
+        assert!(why(&stored, &entry, &moved, &[1.0]).contains("settings changed"));
+        let other_text = RunConfig {
+            corpus_hash: "0".into(),
+            ..config.clone()
+        };
+        assert!(why(&stored, &entry, &other_text, &[1.0]).contains("corpus changed"));
+        let away = SweepRun {
+            machine: "another CPU".into(),
+            ..stored.clone()
+        };
+        assert!(why(&away, &entry, &config, &[1.0]).contains("another CPU"));
+        // A new mark needs a new run, unless the run diverged before it.
+        assert!(why(&stored, &entry, &config, &[0.5, 1.0]).contains("every mark"));
+        let diverged = SweepRun {
+            diverged_at: Some(0.7),
+            ..stored
+        };
+        assert_eq!(stale(&diverged, &entry, &config, &[0.5, 1.0]), None);
     }
 
     #[test]

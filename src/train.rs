@@ -120,8 +120,8 @@ pub struct Trainer {
     /// The hand-written steps, where they apply (CPU, f32, no critic normalisation);
     /// otherwise both networks are trained through candle's autograd.
     hand_written: Option<HandWritten>,
-    /// Extra evaluations when the run's training time first reaches each of these seconds
-    /// (ascending; a sweep reads its scores at fixed minutes this way).
+    /// Extra evaluations when the run's training time first reaches each of these seconds (a
+    /// sweep reads its scores at fixed minutes this way).
     pub eval_marks: Vec<f64>,
     /// Generator iterations completed.
     pub iteration: u64,
@@ -318,6 +318,8 @@ impl Trainer {
         let lambda = self.config.lambda;
         let stats = if let Some(hw) = self.hand_written.as_mut() {
             let params = (&self.gen_params, &self.critic_params);
+            // On a pool worker (`rayon::scope`), the step's many small parallel loops are
+            // joins inside the pool, not a hand-off from this thread and back each time.
             let stats =
                 rayon::scope(|_| hw.critic_step(params, &real, &z, &mix, strategy, lambda))?;
             if stats.loss.is_finite() {
@@ -364,6 +366,7 @@ impl Trainer {
         let z = self.noise(self.config.batch)?;
         if let Some(hw) = self.hand_written.as_mut() {
             let (gp, cp) = (&self.gen_params, &self.critic_params);
+            // On a pool worker, as the critic step.
             let value = rayon::scope(|_| hw.generator_step(gp, cp, &z))?;
             if !value.is_finite() {
                 return Err(self.diverged("generator loss"));

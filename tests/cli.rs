@@ -348,11 +348,15 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     refused("--critic-norm", "layer", "--critic-norm layer: the run in");
     // Safe changes are allowed and recorded.
     let mut a = args[..5].to_vec();
-    a.extend(["--iters", "5", "--lr", "0.002", "--no-tui"]);
+    a.extend([
+        "--iters", "5", "--lr", "0.002", "--beta1", "0.25", "--no-tui",
+    ]);
     assert_success(&textgan(&a, tmp.path()));
     let config = read_json(&split.join("config.json"));
     assert_eq!(config["optim_critic"]["lr"], 0.002);
     assert_eq!(config["optim_generator"]["lr"], 0.002);
+    assert_eq!(config["optim_critic"]["beta1"], 0.25);
+    assert_eq!(config["optim_generator"]["beta1"], 0.25);
     assert_eq!(config["iters"], 5);
 }
 
@@ -664,109 +668,152 @@ fn sweep_trains_every_configuration_scores_the_marks_and_reuses_finished_runs() 
     let grid = dir.join("grid.txt");
     let write_grid = |second: &str| {
         let text = format!(
-            "# two small configurations\n[width]\nnarrow: --dim 8 --res-blocks 1 --batch 16 --critic-iters 1\nwider: {second}\n"
+            "# two small configurations and one that diverges\n[width]\nnarrow: --dim 8 --res-blocks 1 --batch 16 --critic-iters 1\nwider: {second}\n[rate]\nhot: --dim 8 --batch 16 --critic-iters 1 --lr 1e30\n"
         );
         std::fs::write(&grid, text).unwrap();
     };
     write_grid("--dim 12 --res-blocks 2 --batch 16 --critic-iters 1 --lr-critic 1e-3");
     let c = tiny_corpus();
-    let args = [
-        "sweep",
-        c.to_str().unwrap(),
-        "--grid",
-        grid.to_str().unwrap(),
-        "--minutes",
-        "0.02",
-        "--marks",
-        "0.005,0.01",
-        "--seeds",
-        "0,1",
-        "--eval-every",
-        "100000",
-        "--out",
-        "sw",
-    ];
-    let first = textgan(&args, dir);
+    let sweep = |minutes: &str, marks: &str, seeds: &str| {
+        let args = [
+            "sweep",
+            c.to_str().unwrap(),
+            "--grid",
+            grid.to_str().unwrap(),
+            "--minutes",
+            minutes,
+            "--marks",
+            marks,
+            "--seeds",
+            seeds,
+            "--eval-every",
+            "100000",
+            "--out",
+            "sw",
+        ];
+        textgan(&args, dir)
+    };
+    let first = sweep("0.02", "0.005,0.01", "0,1");
     assert_success(&first);
     let out = dir.join("sw");
+    let results = [
+        "results/narrow.seed0.json",
+        "results/narrow.seed1.json",
+        "results/wider.seed0.json",
+        "results/wider.seed1.json",
+        "results/hot.seed0.json",
+        "results/hot.seed1.json",
+    ];
+    assert_files(&out, &results);
     assert_files(
         &out,
         &[
             "report.md",
             "jsd4_width.svg",
+            "jsd4_rate.svg",
             "jsd4_best.svg",
-            "results/narrow.seed0.json",
-            "results/narrow.seed1.json",
-            "results/wider.seed0.json",
-            "results/wider.seed1.json",
         ],
     );
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     for needle in [
-        "| narrow | `--dim 8 --res-blocks 1 --batch 16 --critic-iters 1` |",
+        "| narrow | `--dim 8 --res-blocks 1 --batch 16 --critic-iters 1` | 2 |",
         "| wider |",
+        "| hot | `--dim 8 --batch 16 --critic-iters 1 --lr 1e30` | 0 of 2 (2 diverged) |",
         "JSD-4 @ 0.005 min | JSD-4 @ 0.01 min | JSD-4 @ 0.02 min |",
         "![width](jsd4_width.svg)",
     ] {
         assert!(report.contains(needle), "{needle:?} not in {report}");
     }
+    // The diverged configuration ranks after the ones that finished.
+    let ranking = report.split("## width").next().unwrap();
+    assert!(
+        ranking.find("| hot |") > ranking.find("| wider |"),
+        "{ranking}"
+    );
     for (name, seed) in [("narrow", 0), ("narrow", 1), ("wider", 0), ("wider", 1)] {
         let run = read_json(&out.join(format!("results/{name}.seed{seed}.json")));
         assert_eq!(
             (run["name"].as_str(), run["seed"].as_u64()),
             (Some(name), Some(seed))
         );
-        // Evaluated at the start, when training time first reached each mark, and at the
-        // budget, which is the last mark: nothing else with evaluations every 100000.
+        assert!(run["diverged_at"].is_null());
+        // Each mark's score is the first evaluation once training time reached it: evaluations
+        // come at the start, at the marks and at the budget (the last mark), nothing else.
         let metrics = run["metrics"].as_array().unwrap();
-        assert_eq!(metrics.len(), 4, "{run}");
         let marks = run["marks"].as_array().unwrap();
         assert_eq!(marks.len(), 3);
-        for (mark, m) in marks.iter().zip(&metrics[1..]) {
-            let minutes = mark["minutes"].as_f64().unwrap();
-            assert!(m["elapsed_secs"].as_f64().unwrap() >= minutes * 60.0);
-            assert_eq!(mark["iteration"], m["iteration"]);
-            assert_eq!(mark["js"], m["js"]);
+        assert!((2..=4).contains(&metrics.len()), "{run}");
+        for mark in marks {
+            let secs = mark["minutes"].as_f64().unwrap() * 60.0;
+            let first = metrics
+                .iter()
+                .find(|m| m["elapsed_secs"].as_f64().unwrap() >= secs)
+                .unwrap_or_else(|| panic!("no evaluation after {secs} s: {run}"));
+            assert_eq!(mark["iteration"], first["iteration"]);
+            assert_eq!(mark["js"], first["js"]);
         }
-        assert_eq!(run["iterations"], metrics[3]["iteration"]);
+        assert_eq!(run["iterations"], metrics.last().unwrap()["iteration"]);
         assert!(run["train_secs"].as_f64().unwrap() >= 1.2);
     }
+    let hot = read_json(&out.join("results/hot.seed0.json"));
+    assert!(hot["diverged_at"].as_f64().unwrap() < 0.02, "{hot}");
     let config = read_json(&out.join("runs/wider/seed1/config.json"));
     assert_eq!(config["model"]["res_blocks"], 2);
     assert_eq!(config["optim_critic"]["lr"], 0.001);
     assert_eq!(config["seed"], 1);
 
-    // Run again: every result is reused, nothing trains; a changed line trains again.
-    let kept = std::fs::read(out.join("results/narrow.seed0.json")).unwrap();
-    let changed = std::fs::read(out.join("results/wider.seed0.json")).unwrap();
-    let again = textgan(&args, dir);
+    // Run again: every result is reused (the diverged ones too), nothing trains.
+    let stored = |f: &str| std::fs::read(out.join(f)).unwrap();
+    let before: Vec<Vec<u8>> = results.iter().map(|f| stored(f)).collect();
+    let again = sweep("0.02", "0.005,0.01", "0,1");
     assert_success(&again);
     assert!(!String::from_utf8_lossy(&again.stdout).contains("iteration"));
+    let after: Vec<Vec<u8>> = results.iter().map(|f| stored(f)).collect();
+    assert!(before == after, "a reused result was rewritten");
+    // A changed line trains again, and only that line.
     write_grid("--dim 12 --res-blocks 2 --batch 16 --critic-iters 1 --lr-critic 2e-3");
-    let third = textgan(&args, dir);
+    let third = sweep("0.02", "0.005,0.01", "0,1");
     assert_success(&third);
     let log = String::from_utf8_lossy(&third.stdout);
     assert!(
-        log.contains("[wider seed 0]") && !log.contains("[narrow seed 0]"),
+        log.contains("[wider seed 0] stored result not reused: its line changed"),
         "{log}"
     );
-    assert_eq!(
-        std::fs::read(out.join("results/narrow.seed0.json")).unwrap(),
-        kept
-    );
-    assert_ne!(
-        std::fs::read(out.join("results/wider.seed0.json")).unwrap(),
-        changed
+    assert!(!log.contains("[narrow seed 0]"), "{log}");
+    assert_eq!(stored(results[0]), before[0]);
+    assert_ne!(stored(results[2]), before[2]);
+    // So does a changed budget.
+    let longer = sweep("0.025", "0.005,0.01", "0");
+    assert_success(&longer);
+    let log = String::from_utf8_lossy(&longer.stdout);
+    assert!(
+        log.contains("[narrow seed 0] stored result not reused: its settings changed"),
+        "{log}"
     );
 
-    // Bad grids and budgets are refused before anything trains.
+    // Bad grids, marks, seeds and budgets are refused before anything trains.
+    assert_clean_error(
+        &sweep("0.02", "0.05", "0"),
+        "--marks 0.05: every mark must be",
+    );
+    assert_clean_error(
+        &sweep("0.02", "0.01", "0,1,0"),
+        "--seeds lists seed 0 twice",
+    );
+    assert_clean_error(
+        &sweep("0", "0.01", "0"),
+        "--minutes must be a positive number",
+    );
     std::fs::write(&grid, "ok: --dim 8\nbad: --res-blocks 0\n").unwrap();
-    assert_clean_error(&textgan(&args, dir), "bad: invalid setting: --res-blocks");
+    assert_clean_error(
+        &sweep("0.02", "0.01", "0"),
+        "grid.txt:2: bad: --res-blocks must be at least 1",
+    );
     std::fs::write(&grid, "ok: --dim 8\nbad --dim 8\n").unwrap();
-    assert_clean_error(&textgan(&args, dir), "grid.txt:2: expected `name: --flag");
-    let mut zero = args.to_vec();
-    zero[5] = "0";
-    assert_clean_error(&textgan(&zero, dir), "--minutes must be a positive number");
+    assert_clean_error(
+        &sweep("0.02", "0.01", "0"),
+        "grid.txt:2: expected `name: --flag",
+    );
 }
 
 #[test]

@@ -75,6 +75,9 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
         format!("{} residual blocks", p.res_blocks),
         format!("{} critic iterations", p.critic_iters),
         format!("batch {}", p.batch),
+        format!("{:e}", p.lr_critic),
+        format!("{:e}", p.lr_gen),
+        format!("β = ({}, {})", p.betas.0, p.betas.1),
         p.lipschitz.name().to_string(),
     ] {
         assert!(text.contains(&part), "{part:?} not in {text:?}");
@@ -115,13 +118,37 @@ fn every_flag_overrides_the_preset() {
         });
         assert_eq!((c.optim_critic.lr, c.optim_generator.lr), (3e-4, 1e-5));
     }
-    // Clipping brings the original WGAN's optimiser unless a rate is given.
-    let c = config(TrainOptions {
-        lipschitz: Some(Lipschitz::Clip),
-        ..TrainOptions::default()
-    });
+    // Clipping brings the original WGAN's optimiser (RMSProp, 5e-5) unless a rate is given;
+    // RMSProp has no β₁, so --beta1 is refused there rather than recorded and ignored.
+    let clip = |lr: Option<f64>, beta2: Option<f64>| {
+        config(TrainOptions {
+            lipschitz: Some(Lipschitz::Clip),
+            lr,
+            beta2,
+            ..TrainOptions::default()
+        })
+    };
+    let c = clip(None, None);
     assert_eq!(c.optim_critic, OptimConfig::wgan());
     assert_eq!(c.optim_generator, OptimConfig::wgan());
+    let c = clip(Some(1e-3), Some(0.9));
+    let rms = OptimConfig {
+        lr: 1e-3,
+        beta2: 0.9,
+        ..OptimConfig::wgan()
+    };
+    assert_eq!((c.optim_critic, c.optim_generator), (rms, rms));
+    let opts = TrainOptions {
+        corpus: Some(tiny_corpus()),
+        lipschitz: Some(Lipschitz::Clip),
+        beta1: Some(0.5),
+        ..TrainOptions::default()
+    };
+    let e = new_run(&opts, &Device::Cpu).unwrap_err().to_string();
+    assert!(
+        e.contains("--beta1 has no effect with --lipschitz clip"),
+        "{e}"
+    );
 }
 
 #[test]
