@@ -41,6 +41,7 @@ pub struct TrainOptions {
     /// Adam's β₁ and β₂ (RMSProp's α is β₂), both networks.
     pub beta1: Option<f64>,
     pub beta2: Option<f64>,
+    pub lr_decay: Option<u64>,
     pub lipschitz: Option<Lipschitz>,
     pub lambda: Option<f64>,
     pub clip: Option<f64>,
@@ -90,6 +91,10 @@ pub struct HyperArgs {
     /// 0.99 with clip]
     #[arg(long, allow_hyphen_values = true)]
     pub beta2: Option<f64>,
+    /// Divide both learning rates by 1 + t/N at generator iteration t: half the rate after N
+    /// iterations, a third after 2N; 0 keeps them constant (the paper) [default: from preset]
+    #[arg(long, value_name = "N")]
+    pub lr_decay: Option<u64>,
     /// Penalty weight λ of gp, lp and fd [default: 10]
     #[arg(long, allow_hyphen_values = true)]
     pub lambda: Option<f64>,
@@ -128,6 +133,7 @@ impl HyperArgs {
             lr_gen: self.lr_gen,
             beta1: self.beta1,
             beta2: self.beta2,
+            lr_decay: self.lr_decay,
             lambda: self.lambda,
             clip: self.clip,
             critic_norm: self.critic_norm,
@@ -245,6 +251,7 @@ pub fn new_run(opts: &TrainOptions, device: &Device) -> Result<(RunConfig, Corpu
         clip: opts.clip.unwrap_or(CLIP),
         optim_generator: with_lr(opts.lr_gen, lr_gen),
         optim_critic: with_lr(opts.lr_critic, lr_critic),
+        lr_decay: opts.lr_decay.unwrap_or(p.lr_decay),
         seed: opts.seed.unwrap_or(0),
         iters: opts.iters.unwrap_or(DEFAULT_ITERS),
         minutes: opts.minutes,
@@ -387,7 +394,7 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
             ),
         ));
     }
-    // Safe changes: budget, learning rates, Adam's β, λ, c, batch, critic iterations, intervals, device.
+    // Safe changes: budget, learning rates and their decay, Adam's β, λ, c, batch, critic iterations, intervals, device.
     if let Some(n) = opts.iters {
         config.iters = n;
     }
@@ -405,6 +412,9 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
         if let Some(b) = opts.beta2 {
             optim.beta2 = b;
         }
+    }
+    if let Some(d) = opts.lr_decay {
+        config.lr_decay = d;
     }
     if let Some(l) = opts.lambda {
         config.lambda = l;

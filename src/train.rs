@@ -396,6 +396,11 @@ impl Trainer {
     /// One generator iteration: a generator step (except at iteration 0), then the critic steps.
     pub fn train_iteration(&mut self) -> Result<StepStats> {
         let start = Instant::now();
+        // The rates of this iteration: a function of the iteration alone, so a resumed run
+        // continues on the same schedule.
+        let scale = crate::config::lr_scale(self.config.lr_decay, self.iteration);
+        self.opt_g.config.lr = self.config.optim_generator.lr * scale;
+        self.opt_d.config.lr = self.config.optim_critic.lr * scale;
         let gen_loss = if self.iteration > 0 {
             Some(self.generator_step()?)
         } else {

@@ -305,12 +305,18 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
     let split = tmp.path().join("split");
     let whole = tmp.path().join("whole");
-    assert!(train_tiny(&split, &["--iters", "2"]).status.success());
+    // With a decaying learning rate: the rate is a function of the iteration, so the resumed
+    // half continues on the schedule (from config.json) rather than restarting it.
+    assert!(train_tiny(&split, &["--iters", "2", "--lr-decay", "1"])
+        .status
+        .success());
     let out = train_tiny(&split, &["--iters", "4", "--resume"]);
     assert_success(&out);
     let log = String::from_utf8_lossy(&out.stdout);
     assert!(log.contains("resuming"), "{log}");
-    assert!(train_tiny(&whole, &["--iters", "4"]).status.success());
+    assert!(train_tiny(&whole, &["--iters", "4", "--lr-decay", "1"])
+        .status
+        .success());
     let state = read_json(&split.join("state.json"));
     assert_eq!(state["iteration"], 4);
     // Same seed, same data order, same Adam moments: the same weights, bit for bit on the CPU.
@@ -349,7 +355,15 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     // Safe changes are allowed and recorded.
     let mut a = args[..5].to_vec();
     a.extend([
-        "--iters", "5", "--lr", "0.002", "--beta1", "0.25", "--no-tui",
+        "--iters",
+        "5",
+        "--lr",
+        "0.002",
+        "--beta1",
+        "0.25",
+        "--lr-decay",
+        "7",
+        "--no-tui",
     ]);
     assert_success(&textgan(&a, tmp.path()));
     let config = read_json(&split.join("config.json"));
@@ -358,6 +372,7 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     assert_eq!(config["optim_critic"]["beta1"], 0.25);
     assert_eq!(config["optim_generator"]["beta1"], 0.25);
     assert_eq!(config["iters"], 5);
+    assert_eq!(config["lr_decay"], 7);
 }
 
 #[test]

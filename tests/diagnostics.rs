@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use candle_core::Device;
+use textgan::config::Preset;
 use textgan::diagnose::{run, DiagnoseOptions};
 
 #[test]
@@ -52,10 +53,11 @@ fn clipping_piles_weights_at_the_bound_and_scales_the_gradient_with_c() {
     assert!(input_grad[0] > 10.0 * input_grad[1], "{input_grad:?}");
     assert!(input_grad[1] > 10.0 * input_grad[2], "{input_grad:?}");
     assert!((0.1..10.0).contains(&input_grad[3]), "{input_grad:?}");
-    // One gradient norm per layer: input, input conv, 5 blocks.
+    // One gradient norm per layer: input, input conv, the default preset's blocks.
+    let layers = 2 + Preset::Cpu.values().res_blocks;
     assert!(variants
         .iter()
-        .all(|v| v.diagnostics.layer_grad_norms.len() == 7));
+        .all(|v| v.diagnostics.layer_grad_norms.len() == layers));
     for f in [
         "weights.svg",
         "layer_grads.svg",

@@ -65,6 +65,7 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     assert_eq!(c.lipschitz, p.lipschitz);
     assert_eq!(c.optim_critic.lr, p.lr_critic);
     assert_eq!(c.optim_generator.lr, p.lr_gen);
+    assert_eq!(c.lr_decay, p.lr_decay);
     for optim in [c.optim_critic, c.optim_generator] {
         assert_eq!((optim.beta1, optim.beta2), p.betas);
     }
@@ -82,6 +83,10 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     ] {
         assert!(text.contains(&part), "{part:?} not in {text:?}");
     }
+    if p.lr_decay > 0 {
+        let part = format!("(1 + t/{})", p.lr_decay);
+        assert!(text.contains(&part), "{part:?} not in {text:?}");
+    }
 }
 
 #[test]
@@ -97,6 +102,7 @@ fn every_flag_overrides_the_preset() {
             lr_gen: Some(2e-4),
             beta1: Some(0.0),
             beta2: Some(0.99),
+            lr_decay: Some(1500),
             lipschitz: Some(Lipschitz::Lp),
             lambda: Some(5.0),
             ..TrainOptions::default()
@@ -105,6 +111,7 @@ fn every_flag_overrides_the_preset() {
         assert_eq!((c.model.dim, c.model.res_blocks), (24, 2));
         assert_eq!((c.batch, c.critic_iters), (32, 3));
         assert_eq!((c.optim_critic.lr, c.optim_generator.lr), (7e-4, 2e-4));
+        assert_eq!(c.lr_decay, 1500);
         assert_eq!((c.lipschitz, c.lambda), (Lipschitz::Lp, 5.0));
         for optim in [c.optim_critic, c.optim_generator] {
             assert_eq!((optim.beta1, optim.beta2), (0.0, 0.99));

@@ -41,6 +41,7 @@ fn tiny_trainer(lipschitz: Lipschitz, norm: CriticNorm, dir: &Path) -> Trainer {
         clip: 0.01,
         optim_generator: optim,
         optim_critic: optim,
+        lr_decay: 0,
         seed: 0,
         iters: 200,
         minutes: None,
@@ -194,5 +195,40 @@ fn hand_written_and_autograd_steps_train_alike() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn lr_decay_divides_the_step_by_one_plus_t_over_n() {
+    // Adam's first step moves an entry by lr·g/(|g| + ε) ≈ ±lr, so the largest move of the
+    // generator's first step (taken at iteration 1, t = 1) is the learning rate in force:
+    // 1e-3 / (1 + 1/N).
+    for (decay, scale) in [(0, 1.0), (1, 0.5), (3, 0.75)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut trainer = tiny_trainer(Lipschitz::Gp, CriticNorm::None, dir.path());
+        trainer.config.lr_decay = decay;
+        trainer.train_iteration().unwrap(); // iteration 0: critic steps only
+        let before: Vec<_> = trainer
+            .gen_params
+            .vars
+            .iter()
+            .map(|(_, v)| v.as_tensor().copy().unwrap())
+            .collect();
+        trainer.train_iteration().unwrap(); // the generator step, then critic steps
+        let moved = trainer
+            .gen_params
+            .vars
+            .iter()
+            .zip(&before)
+            .map(|((_, v), b)| {
+                let d = (v.as_tensor() - b).unwrap().abs().unwrap();
+                d.max_all().unwrap().to_scalar::<f32>().unwrap() as f64
+            })
+            .fold(0.0, f64::max);
+        let want = 1e-3 * scale;
+        assert!(
+            (moved - want).abs() < 1e-3 * want,
+            "lr decay {decay}: the generator's first step moved a weight by {moved:.4e}, not {want:.4e}"
+        );
     }
 }
