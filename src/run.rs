@@ -213,18 +213,18 @@ pub fn new_run(opts: &TrainOptions, device: &Device) -> Result<(RunConfig, Corpu
     let preset = opts.preset.unwrap_or_else(|| Preset::default_for(device));
     let p = preset.values();
     let lipschitz = opts.lipschitz.unwrap_or(p.lipschitz);
-    // Clipping comes with the original WGAN's optimiser (RMSProp, lr 5e-5); the penalties
-    // with the paper's Adam at the preset's rates.
-    let (base, lr_critic, lr_gen) = if lipschitz == Lipschitz::Clip {
+    // Clipping comes with the original WGAN's optimiser (RMSProp, a constant 5e-5); the
+    // penalties with the paper's Adam at the preset's rates and decay.
+    let (base, lr_critic, lr_gen, lr_decay) = if lipschitz == Lipschitz::Clip {
         let wgan = OptimConfig::wgan();
-        (wgan, wgan.lr, wgan.lr)
+        (wgan, wgan.lr, wgan.lr, 0)
     } else {
         let adam = OptimConfig {
             beta1: p.betas.0,
             beta2: p.betas.1,
             ..OptimConfig::paper()
         };
-        (adam, p.lr_critic, p.lr_gen)
+        (adam, p.lr_critic, p.lr_gen, p.lr_decay)
     };
     let with_lr = |specific: Option<f64>, preset_lr: f64| OptimConfig {
         lr: specific.or(opts.lr).unwrap_or(preset_lr),
@@ -251,7 +251,7 @@ pub fn new_run(opts: &TrainOptions, device: &Device) -> Result<(RunConfig, Corpu
         clip: opts.clip.unwrap_or(CLIP),
         optim_generator: with_lr(opts.lr_gen, lr_gen),
         optim_critic: with_lr(opts.lr_critic, lr_critic),
-        lr_decay: opts.lr_decay.unwrap_or(p.lr_decay),
+        lr_decay: opts.lr_decay.unwrap_or(lr_decay),
         seed: opts.seed.unwrap_or(0),
         iters: opts.iters.unwrap_or(DEFAULT_ITERS),
         minutes: opts.minutes,

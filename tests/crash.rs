@@ -114,11 +114,8 @@ fn sigkill_at_random_moments_never_breaks_the_run() {
     assert!(last > 0);
 }
 
-#[test]
-fn sigterm_saves_a_checkpoint_and_exits_143() {
-    let tmp = tempfile::tempdir().unwrap();
-    let run = tmp.path().join("run");
-    let child = start_training(&run, false);
+/// Sends SIGTERM to a training process once its first checkpoint exists, a little later.
+fn terminate_after_first_save(run: &Path, child: &Child) {
     while !run.join("state.json").exists() {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -128,6 +125,14 @@ fn sigterm_saves_a_checkpoint_and_exits_143() {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+#[test]
+fn sigterm_saves_a_checkpoint_and_exits_143() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let child = start_training(&run, false);
+    terminate_after_first_save(&run, &child);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(143), "{stderr}");
@@ -151,15 +156,7 @@ fn sigterm_stops_training_even_when_stderr_is_a_closed_pipe() {
     let run = tmp.path().join("run");
     let mut child = start_training(&run, false);
     drop(child.stderr.take());
-    while !run.join("state.json").exists() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    terminate_after_first_save(&run, &child);
     let deadline = Instant::now() + Duration::from_secs(60);
     let code = loop {
         if let Some(s) = child.try_wait().unwrap() {

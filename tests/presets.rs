@@ -59,6 +59,13 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     assert_eq!(Preset::default_for(&Device::Cpu), Preset::Cpu);
     let c = config(TrainOptions::default());
     let p = Preset::Cpu.values();
+    // The sweep's choice (docs/sweep/README.md), as the README's presets table states it.
+    assert_eq!(
+        (p.dim, p.res_blocks, p.critic_iters, p.batch),
+        (32, 3, 5, 64)
+    );
+    assert_eq!((p.lr_critic, p.lr_gen, p.lr_decay), (2e-3, 2e-3, 2000));
+    assert_eq!((p.betas, p.lipschitz), ((0.5, 0.9), Lipschitz::Gp));
     assert_eq!(c.preset, Preset::Cpu);
     assert_eq!((c.model.dim, c.model.res_blocks), (p.dim, p.res_blocks));
     assert_eq!((c.batch, c.critic_iters), (p.batch, p.critic_iters));
@@ -138,6 +145,9 @@ fn every_flag_overrides_the_preset() {
     let c = clip(None, None);
     assert_eq!(c.optim_critic, OptimConfig::wgan());
     assert_eq!(c.optim_generator, OptimConfig::wgan());
+    // ... at the original's constant rate, whatever the preset's decay.
+    assert!(Preset::Cpu.values().lr_decay > 0);
+    assert_eq!(c.lr_decay, 0);
     let c = clip(Some(1e-3), Some(0.9));
     let rms = OptimConfig {
         lr: 1e-3,

@@ -199,36 +199,55 @@ fn hand_written_and_autograd_steps_train_alike() {
 }
 
 #[test]
-fn lr_decay_divides_the_step_by_one_plus_t_over_n() {
-    // Adam's first step moves an entry by lr·g/(|g| + ε) ≈ ±lr, so the largest move of the
-    // generator's first step (taken at iteration 1, t = 1) is the learning rate in force:
-    // 1e-3 / (1 + 1/N).
-    for (decay, scale) in [(0, 1.0), (1, 0.5), (3, 0.75)] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut trainer = tiny_trainer(Lipschitz::Gp, CriticNorm::None, dir.path());
-        trainer.config.lr_decay = decay;
-        trainer.train_iteration().unwrap(); // iteration 0: critic steps only
-        let before: Vec<_> = trainer
-            .gen_params
+fn lr_decay_divides_both_networks_steps_by_one_plus_t_over_n() {
+    // Adam's first step moves an entry by lr·g/(|g| + ε) ≈ ±lr, so the largest move a fresh
+    // optimiser makes is the learning rate in force. Starting a trainer at iteration t with one
+    // critic step per iteration, one `train_iteration` is the first step of both networks, at
+    // t: each should move by 1e-3 / (1 + t/N) at most, on both the hand-written and the
+    // autograd path.
+    let largest_move = |params: &textgan::nn::params::Params, before: &[candle_core::Tensor]| {
+        params
             .vars
             .iter()
-            .map(|(_, v)| v.as_tensor().copy().unwrap())
-            .collect();
-        trainer.train_iteration().unwrap(); // the generator step, then critic steps
-        let moved = trainer
-            .gen_params
-            .vars
-            .iter()
-            .zip(&before)
+            .zip(before)
             .map(|((_, v), b)| {
                 let d = (v.as_tensor() - b).unwrap().abs().unwrap();
                 d.max_all().unwrap().to_scalar::<f32>().unwrap() as f64
             })
-            .fold(0.0, f64::max);
-        let want = 1e-3 * scale;
-        assert!(
-            (moved - want).abs() < 1e-3 * want,
-            "lr decay {decay}: the generator's first step moved a weight by {moved:.4e}, not {want:.4e}"
-        );
+            .fold(0.0, f64::max)
+    };
+    let snapshot = |params: &textgan::nn::params::Params| -> Vec<candle_core::Tensor> {
+        params
+            .vars
+            .iter()
+            .map(|(_, v)| v.as_tensor().copy().unwrap())
+            .collect()
+    };
+    for autograd in [false, true] {
+        for (t, decay, scale) in [(4, 0, 1.0), (2, 2, 0.5), (6, 2, 0.25), (3, 9, 0.75)] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut trainer = tiny_trainer(Lipschitz::Gp, CriticNorm::None, dir.path());
+            if autograd {
+                trainer.use_autograd();
+            }
+            trainer.config.lr_decay = decay;
+            trainer.config.critic_iters = 1;
+            trainer.iteration = t;
+            let (g0, d0) = (
+                snapshot(&trainer.gen_params),
+                snapshot(&trainer.critic_params),
+            );
+            trainer.train_iteration().unwrap();
+            let want = 1e-3 * scale;
+            for (net, moved) in [
+                ("generator", largest_move(&trainer.gen_params, &g0)),
+                ("critic", largest_move(&trainer.critic_params, &d0)),
+            ] {
+                assert!(
+                    (moved - want).abs() < 1e-3 * want,
+                    "autograd {autograd}, t {t}, decay {decay}: the {net}'s first step moved a weight by {moved:.4e}, not {want:.4e}"
+                );
+            }
+        }
     }
 }
