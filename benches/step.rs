@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use textgan::bench::{self, BenchOptions};
-use textgan::penalty::Lipschitz;
+use textgan::experiments::bench::{self, BenchOptions};
+use textgan::model::penalty::Lipschitz;
 
 fn main() {
     let dims: Vec<usize> = std::env::var("TEXTGAN_BENCH_DIMS")
@@ -14,7 +14,7 @@ fn main() {
     let base = BenchOptions {
         corpus: Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/wordnet.txt"),
         dim: 0,
-        res_blocks: textgan::config::RES_BLOCKS,
+        res_blocks: textgan::model::RES_BLOCKS,
         critic_iters: 10,
         batch: 64,
         lipschitz: Lipschitz::Gp,

@@ -5,13 +5,43 @@ use candle_core::Device;
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceChoice {
     /// CUDA if built in and present, else Metal if built in and present, else the CPU.
     Auto,
     Cpu,
     Cuda,
     Metal,
+}
+
+impl DeviceChoice {
+    pub const ALL: [DeviceChoice; 4] = [
+        DeviceChoice::Auto,
+        DeviceChoice::Cpu,
+        DeviceChoice::Cuda,
+        DeviceChoice::Metal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Cuda => "cuda",
+            DeviceChoice::Metal => "metal",
+        }
+    }
+
+    /// What the choice means, for help texts.
+    pub fn help(self) -> &'static str {
+        match self {
+            DeviceChoice::Auto => {
+                "CUDA if built in and present, else Metal if built in and present, else the CPU"
+            }
+            DeviceChoice::Cpu => "The CPU (the hand-written step where it applies)",
+            DeviceChoice::Cuda => "The first CUDA GPU (needs a build with --features cuda)",
+            DeviceChoice::Metal => "The Metal GPU (needs a build with --features metal)",
+        }
+    }
 }
 
 pub fn select(choice: DeviceChoice) -> Result<Device> {

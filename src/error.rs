@@ -30,6 +30,10 @@ pub enum Error {
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),
 
+    /// A network's parameters differ from its schema ([`crate::model::schema`]).
+    #[error("model schema: {0}")]
+    Schema(String),
+
     /// Training diverged (a loss or weight became NaN or infinite).
     #[error("{0}")]
     NonFinite(String),

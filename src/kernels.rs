@@ -1,6 +1,6 @@
-//! Dense CPU kernels on plain slices, for the hand-written training step
-//! ([`crate::critic_step`], [`crate::generator_step`], [`crate::res_stack`]) and the
-//! convolution's custom ops: one matrix product (the `gemm` crate, the same kernels
+//! Dense CPU kernels on plain slices, shared by both execution paths: the hand-written step
+//! ([`crate::cpu_step`]) and, on the CPU, the autograd convolution's custom ops
+//! ([`crate::model::autograd::conv`]): one matrix product (the `gemm` crate, the same kernels
 //! candle's CPU matmul uses), the im2col window copy and its adjoint, and the few element-wise
 //! passes in between. Rows are `(sample, position)` pairs, columns are channels.
 

@@ -1,36 +1,34 @@
 //! textgan: the character-level WGAN-GP of "Improved Training of Wasserstein GANs"
 //! (Gulrajani et al., 2017) on candle.
 //!
-//! The pipeline, one module each: [`corpus`] → [`vocab`] → [`nn`] (generator, critic) →
-//! [`penalty`] → [`train`] (with [`optim`]) → [`checkpoint`] → [`generate`] / [`metrics`] ([`eval`], with a [`markov`] baseline);
-//! [`events`] carries training progress to whoever displays it.
+//! The pipeline, one folder a stage, in order:
+//!
+//! 1. [`data`] — the corpus, its vocabulary, and the batches and noise a step draws;
+//! 2. [`model`] — the shape and parameter schema of both networks, and the critic's loss;
+//! 3. [`train`] — settings and presets, the optimisers, the loop, its checkpoint and events;
+//! 4. [`sample`] — generating text from a trained run, and scoring it ([`quality`]).
+//!
+//! Every training step takes one of two execution paths with the same maths: the
+//! **autograd reference** ([`model::autograd`], candle tensors on any device, differentiated
+//! by candle) or the **hand-written CPU step** ([`cpu_step`], direct GEMMs, about twice as
+//! fast; both use the plain-slice [`kernels`]). [`run_dir`] keeps what a run writes crash-safe; [`experiments`] are the studies built
+//! on training (bench, compare, diagnose, sweep); [`tui`] is the live dashboard and
+//! [`plain_log`] the plain one, two consumers of the same training events.
 
-pub mod app;
-pub mod bench;
-pub mod checkpoint;
-pub mod compare;
-pub mod config;
-pub mod corpus;
-pub mod critic_step;
-pub mod device;
-pub mod diagnose;
 pub mod error;
-pub mod eval;
-pub mod events;
-pub mod generate;
-pub mod generator_step;
 pub mod kernels;
-pub mod markov;
-pub mod metrics;
-pub mod nn;
-pub mod optim;
-pub mod penalty;
-pub mod plot;
-pub mod res_stack;
-pub mod run;
-pub mod sweep;
+
+pub mod cpu_step;
+pub mod data;
+pub mod experiments;
+pub mod model;
+pub mod quality;
+pub mod run_dir;
+pub mod sample;
 pub mod train;
+
+pub mod device;
+pub mod plain_log;
 pub mod tui;
-pub mod vocab;
 
 pub use error::{Error, Result};

@@ -1,11 +1,11 @@
 //! The command line as a user meets it: bad input gets one clear line and a non-zero exit,
 //! never a panic; a run directory is never overwritten by accident; training writes the run
-//! directory of DESIGN.md; generate is repeatable, streams, and speaks JSON.
+//! directory the README describes; generate is repeatable, streams, and speaks JSON.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use textgan::config::Preset;
+use textgan::train::presets::Preset;
 
 fn textgan(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_textgan"))

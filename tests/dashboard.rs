@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use textgan::events::{Event, MetricsRecord, RunInfo, StepStats};
+use textgan::train::events::{Event, MetricsRecord, RunInfo, StepStats};
 use textgan::tui::render::{draw, KEYS};
 use textgan::tui::state::Dashboard;
 
@@ -39,6 +39,7 @@ fn info() -> RunInfo {
         generator_params: 186355,
         critic_params: 55233,
         device: "cpu".into(),
+        engine: "hand-written CPU step".into(),
         start_iteration: 0,
         target_iters: 100,
         minutes: None,
@@ -206,7 +207,7 @@ fn in_a_real_terminal_samples_appear_and_q_saves_and_exits_cleanly() {
         screen.contains("finished at iteration"),
         "terminal restored with a summary: {screen}"
     );
-    let sampler = textgan::generate::Sampler::load(&run, &candle_core::Device::Cpu)
+    let sampler = textgan::sample::generate::Sampler::load(&run, &candle_core::Device::Cpu)
         .expect("a loadable checkpoint");
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
@@ -219,4 +220,20 @@ fn in_a_real_terminal_samples_appear_and_q_saves_and_exits_cleanly() {
         })
         .unwrap();
     assert_eq!(n, 3);
+}
+
+#[test]
+fn the_header_says_when_training_takes_the_slower_autograd_path_and_why() {
+    let mut d = Dashboard::default();
+    let mut slow = info();
+    slow.engine = "autograd (the hand-written step has no normalisation layers)".into();
+    d.apply(&Event::Started(slow));
+    let s = screen(&d, 160, 32);
+    assert!(
+        s.contains("cpu · autograd (the hand-written step has no normalisation layers)"),
+        "{s}"
+    );
+    let mut fast = Dashboard::default();
+    fast.apply(&Event::Started(info()));
+    assert!(!screen(&fast, 160, 32).contains("autograd"));
 }

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use candle_core::Device;
-use textgan::config::Preset;
-use textgan::diagnose::{run, DiagnoseOptions};
+use textgan::experiments::diagnose::{diagnose, DiagnoseOptions};
+use textgan::train::presets::Preset;
 
 #[test]
 fn clipping_piles_weights_at_the_bound_and_scales_the_gradient_with_c() {
@@ -19,7 +19,7 @@ fn clipping_piles_weights_at_the_bound_and_scales_the_gradient_with_c() {
         dim: Some(8),
         seed: 0,
     };
-    let variants = run(&opts, &Device::Cpu, &mut |_| {}).unwrap();
+    let variants = diagnose(&opts, &Device::Cpu, &mut |_| {}).unwrap();
     let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["clip 0.1", "clip 0.01", "clip 0.001", "gp"]);
     for (v, c) in variants.iter().zip([0.1, 0.01, 0.001]) {

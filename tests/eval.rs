@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use textgan::eval::{evaluate, read_samples, EvalOptions, Source};
-use textgan::markov::MarkovChain;
-use textgan::metrics::Reference;
+use textgan::quality::markov::MarkovChain;
+use textgan::quality::metrics::Reference;
+use textgan::sample::eval::{evaluate, read_samples, EvalOptions, Source};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -83,11 +83,11 @@ fn samples_file_keeps_empty_samples_and_strips_line_ends() {
 
 #[test]
 fn a_longer_markov_context_tracks_the_corpus_more_closely() {
-    let lines = textgan::corpus::read_lines(
+    let lines = textgan::data::corpus::read_lines(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt"),
     )
     .unwrap();
-    let words = textgan::corpus::words_of_lines(&lines);
+    let words = textgan::data::corpus::words_of_lines(&lines);
     let reference = Reference::new(&lines, words);
     let js4 = |order| {
         reference

@@ -6,13 +6,13 @@ mod common;
 
 use candle_core::{DType, Device, Tensor, Var};
 use common::*;
-use textgan::nn::critic::Critic;
-use textgan::nn::generator::Generator;
-use textgan::nn::params::{Params, Store};
-use textgan::nn::{CriticNorm, ModelShape};
-use textgan::penalty::{
+use textgan::model::autograd::critic::Critic;
+use textgan::model::autograd::generator::Generator;
+use textgan::model::params::{Params, Store};
+use textgan::model::penalty::{
     critic_loss, generator_loss, gradient_penalty, interpolate, Lipschitz, Mix,
 };
+use textgan::model::{CriticNorm, ModelShape};
 
 fn tiny_critic(seed: u64) -> (Critic, Params) {
     Critic::init(TINY, Store::new(seed, DType::F64, &Device::Cpu)).unwrap()
@@ -177,7 +177,7 @@ fn one_sided_and_chord_penalty_losses_match_finite_differences() {
     let eps = mix(&mut r, 4, Lipschitz::Lp).eps;
     let x_hat = interpolate(&real, &fake, &eps).unwrap();
     let norms = || {
-        textgan::penalty::per_sample_norm(&critic.input_grad(&x_hat).unwrap())
+        textgan::model::penalty::per_sample_norm(&critic.input_grad(&x_hat).unwrap())
             .unwrap()
             .to_vec1::<f64>()
             .unwrap()
@@ -327,14 +327,14 @@ fn generator_loss_gradient_matches_finite_differences() {
 #[test]
 #[allow(clippy::needless_range_loop)] // index arithmetic mirrors the formula
 fn im2col_convolution_matches_a_direct_convolution() {
-    use textgan::nn::conv::Conv1d;
+    use textgan::model::autograd::conv::Conv1d;
     let store = Store::new(11, DType::F64, &Device::Cpu);
     let conv = Conv1d::new(&store.root(), 3, 2, 5).unwrap();
     let mut r = rng(12);
     let x = soft(
         &mut r,
         2,
-        textgan::nn::ModelShape {
+        textgan::model::ModelShape {
             vocab: 3,
             seq_len: 7,
             ..TINY
@@ -368,9 +368,9 @@ fn im2col_convolution_matches_a_direct_convolution() {
 
 #[test]
 fn cpu_im2col_kernel_and_its_backward_match_the_generic_tensor_ops() {
-    use textgan::nn::conv::{im2col, im2col_ops};
+    use textgan::model::autograd::conv::{im2col, im2col_ops};
     let mut r = rng(13);
-    let s = textgan::nn::ModelShape {
+    let s = textgan::model::ModelShape {
         vocab: 3,
         seq_len: 7,
         ..TINY
@@ -379,7 +379,7 @@ fn cpu_im2col_kernel_and_its_backward_match_the_generic_tensor_ops() {
     let w = soft(
         &mut r,
         2,
-        textgan::nn::ModelShape {
+        textgan::model::ModelShape {
             vocab: 15,
             seq_len: 7,
             ..TINY

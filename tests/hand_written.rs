@@ -7,13 +7,14 @@ mod common;
 
 use candle_core::{DType, Device, Tensor};
 use common::*;
-use textgan::critic_step::{param_names, CriticStep, StepBatch};
-use textgan::generator_step::GeneratorStep;
-use textgan::nn::critic::Critic;
-use textgan::nn::generator::Generator;
-use textgan::nn::params::{Params, Store};
-use textgan::nn::ModelShape;
-use textgan::penalty::{critic_loss, interpolate, per_sample_norm, Lipschitz, Mix};
+use textgan::cpu_step::critic::{CriticStep, StepBatch};
+use textgan::cpu_step::generator::GeneratorStep;
+use textgan::model::autograd::critic::Critic;
+use textgan::model::autograd::generator::Generator;
+use textgan::model::params::{Params, Store};
+use textgan::model::penalty::{critic_loss, interpolate, per_sample_norm, Lipschitz, Mix};
+use textgan::model::schema::{Net, Schema};
+use textgan::model::ModelShape;
 
 /// Deeper and wider than TINY, with a batch that is not a power of two.
 const SMALL: ModelShape = ModelShape {
@@ -22,15 +23,24 @@ const SMALL: ModelShape = ModelShape {
     dim: 6,
     noise_dim: 3,
     res_blocks: 3,
-    critic_norm: textgan::nn::CriticNorm::None,
+    critic_norm: textgan::model::CriticNorm::None,
 };
 
 fn flat(t: &Tensor) -> Vec<f64> {
     t.flatten_all().unwrap().to_vec1::<f64>().unwrap()
 }
 
-fn weights(params: &Params, shape: ModelShape) -> Vec<Vec<f64>> {
-    param_names(shape.res_blocks)
+/// The names of `net`'s tensors in the order the hand-written steps take them.
+fn names(net: Net, shape: ModelShape) -> Vec<String> {
+    Schema::of(net, &shape)
+        .names()
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+fn weights(params: &Params, net: Net, shape: ModelShape) -> Vec<Vec<f64>> {
+    names(net, shape)
         .iter()
         .map(|n| flat(params.get(n).unwrap().as_tensor()))
         .collect()
@@ -96,9 +106,9 @@ fn case(shape: ModelShape, b: usize, seed: u64, strategy: Lipschitz) -> Case {
 fn hand_written(
     c: &Case,
     strategy: Lipschitz,
-) -> (textgan::critic_step::CriticStats, Vec<Vec<f64>>) {
+) -> (textgan::model::penalty::CriticStats, Vec<Vec<f64>>) {
     let shape = c.critic.shape;
-    let w = weights(&c.params, shape);
+    let w = weights(&c.params, Net::Critic, shape);
     let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
     let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(&c.mix.eps));
     let eps2 = c.mix.eps2.as_ref().map(flat);
@@ -109,7 +119,7 @@ fn hand_written(
         eps2: eps2.as_deref(),
     };
     let mut step = CriticStep::<f64>::new(shape).unwrap();
-    let stats = step.run(&slices, &batch, strategy, 10.0).unwrap();
+    let stats = step.step(&slices, &batch, strategy, 10.0).unwrap();
     (stats, step.grads().to_vec())
 }
 
@@ -139,7 +149,7 @@ fn hand_written_step_equals_autograd_for_every_strategy_and_weight() {
             }
             let overall = hand.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
             let mut compared = 0;
-            for (name, h) in param_names(shape.res_blocks).iter().zip(&hand) {
+            for (name, h) in names(Net::Critic, shape).iter().zip(&hand) {
                 let var = c.params.get(name).unwrap();
                 // Autograd leaves no gradient where the loss does not depend on a weight.
                 let auto = grads
@@ -175,7 +185,7 @@ fn the_cases_exercise_the_penalty_branches() {
         lp.penalty > 0.0 && lp.penalty < gp.penalty * 0.99,
         "gp {gp:?} lp {lp:?}"
     );
-    for (name, (g, w)) in param_names(SMALL.res_blocks)
+    for (name, (g, w)) in names(Net::Critic, SMALL)
         .iter()
         .zip(gp_grads.iter().zip(&w_grads))
         .filter(|(n, _)| n.ends_with("weight"))
@@ -199,7 +209,7 @@ fn hand_written_gradient_penalty_step_matches_finite_differences() {
     let c = case(SMALL, 4, 11, Lipschitz::Gp);
     let shape = c.critic.shape;
     let (_, grads) = hand_written(&c, Lipschitz::Gp);
-    let names = param_names(shape.res_blocks);
+    let names = names(Net::Critic, shape);
     let loss_at = |w: &[Vec<f64>]| {
         let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
         let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(&c.mix.eps));
@@ -210,9 +220,11 @@ fn hand_written_gradient_penalty_step_matches_finite_differences() {
             eps2: None,
         };
         let mut step = CriticStep::<f64>::new(shape).unwrap();
-        step.run(&slices, &batch, Lipschitz::Gp, 10.0).unwrap().loss
+        step.step(&slices, &batch, Lipschitz::Gp, 10.0)
+            .unwrap()
+            .loss
     };
-    let base = weights(&c.params, shape);
+    let base = weights(&c.params, Net::Critic, shape);
     let mut worst = 0.0f64;
     let mut checked = 0;
     for (p, name) in names.iter().enumerate() {
@@ -263,7 +275,7 @@ fn hand_written_generator(
     z: &Tensor,
     seed_grad: &Tensor,
 ) -> (Vec<f64>, Vec<Vec<f64>>) {
-    let w = weights(params, shape);
+    let w = weights(params, Net::Generator, shape);
     let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
     let mut step = GeneratorStep::<f64>::new(shape);
     let probs = step.forward(&slices, &flat(z)).unwrap().to_vec();
@@ -288,7 +300,7 @@ fn hand_written_generator_equals_autograd() {
             assert!((a - h).abs() < 1e-12, "probabilities: {a} vs {h}");
         }
         let overall = hand.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
-        for (name, h) in param_names(shape.res_blocks).iter().zip(&hand) {
+        for (name, h) in names(Net::Generator, shape).iter().zip(&hand) {
             let auto = flat(grads.get(params.get(name).unwrap().as_tensor()).unwrap());
             assert_eq!(auto.len(), h.len(), "{name}");
             let scale = auto.iter().fold(1e-3 * overall, |m, v| m.max(v.abs()));
@@ -307,7 +319,7 @@ fn hand_written_generator_gradient_matches_finite_differences() {
     let shape = SMALL;
     let (_, params, z, seed_grad) = generator_case(shape, 4, 9);
     let (_, grads) = hand_written_generator(shape, &params, &z, &seed_grad);
-    let base = weights(&params, shape);
+    let base = weights(&params, Net::Generator, shape);
     let (zf, sf) = (flat(&z), flat(&seed_grad));
     let loss_at = |w: &[Vec<f64>]| {
         let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
@@ -316,7 +328,7 @@ fn hand_written_generator_gradient_matches_finite_differences() {
         probs.iter().zip(&sf).map(|(p, s)| p * s).sum::<f64>()
     };
     let mut checked = 0;
-    for (p, name) in param_names(shape.res_blocks).iter().enumerate() {
+    for (p, name) in names(Net::Generator, shape).iter().enumerate() {
         let n = base[p].len();
         for i in (0..n).step_by((n / 5).max(1)) {
             let h = 1e-6;

@@ -6,9 +6,10 @@ use std::path::Path;
 
 use candle_core::Device;
 use proptest::prelude::*;
-use textgan::corpus::{parse_lines, Corpus, SEQ_LEN};
-use textgan::run::{prepare, TrainOptions};
-use textgan::vocab::Vocab;
+use textgan::data::corpus::{parse_lines, Corpus, SEQ_LEN};
+use textgan::data::vocab::Vocab;
+use textgan::train::settings::TrainOptions;
+use textgan::train::start::prepare;
 
 /// Bytes that look like text gone wrong: ASCII, line ends (LF, CRLF, lone CR), NULs, tabs,
 /// multi-byte characters (accents, combining marks, emoji, CJK) and bytes invalid in UTF-8.

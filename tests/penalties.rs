@@ -9,9 +9,9 @@ mod common;
 
 use candle_core::{DType, Device, Tensor};
 use common::*;
-use textgan::nn::critic::Critic;
-use textgan::nn::params::Store;
-use textgan::penalty::{chord, interpolate, per_sample_norm, two_sided};
+use textgan::model::autograd::critic::Critic;
+use textgan::model::params::Store;
+use textgan::model::penalty::{chord, interpolate, per_sample_norm, two_sided};
 
 fn t(v: Vec<f64>) -> Tensor {
     Tensor::from_vec(v.clone(), v.len(), &Device::Cpu).unwrap()

@@ -4,11 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use textgan::config::{Preset, RunConfig};
-use textgan::nn::CriticNorm;
-use textgan::optim::{OptimConfig, Rule};
-use textgan::penalty::Lipschitz;
-use textgan::run::{new_run, TrainOptions};
+use textgan::model::penalty::Lipschitz;
+use textgan::model::CriticNorm;
+use textgan::train::optim::{OptimConfig, Rule};
+use textgan::train::presets::Preset;
+use textgan::train::settings::RunConfig;
+use textgan::train::settings::TrainOptions;
+use textgan::train::start::new_run;
 
 fn tiny_corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt")
@@ -28,7 +30,8 @@ fn paper_preset_is_the_papers_language_model() {
         preset: Some(Preset::Paper),
         ..TrainOptions::default()
     });
-    // SEED-NOTES §5: DIM 512, 5 residual blocks, noise 128, batch 64, 10 critic iterations,
+    // The paper's language model (gan_language.py): DIM 512, 5 residual blocks, noise 128,
+    // batch 64, 10 critic iterations,
     // Adam 1e-4 with β = (0.5, 0.9) for both networks, λ = 10, the two-sided penalty.
     assert_eq!(c.preset, Preset::Paper);
     assert_eq!(

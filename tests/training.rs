@@ -4,13 +4,15 @@
 use std::path::Path;
 
 use candle_core::Device;
-use textgan::config::{Preset, RunConfig};
-use textgan::corpus::Corpus;
-use textgan::nn::CriticNorm;
-use textgan::optim::OptimConfig;
-use textgan::penalty::Lipschitz;
-use textgan::train::Trainer;
-use textgan::vocab::Vocab;
+use textgan::data::corpus::Corpus;
+use textgan::data::vocab::Vocab;
+use textgan::model::penalty::Lipschitz;
+use textgan::model::CriticNorm;
+use textgan::model::ModelShape;
+use textgan::train::optim::OptimConfig;
+use textgan::train::presets::Preset;
+use textgan::train::settings::RunConfig;
+use textgan::train::trainer::Trainer;
 
 /// A trainer on the tiny corpus: DIM 16, batch 32, 5 critic steps, Adam 1e-3 (RMSProp 5e-5
 /// with clipping).
@@ -32,7 +34,7 @@ fn tiny_trainer(lipschitz: Lipschitz, norm: CriticNorm, dir: &Path) -> Trainer {
         corpus: path.clone(),
         corpus_hash: String::new(),
         preset: Preset::Cpu,
-        model: RunConfig::shape_for(vocab.len(), 16, textgan::config::RES_BLOCKS, norm),
+        model: ModelShape::new(vocab.len(), 16, textgan::model::RES_BLOCKS, norm),
         max_vocab: 2048,
         batch,
         critic_iters: 5,
@@ -205,7 +207,7 @@ fn lr_decay_divides_both_networks_steps_by_one_plus_t_over_n() {
     // critic step per iteration, one `train_iteration` is the first step of both networks, at
     // t: each should move by 1e-3 / (1 + t/N) at most, on both the hand-written and the
     // autograd path.
-    let largest_move = |params: &textgan::nn::params::Params, before: &[candle_core::Tensor]| {
+    let largest_move = |params: &textgan::model::params::Params, before: &[candle_core::Tensor]| {
         params
             .vars
             .iter()
@@ -216,7 +218,7 @@ fn lr_decay_divides_both_networks_steps_by_one_plus_t_over_n() {
             })
             .fold(0.0, f64::max)
     };
-    let snapshot = |params: &textgan::nn::params::Params| -> Vec<candle_core::Tensor> {
+    let snapshot = |params: &textgan::model::params::Params| -> Vec<candle_core::Tensor> {
         params
             .vars
             .iter()
@@ -250,4 +252,64 @@ fn lr_decay_divides_both_networks_steps_by_one_plus_t_over_n() {
             }
         }
     }
+}
+
+#[test]
+fn the_cpu_trainer_takes_the_hand_written_step_or_says_why_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fast = tiny_trainer(Lipschitz::Gp, CriticNorm::None, tmp.path());
+    assert!(fast.hand_written());
+    assert_eq!(fast.engine(), "hand-written CPU step");
+    assert_eq!(fast.info().engine, "hand-written CPU step");
+    // Layer norm is written out only in the autograd networks: the run says so.
+    let normed = tiny_trainer(Lipschitz::Gp, CriticNorm::Layer, tmp.path());
+    assert!(!normed.hand_written());
+    assert!(
+        normed.engine().starts_with("autograd (") && normed.engine().contains("normalisation"),
+        "{}",
+        normed.engine()
+    );
+}
+
+#[test]
+fn parameters_that_differ_from_the_schema_are_an_error_naming_the_tensor() {
+    use textgan::cpu_step::adapter::HandWritten;
+    use textgan::model::params::Params;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tiny_trainer(Lipschitz::Gp, CriticNorm::None, tmp.path());
+    let shape = t.config.model;
+    assert!(HandWritten::new(shape, &t.gen_params, &t.critic_params).is_ok());
+    // A critic missing a tensor, and one with a tensor of another shape.
+    let missing = Params {
+        vars: t.critic_params.vars[1..].to_vec(),
+    };
+    let err = HandWritten::new(shape, &t.gen_params, &missing)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("critic has no tensor input.weight"), "{err}");
+    let mut swapped = t.gen_params.clone();
+    swapped.vars.swap(0, 1);
+    let renamed: Vec<_> = swapped
+        .vars
+        .iter()
+        .zip(&t.gen_params.vars)
+        .map(|((_, v), (n, _))| (n.clone(), v.clone()))
+        .collect();
+    let err = HandWritten::new(shape, &Params { vars: renamed }, &t.critic_params)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("generator's tensor input.weight has shape"),
+        "{err}"
+    );
+    // The autograd networks are checked against the same schema when they are made.
+    let other = ModelShape::new(shape.vocab, 16, 2, CriticNorm::None);
+    assert!(missing
+        .check(&textgan::model::schema::Schema::of(
+            textgan::model::schema::Net::Critic,
+            &other
+        ))
+        .is_err());
 }

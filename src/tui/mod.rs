@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
 
 use crate::error::{Error, Result};
-use crate::events::{Control, Event};
+use crate::train::events::{Control, Event};
 use state::Dashboard;
 
 /// Redraws per second, at most.

@@ -8,8 +8,8 @@ use ratatui::widgets::{Axis, Block, Borders, Chart, Clear, Dataset, Gauge, Graph
 use ratatui::Frame;
 
 use super::state::Dashboard;
-use crate::corpus::SEQ_LEN;
-use crate::events::{format_duration, StopReason};
+use crate::data::corpus::SEQ_LEN;
+use crate::train::events::{format_duration, StopReason};
 
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
@@ -68,8 +68,14 @@ fn draw_header(frame: &mut Frame, area: Rect, d: &Dashboard) {
                 i.run_dir.display()
             )),
             Line::from(format!(
-                "{} · {} preset · dim {} × {} blocks · {} critic steps/iter · G {} / D {} params{}",
+                "{}{} · {} preset · dim {} × {} blocks · {} critic steps/iter · G {} / D {} params{}",
                 i.device,
+                // The slower path says so (and why); the usual one needs no words.
+                if i.engine.starts_with("autograd") {
+                    format!(" · {}", i.engine)
+                } else {
+                    String::new()
+                },
                 i.preset,
                 i.dim,
                 i.res_blocks,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::events::{eta_secs, Event, MetricsRecord, RunInfo, StepStats, StopReason};
+use crate::train::events::{eta_secs, Event, MetricsRecord, RunInfo, StepStats, StopReason};
 
 /// Points kept per chart; older points are thinned out (every other one dropped).
 const MAX_POINTS: usize = 2000;

@@ -4,7 +4,7 @@
 use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use textgan::nn::ModelShape;
+use textgan::model::ModelShape;
 
 /// A model small enough for finite differences, with every kind of layer.
 pub const TINY: ModelShape = ModelShape {
@@ -13,7 +13,7 @@ pub const TINY: ModelShape = ModelShape {
     dim: 4,
     noise_dim: 3,
     res_blocks: 2,
-    critic_norm: textgan::nn::CriticNorm::None,
+    critic_norm: textgan::model::CriticNorm::None,
 };
 
 /// Random one-hot batch `(b, L, V)` in f64.

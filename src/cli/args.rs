@@ -1,0 +1,539 @@
+//! The command line's vocabulary: every subcommand's flags as clap types, and the value parsers
+//! that map them onto the library's own types (which know nothing of clap).
+
+use std::path::PathBuf;
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use textgan::device::DeviceChoice;
+use textgan::model::penalty::Lipschitz;
+use textgan::model::CriticNorm;
+use textgan::train::presets::Preset;
+use textgan::train::settings::TrainOptions;
+
+/// A library type with a fixed set of named values, as a flag's choices.
+pub trait Choice: Copy + Send + Sync + 'static {
+    fn all() -> &'static [Self];
+    fn name(self) -> &'static str;
+    fn help(self) -> &'static str;
+}
+
+macro_rules! choice {
+    ($($t:ty),*) => {$(
+        impl Choice for $t {
+            fn all() -> &'static [Self] {
+                &<$t>::ALL
+            }
+            fn name(self) -> &'static str {
+                <$t>::name(self)
+            }
+            fn help(self) -> &'static str {
+                <$t>::help(self)
+            }
+        }
+    )*};
+}
+choice!(Preset, Lipschitz, CriticNorm, DeviceChoice);
+
+/// The parser of a [`Choice`] flag: its names, each with its help, as clap's possible values.
+pub fn choice<T: Choice>() -> impl TypedValueParser<Value = T> {
+    let values = T::all()
+        .iter()
+        .map(|v| PossibleValue::new(v.name()).help(v.help()));
+    PossibleValuesParser::new(values).try_map(|s: String| {
+        T::all()
+            .iter()
+            .copied()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| format!("unknown value {s}"))
+    })
+}
+
+#[derive(Parser)]
+#[command(
+    name = "textgan",
+    version,
+    about = "Train a character-level WGAN-GP text generator (Gulrajani et al., 2017) and sample from it"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Train on a UTF-8 text file, one example per line (lines are cut to 32 characters).
+    Train(TrainArgs),
+    /// Print samples from a trained model, one per line.
+    Generate(GenerateArgs),
+    /// Score samples against a corpus: n-gram JSD-1..4, valid-word, unique and novelty rates,
+    /// next to held-out real text scored the same way.
+    ///
+    /// The samples come from a model (default: the most recent run), a file (--samples), or a
+    /// character Markov chain of the corpus (--baseline markov), for a reference point.
+    Eval(EvalArgs),
+    /// Reproduce the paper's diagnostics of weight clipping: critics trained with clipping at
+    /// c = 0.1, 0.01, 0.001 and with the gradient penalty, against a fixed generator; writes
+    /// the histogram of their weights and the gradient norm at each layer (SVG, JSON, CSV).
+    Diagnose(DiagnoseArgs),
+    /// Train one run per Lipschitz strategy (same seed, width, budget) and write a Markdown
+    /// report with SVG charts: JSD-4 and W against time and iterations, s/iteration, final
+    /// metrics and samples, weight histograms and layer gradient norms.
+    Compare(CompareArgs),
+    /// Train a grid of configurations for the same time budget and report the n-gram JSD-4
+    /// each reached at fixed minutes (table, charts, final samples): how the cpu preset was
+    /// chosen.
+    ///
+    /// The grid file holds one configuration per line, `name: --flag value …`, with train's
+    /// model and optimiser flags and --lipschitz; `[heading]` lines group them (one chart per
+    /// group), `#` starts a comment. Finished runs are kept in DIR/results and reused when the
+    /// same sweep runs again, so a long sweep can be stopped (Ctrl-C) and continued.
+    Sweep(SweepArgs),
+    /// Time the training step: seconds per critic step and per generator iteration (one
+    /// generator step and its critic steps), achieved GFLOP/s (matrix products counted
+    /// analytically) and peak memory.
+    ///
+    /// With --dim: that one configuration, in this process. Without: the suite, widths 64, 128
+    /// and 512 × every --lipschitz strategy, each in its own process. Measure on a quiet
+    /// machine: another busy process can double a 2-thread timing.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Corpus that sets the vocabulary size V
+    #[arg(long, default_value = "corpora/wordnet.txt")]
+    pub corpus: PathBuf,
+    /// Width to time [default: the suite's 64, 128 and 512]
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Residual blocks in each network
+    #[arg(long, default_value_t = textgan::model::RES_BLOCKS)]
+    pub res_blocks: usize,
+    /// Critic steps per generator iteration (the paper's 10)
+    #[arg(long, default_value_t = 10)]
+    pub critic_iters: usize,
+    /// Samples per batch
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Strategies to time, comma-separated [default: gp with --dim; all in the suite]
+    #[arg(long, value_parser = choice::<Lipschitz>(), value_delimiter = ',')]
+    pub lipschitz: Vec<Lipschitz>,
+    /// Untimed generator iterations first
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Timed generator iterations (medians are reported)
+    #[arg(long, default_value_t = 5)]
+    pub iters: usize,
+    /// Train the critic through candle's autograd instead of the hand-written CPU step
+    #[arg(long)]
+    pub autograd: bool,
+    /// Print JSON: one object (with --dim and one strategy), or one per line
+    #[arg(long)]
+    pub json: bool,
+    /// Where to run
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// Corpus: a UTF-8 text file, one example per line
+    pub corpus: PathBuf,
+    /// Strategies to compare, comma-separated
+    #[arg(
+        long,
+        value_parser = choice::<Lipschitz>(),
+        value_delimiter = ',',
+        default_value = "gp,lp,fd,clip"
+    )]
+    pub lipschitz: Vec<Lipschitz>,
+    /// Training minutes of each run
+    #[arg(long, allow_hyphen_values = true)]
+    pub minutes: Option<f64>,
+    /// Generator iterations of each run (with --minutes: whichever comes first)
+    #[arg(long)]
+    pub iters: Option<u64>,
+    /// Report directory (report.md, charts, runs/<strategy>/) [default: compare/<corpus stem>]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub hyper: HyperArgs,
+    /// Seed shared by all runs
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Evaluate every N generator iterations [default: 100]
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<u64>,
+    /// Where to train
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(clap::Args)]
+pub struct SweepArgs {
+    /// Corpus: a UTF-8 text file, one example per line
+    pub corpus: PathBuf,
+    /// The grid: one configuration per line, `name: --flag value …`
+    #[arg(long)]
+    pub grid: PathBuf,
+    /// Training minutes of every run (evaluations excluded)
+    #[arg(long, default_value_t = 10.0, allow_hyphen_values = true)]
+    pub minutes: f64,
+    /// Minutes of training at which the scores are read, comma-separated (the budget is always
+    /// one) [default: 2,5,10, those within the budget]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub marks: Option<Vec<f64>>,
+    /// Seeds: every configuration trains once with each
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    pub seeds: Vec<u64>,
+    /// Evaluate every N generator iterations as well, for the curves [default: 100]
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<u64>,
+    /// Report directory (report.md, charts, results/, runs/) [default: sweep/<corpus stem>]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Train every run again, even those with a result for the same line and budget
+    #[arg(long)]
+    pub redo: bool,
+    /// Where to train
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(clap::Args)]
+pub struct DiagnoseArgs {
+    /// Corpus (not needed with --model: the run's corpus is used)
+    pub corpus: Option<PathBuf>,
+    /// Train the critics against this run's generator [default: a new generator]
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Output directory [default: <model>/diagnostics, or diagnostics/<corpus stem>]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Critic steps per variant
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// Width of the networks, without --model [default: the cpu preset's]
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Seed of the new networks, the data order and the noise
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where to train
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// Corpus: a UTF-8 text file, one example per line. With --resume it defaults to the run's.
+    pub corpus: Option<PathBuf>,
+    /// Run directory [default: models/<corpus file stem>]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Stop when the run has done this many generator iterations in total [default: 200000]
+    #[arg(long)]
+    pub iters: Option<u64>,
+    /// Stop after this many minutes of this session (a checkpoint is saved) [default: no limit]
+    #[arg(long, allow_hyphen_values = true)]
+    pub minutes: Option<f64>,
+    #[command(flatten)]
+    pub hyper: HyperArgs,
+    /// How the critic is kept 1-Lipschitz [default: from preset]
+    #[arg(long, value_parser = choice::<Lipschitz>())]
+    pub lipschitz: Option<Lipschitz>,
+    /// Seed of weights, data order, noise and the held-out split [default: 0]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Largest vocabulary, pad and unknown included; rarer characters become unknown [default: 2048]
+    #[arg(long)]
+    pub max_vocab: Option<usize>,
+    /// Where to train
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Save a checkpoint every N generator iterations (and always at the end) [default: 100]
+    #[arg(long, value_name = "N")]
+    pub save_every: Option<u64>,
+    /// Write samples and metrics (JSD-1..4 of 640 samples, valid-word, unique and novelty
+    /// rates) to metrics.jsonl every N generator iterations [default: 100]
+    #[arg(long, value_name = "N", alias = "sample-every")]
+    pub eval_every: Option<u64>,
+    /// Continue the run in the run directory from its last checkpoint
+    #[arg(long)]
+    pub resume: bool,
+    /// Replace an existing run in the run directory
+    #[arg(long)]
+    pub force: bool,
+    /// Plain log lines instead of the dashboard (the default when stdout is not a terminal)
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Print nothing but errors (implies --no-tui)
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Plain log format: `text` lines or `json` (one object per event; implies --no-tui)
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormatArg,
+    /// In plain mode, a log line every N iterations
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub log_every: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// One sample per line
+    Text,
+    /// A JSON array of strings
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    /// Number of samples
+    #[arg(
+        short = 'n',
+        long = "num",
+        default_value_t = 10,
+        allow_hyphen_values = true
+    )]
+    pub n: i64,
+    /// Run directory [default: the most recently saved run under models/]
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Seed of the noise; the same seed gives the same samples
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Where to run the generator
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Baseline {
+    /// A character n-gram (Markov) chain of the corpus, with back-off (see --order)
+    Markov,
+}
+
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// Run directory to sample from [default: the most recently saved run under models/]
+    #[arg(long, conflicts_with_all = ["samples", "baseline"])]
+    pub model: Option<PathBuf>,
+    /// Score this file instead, one sample per line (needs --corpus)
+    #[arg(long, conflicts_with = "baseline")]
+    pub samples: Option<PathBuf>,
+    /// Score a baseline instead of a model (needs --corpus)
+    #[arg(long, value_enum)]
+    pub baseline: Option<Baseline>,
+    /// Context characters of the Markov baseline
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(0..=16))]
+    pub order: u64,
+    /// Corpus to score against [default: the corpus the model was trained on]
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
+    /// Samples to draw from the model or baseline
+    #[arg(
+        short = 'n',
+        long = "num",
+        default_value_t = textgan::train::evaluation::EVAL_SAMPLES as i64,
+        allow_hyphen_values = true
+    )]
+    pub n: i64,
+    /// Seed of the samples drawn
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object (keys js1..js4, valid_word_rate, unique_rate, novelty, floor)
+    #[arg(long)]
+    pub json: bool,
+    /// Where to run the generator
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+/// The model and optimiser flags of `train`, `compare` and a sweep's grid lines.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HyperArgs {
+    /// Hyper-parameter bundle; the flags below override it [default: cpu on the CPU, paper on
+    /// a GPU]
+    #[arg(long, value_parser = choice::<Preset>(), long_help = preset_help())]
+    pub preset: Option<Preset>,
+    /// Width (channels) of every hidden layer; the paper used 512 [default: from preset]
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Residual blocks in each network; the paper used 5 [default: from preset]
+    #[arg(long)]
+    pub res_blocks: Option<usize>,
+    /// Critic steps per generator step [default: from preset]
+    #[arg(long)]
+    pub critic_iters: Option<usize>,
+    /// Samples per batch [default: from preset]
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Learning rate of both networks: Adam, or RMSProp with --lipschitz clip [default: from
+    /// preset; 5e-5 with clip]
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr: Option<f64>,
+    /// Learning rate of the critic (overrides --lr) [default: from preset]
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr_critic: Option<f64>,
+    /// Learning rate of the generator (overrides --lr) [default: from preset]
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr_gen: Option<f64>,
+    /// Adam's β₁ for both networks (refused with --lipschitz clip: RMSProp has none)
+    /// [default: from preset]
+    #[arg(long, allow_hyphen_values = true)]
+    pub beta1: Option<f64>,
+    /// Adam's β₂ for both networks (RMSProp's α with --lipschitz clip) [default: from preset;
+    /// 0.99 with clip]
+    #[arg(long, allow_hyphen_values = true)]
+    pub beta2: Option<f64>,
+    /// Divide both learning rates by 1 + t/N at generator iteration t: half the rate after N
+    /// iterations, a third after 2N; 0 keeps them constant (the paper) [default: from preset]
+    #[arg(long, value_name = "N")]
+    pub lr_decay: Option<u64>,
+    /// Penalty weight λ of gp, lp and fd [default: 10]
+    #[arg(long, allow_hyphen_values = true)]
+    pub lambda: Option<f64>,
+    /// Weight-clipping bound c of --lipschitz clip [default: 0.01]
+    #[arg(long, allow_hyphen_values = true)]
+    pub clip: Option<f64>,
+    /// Normalisation in the critic's residual blocks (`batch` is refused with a penalty)
+    /// [default: none]
+    #[arg(long, value_parser = choice::<CriticNorm>())]
+    pub critic_norm: Option<CriticNorm>,
+}
+
+/// `--preset`'s long help: what each preset sets, from the presets themselves.
+fn preset_help() -> String {
+    format!(
+        "Hyper-parameter bundle; the flags below override it. Default: cpu on the CPU, paper on a GPU.\n  \
+         cpu:   {}\n  \
+         paper: {}\n\
+         Both: λ = 10, noise dimension 128.",
+        Preset::Cpu.describe(),
+        Preset::Paper.describe()
+    )
+}
+
+impl HyperArgs {
+    /// `opts` with these settings filled in.
+    pub fn apply(self, opts: TrainOptions) -> TrainOptions {
+        TrainOptions {
+            preset: self.preset,
+            dim: self.dim,
+            res_blocks: self.res_blocks,
+            critic_iters: self.critic_iters,
+            batch: self.batch,
+            lr: self.lr,
+            lr_critic: self.lr_critic,
+            lr_gen: self.lr_gen,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            lr_decay: self.lr_decay,
+            lambda: self.lambda,
+            clip: self.clip,
+            critic_norm: self.critic_norm,
+            ..opts
+        }
+    }
+}
+
+/// The flags a sweep's grid line may use: `train`'s model and optimiser flags and
+/// `--lipschitz`.
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct GridLine {
+    #[command(flatten)]
+    hyper: HyperArgs,
+    #[arg(long, value_parser = choice::<Lipschitz>())]
+    lipschitz: Option<Lipschitz>,
+}
+
+/// A grid line's flags as settings, or clap's first line of complaint.
+pub fn parse_grid_flags(words: &[&str]) -> Result<TrainOptions, String> {
+    match GridLine::try_parse_from(words) {
+        Ok(line) => Ok(line.hyper.apply(TrainOptions {
+            lipschitz: line.lipschitz,
+            ..TrainOptions::default()
+        })),
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default().trim();
+            Err(first.strip_prefix("error: ").unwrap_or(first).to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use textgan::experiments::sweep::grid::parse_grid;
+
+    #[test]
+    fn grid_lines_parse_with_train_flags_and_groups() {
+        let text = "# a comment\n\nbase: --dim 32\n[depth]\nd64-b3: --dim 64  --res-blocks 3 --lr-critic 4e-4 --lipschitz lp\n";
+        let g = parse_grid(Path::new("grid.txt"), text, parse_grid_flags).unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!((g[0].name.as_str(), g[0].group.as_str()), ("base", ""));
+        assert_eq!(g[0].options.dim, Some(32));
+        assert_eq!(g[1].group, "depth");
+        assert_eq!(
+            g[1].flags,
+            "--dim 64 --res-blocks 3 --lr-critic 4e-4 --lipschitz lp"
+        );
+        assert_eq!(g[1].options.res_blocks, Some(3));
+        assert_eq!(g[1].options.lr_critic, Some(4e-4));
+        assert_eq!(g[1].options.lipschitz, Some(Lipschitz::Lp));
+    }
+
+    #[test]
+    fn bad_grid_lines_name_the_file_and_line() {
+        for (text, needle) in [
+            (
+                "a: --dim 32\nb --dim 64\n",
+                "grid.txt:2: expected `name: --flag value",
+            ),
+            (
+                "a: --dim 32\na: --dim 64\n",
+                "grid.txt:2: configuration \"a\" is named twice",
+            ),
+            ("a b: --dim 32\n", "grid.txt:1: configuration name"),
+            ("a: --dimm 32\n", "grid.txt:1: unexpected argument '--dimm'"),
+            ("a: --dim x\n", "grid.txt:1: invalid value 'x'"),
+            ("[depth\na: --dim 3\n", "grid.txt:1: a group heading"),
+            ("# nothing\n", "lists no configuration"),
+        ] {
+            let e = parse_grid(Path::new("grid.txt"), text, parse_grid_flags)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{text:?}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn library_choices_parse_by_name_and_refuse_others() {
+        let p = choice::<Lipschitz>();
+        let cmd = clap::Command::new("t");
+        let arg = clap::Arg::new("x");
+        for l in Lipschitz::ALL {
+            let v = p.parse_ref(&cmd, Some(&arg), std::ffi::OsStr::new(l.name()));
+            assert_eq!(v.unwrap(), l);
+        }
+        assert!(p
+            .parse_ref(&cmd, Some(&arg), std::ffi::OsStr::new("gpp"))
+            .is_err());
+    }
+}

@@ -1,0 +1,303 @@
+//! One function per command, as the command line runs it: choosing how training is shown,
+//! printing results, writing samples to a stream. The library does the work.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use textgan::device::{self, DeviceChoice};
+use textgan::error::{Error, Result};
+use textgan::experiments::{bench, compare, diagnose, sweep};
+use textgan::model::penalty::Lipschitz;
+use textgan::plain_log::{LogFormat, PlainLog};
+use textgan::sample::eval::{EvalOptions, Source};
+use textgan::sample::generate::Sampler;
+use textgan::train::checkpoint::latest_run;
+use textgan::train::events::{Control, StopReason};
+use textgan::train::settings::TrainOptions;
+use textgan::train::start;
+use textgan::tui;
+
+use super::signals::{interrupt_code, interrupted, on_interrupt, EXIT_INTERRUPTED};
+
+/// How training is shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Display {
+    /// Use the dashboard when stdout and stdin are a terminal (false: `--no-tui`).
+    pub dashboard: bool,
+    pub log_format: LogFormat,
+    pub log_every: u64,
+}
+
+/// `textgan train`: returns the exit status.
+pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Result<u8> {
+    let device = device::select(device)?;
+    let mut trainer = start::prepare(opts, &device)?;
+    let control = Arc::new(Control::default());
+    on_interrupt(&control)?;
+
+    let dashboard = display.dashboard
+        && display.log_format == LogFormat::Text
+        && std::io::stdout().is_terminal()
+        && std::io::stdin().is_terminal();
+    if dashboard {
+        trainer.previews = true;
+        let ui = tui::start(Arc::clone(&control))?;
+        let tx = ui.events.clone();
+        // The receiver only goes away if the terminal failed; training then stops anyway.
+        let result = trainer.train(&control, &mut |e| {
+            let _ = tx.send(e);
+        });
+        drop(tx);
+        let dashboard = ui.finish();
+        let reason = result?;
+        let dashboard = dashboard?;
+        println!(
+            "finished at iteration {} ({}); checkpoint in {}",
+            trainer.iteration,
+            reason.describe(),
+            trainer.run_dir.display()
+        );
+        if let Some(m) = dashboard.metrics.last() {
+            println!(
+                "last evaluation (iteration {}): JSD-1..4 {:.3} {:.3} {:.3} {:.3}",
+                m.iteration, m.js[0], m.js[1], m.js[2], m.js[3]
+            );
+        }
+        let code = if interrupted() {
+            interrupt_code()
+        } else if dashboard.interrupted {
+            EXIT_INTERRUPTED
+        } else {
+            0
+        };
+        return Ok(code);
+    }
+    let mut log = PlainLog::new(std::io::stdout(), display.log_every, display.log_format);
+    let reason = trainer.train(&control, &mut |e| log.handle(&e))?;
+    if reason == StopReason::Stopped && interrupted() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "checkpoint saved in {}",
+            trainer.run_dir.display()
+        );
+        return Ok(interrupt_code());
+    }
+    Ok(0)
+}
+
+/// Output of `textgan generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleFormat {
+    /// One sample per line.
+    Text,
+    /// A JSON array of strings.
+    Json,
+}
+
+/// `textgan generate`: `n` samples from `model` (default: the most recent run under `models/`)
+/// to stdout.
+pub fn generate(
+    n: i64,
+    model: Option<PathBuf>,
+    seed: u64,
+    format: SampleFormat,
+    device: DeviceChoice,
+) -> Result<()> {
+    if n < 1 {
+        return Err(Error::Config(format!(
+            "-n {n}: the number of samples must be at least 1"
+        )));
+    }
+    let device = device::select(device)?;
+    let dir = model_dir(model)?;
+    let sampler = Sampler::load(&dir, &device)?;
+    let stdout = std::io::stdout();
+    write_samples(
+        &sampler,
+        n as usize,
+        seed,
+        format,
+        &mut std::io::BufWriter::new(stdout.lock()),
+    )
+}
+
+/// `--model DIR`, or the most recently saved run under `models/`.
+fn model_dir(model: Option<PathBuf>) -> Result<PathBuf> {
+    match model {
+        Some(d) => Ok(d),
+        None => latest_run(Path::new("models")).ok_or_else(|| {
+            Error::Config(
+                "no trained model under models/: train one with `textgan train CORPUS.txt` or pass --model DIR".into(),
+            )
+        }),
+    }
+}
+
+/// What `textgan eval` was asked.
+pub struct EvalRequest {
+    /// A samples file or a baseline; `None`: the model.
+    pub source: Option<Source>,
+    /// The run to sample from; `None`: the most recent one.
+    pub model: Option<PathBuf>,
+    pub corpus: Option<PathBuf>,
+    pub n: i64,
+    pub seed: u64,
+    pub json: bool,
+}
+
+/// `textgan eval`: score the samples and print a table, or JSON.
+pub fn eval(args: EvalRequest, device: DeviceChoice) -> Result<()> {
+    let n = usize::try_from(args.n).map_err(|_| {
+        Error::Config(format!(
+            "-n {}: the number of samples must be at least 1",
+            args.n
+        ))
+    })?;
+    let source = match args.source {
+        Some(s) => s,
+        None => Source::Model(model_dir(args.model)?),
+    };
+    let device = device::select(device)?;
+    let opts = EvalOptions {
+        source,
+        corpus: args.corpus,
+        n,
+        seed: args.seed,
+    };
+    let report = textgan::sample::eval::evaluate(&opts, &device)?;
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(())
+}
+
+/// `textgan compare`: one run per strategy, then the report; returns the exit status (130 if
+/// interrupted: the report then covers the runs done so far).
+pub fn compare(opts: &compare::CompareOptions, device: DeviceChoice) -> Result<u8> {
+    let device = device::select(device)?;
+    let control = Arc::new(Control::default());
+    on_interrupt(&control)?;
+    let runs =
+        compare::compare_strategies(opts, &device, &control, &mut |line| println!("{line}"))?;
+    for r in &runs {
+        println!(
+            "{}: {} iterations, {:.3} s/iteration",
+            r.strategy, r.iterations, r.secs_per_iter
+        );
+    }
+    println!("report: {}", opts.out.join("report.md").display());
+    Ok(if interrupted() { interrupt_code() } else { 0 })
+}
+
+/// `textgan sweep`: every configuration × seed without a result, then the report; returns
+/// the exit status (130 if interrupted: the report then covers the runs finished so far).
+pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice) -> Result<u8> {
+    let device = device::select(device)?;
+    let control = Arc::new(Control::default());
+    on_interrupt(&control)?;
+    let runs = sweep::run_sweep(opts, &device, &control, &mut |line| println!("{line}"))?;
+    println!(
+        "{} runs; report: {}",
+        runs.len(),
+        opts.out.join("report.md").display()
+    );
+    Ok(if interrupted() { interrupt_code() } else { 0 })
+}
+
+/// `textgan diagnose`: train the critic variants, print a line for each, and where the
+/// figures are.
+pub fn diagnose(opts: &diagnose::DiagnoseOptions, device: DeviceChoice) -> Result<()> {
+    let device = device::select(device)?;
+    diagnose::diagnose(opts, &device, &mut |line| println!("{line}"))?;
+    println!(
+        "figures in {}: weights.svg, layer_grads.svg (numbers: diagnostics.json, layer_grads.csv)",
+        opts.out.display()
+    );
+    Ok(())
+}
+
+/// `textgan bench`: one configuration (`dims` of one width, one strategy) timed here, or the
+/// suite of every width × strategy in child processes; a Markdown table or JSON.
+pub fn bench(
+    opts: &bench::BenchOptions,
+    dims: Option<&[usize]>,
+    strategies: &[Lipschitz],
+    json: bool,
+    device: DeviceChoice,
+) -> Result<()> {
+    match dims {
+        None => {
+            let device = device::select(device)?;
+            let r = bench::time_one(opts, &device)?;
+            if json {
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+            } else {
+                println!("{}\n{}", bench::TABLE_HEADER, bench::table_row(&r));
+                print_bench_setup(&r);
+            }
+        }
+        Some(dims) => {
+            let exe = std::env::current_exe()
+                .map_err(|e| Error::Runtime(format!("cannot find this program: {e}")))?;
+            if !json {
+                println!("{}", bench::TABLE_HEADER);
+            }
+            let results = bench::suite(&exe, opts, dims, strategies, &mut |r| {
+                if json {
+                    println!("{}", serde_json::to_string(r).unwrap_or_default());
+                } else {
+                    println!("{}", bench::table_row(r));
+                }
+            })?;
+            if let (false, Some(r)) = (json, results.first()) {
+                print_bench_setup(r);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_bench_setup(r: &bench::BenchResult) {
+    println!(
+        "batch {}, {} critic steps per generator iteration, L {}, V {}, {} threads; medians of {} iterations after warm-up",
+        r.batch, r.critic_iters, r.seq_len, r.vocab, r.threads, r.timed_iterations
+    );
+}
+
+/// Stream samples to `out`. A closed pipe (`| head`) ends the output quietly: the first write
+/// error stops generation, and is not an error.
+pub fn write_samples(
+    sampler: &Sampler,
+    n: usize,
+    seed: u64,
+    format: SampleFormat,
+    out: &mut impl Write,
+) -> Result<()> {
+    let mut ok = format != SampleFormat::Json || out.write_all(b"[").is_ok();
+    let mut first = true;
+    sampler.generate(n, seed, false, |line| {
+        if !ok {
+            return false;
+        }
+        ok = match format {
+            SampleFormat::Text => writeln!(out, "{line}").is_ok(),
+            SampleFormat::Json => {
+                let sep = if first { "\n  " } else { ",\n  " };
+                first = false;
+                let json = serde_json::Value::String(line).to_string();
+                write!(out, "{sep}{json}").is_ok()
+            }
+        };
+        ok
+    })?;
+    if ok {
+        if format == SampleFormat::Json {
+            let _ = out.write_all(b"\n]\n");
+        }
+        let _ = out.flush();
+    }
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! The generator written out by hand for the CPU, as [`crate::model::autograd::generator`] computes it:
+//! `z (B, 128) → linear → (B·L, d) → residual blocks → 1×1 conv → softmax over V`, and the
+//! backward pass of a loss given its gradient w.r.t. the probabilities. With the critic's
+//! input-gradient ([`crate::cpu_step::critic::CriticStep::scores_and_input_grad`]) that is the
+//! generator's step: `∂(−mean D(G(z)))/∂G(z) = −∇ₓD/B`.
+
+use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, ResStack};
+use crate::error::{Error, Result};
+use crate::kernels::{add_col_sums, fill_rows, matmul, Mat, Real};
+use crate::model::schema::{Net, Schema};
+use crate::model::ModelShape;
+
+/// Position of the input layer's weight (its bias next) in the [`Schema`]'s order.
+const W_IN: usize = Schema::INPUT_WEIGHT;
+
+/// Buffers of the hand-written generator, sized on first use and then reused.
+pub struct GeneratorStep<T> {
+    shape: ModelShape,
+    /// Where each weight is in the order the step takes them, and their sizes.
+    schema: Schema,
+    sizes: Vec<usize>,
+    /// The noise of the last forward pass, `(B, noise_dim)`.
+    z: Vec<T>,
+    /// The input layer's output, then (in place) the last block's output, `(B·L, d)`.
+    h: Vec<T>,
+    stack: ResStack<T>,
+    /// Softmax probabilities `(B·L, V)`.
+    probs: Vec<T>,
+    /// Gradients w.r.t. the logits `(B·L, V)` and w.r.t. `h` `(B·L, d)`.
+    glogits: Vec<T>,
+    gh: Vec<T>,
+    grads: Vec<Vec<T>>,
+}
+
+impl<T: Real> GeneratorStep<T> {
+    pub fn new(shape: ModelShape) -> Self {
+        let schema = Schema::of(Net::Generator, &shape);
+        GeneratorStep {
+            shape,
+            sizes: schema.sizes(),
+            schema,
+            z: Vec::new(),
+            h: Vec::new(),
+            stack: ResStack::new(shape.seq_len, shape.dim, shape.res_blocks),
+            probs: Vec::new(),
+            glogits: Vec::new(),
+            gh: Vec::new(),
+            grads: Vec::new(),
+        }
+    }
+
+    /// Position of the output layer's weight (its bias next).
+    fn out(&self) -> usize {
+        self.schema.output_weight()
+    }
+
+    /// The probabilities `G(z)`, `(B, L, V)` row-major, for noise `z` `(B, noise_dim)`;
+    /// keeps what [`backward`](Self::backward) needs.
+    pub fn forward(&mut self, w: &[&[T]], z: &[T]) -> Result<&[T]> {
+        let s = self.shape;
+        check_sizes(w, &self.sizes, "generator")?;
+        let b = z.len() / s.noise_dim;
+        if b == 0 || z.len() != b * s.noise_dim {
+            return Err(Error::Runtime(
+                "generator step: noise of the wrong size".into(),
+            ));
+        }
+        let (l, d, v) = (s.seq_len, s.dim, s.vocab);
+        let n = b * l;
+        resize(&mut self.z, z.len());
+        self.z.copy_from_slice(z);
+        // (B, L·d) rows are (B·L, d) rows: position t of sample b is row b·L + t.
+        resize(&mut self.h, n * d);
+        fill_rows(&mut self.h, w[W_IN + 1]);
+        let (nz, ld) = (s.noise_dim, l * d);
+        matmul(
+            &mut self.h,
+            Mat::new(z, b, nz),
+            Mat::new(w[W_IN], nz, ld),
+            T::one(),
+            true,
+        );
+        self.stack.forward(&w[self.schema.stack()], &mut self.h);
+        let out = self.out();
+        resize(&mut self.probs, n * v);
+        fill_rows(&mut self.probs, w[out + 1]);
+        let h = Mat::new(&self.h, n, d);
+        matmul(&mut self.probs, h, Mat::new(w[out], d, v), T::one(), true);
+        for row in self.probs.chunks_mut(v) {
+            // Softmax, shifted by the row's maximum so that no exponential overflows.
+            let max = row
+                .iter()
+                .copied()
+                .fold(T::neg_infinity(), num_traits::Float::max);
+            let mut sum = T::zero();
+            for x in row.iter_mut() {
+                *x = (*x - max).exp();
+                sum += *x;
+            }
+            row.iter_mut().for_each(|x| *x /= sum);
+        }
+        Ok(&self.probs)
+    }
+
+    /// Backward pass of a loss whose gradient w.r.t. the last forward pass's probabilities is
+    /// `dprobs` `(B, L, V)`: the weight gradients, in [`grads`](Self::grads).
+    pub fn backward(&mut self, w: &[&[T]], dprobs: &[T]) -> Result<()> {
+        let s = self.shape;
+        let (l, d, v) = (s.seq_len, s.dim, s.vocab);
+        let n = self.probs.len() / v;
+        if dprobs.len() != n * v {
+            return Err(Error::Runtime(
+                "generator step: gradient of the wrong size".into(),
+            ));
+        }
+        zero_grads(&mut self.grads, &self.sizes);
+        // Softmax: ∂/∂logit_i = p_i·(∂/∂p_i − Σ_j p_j·∂/∂p_j).
+        resize(&mut self.glogits, n * v);
+        for ((gl, p), dp) in self
+            .glogits
+            .chunks_mut(v)
+            .zip(self.probs.chunks(v))
+            .zip(dprobs.chunks(v))
+        {
+            let dot = p.iter().zip(dp).map(|(&a, &b)| a * b).sum::<T>();
+            for ((o, &pi), &di) in gl.iter_mut().zip(p).zip(dp) {
+                *o = pi * (di - dot);
+            }
+        }
+        let out = self.out();
+        let gl = Mat::new(&self.glogits, n, v);
+        matmul(
+            &mut self.grads[out],
+            Mat::new(&self.h, n, d).t(),
+            gl,
+            T::one(),
+            true,
+        );
+        add_col_sums(&mut self.grads[out + 1], &self.glogits, T::one());
+        resize(&mut self.gh, n * d);
+        matmul(
+            &mut self.gh,
+            gl,
+            Mat::new(w[out], d, v).t(),
+            T::one(),
+            false,
+        );
+        self.stack.backward(
+            &w[self.schema.stack()],
+            &mut self.grads[self.schema.stack()],
+            &mut self.gh,
+        );
+        let (b, nz, ld) = (n / l, s.noise_dim, l * d);
+        add_col_sums(&mut self.grads[W_IN + 1], &self.gh, T::one());
+        matmul(
+            &mut self.grads[W_IN],
+            Mat::new(&self.z, b, nz).t(),
+            Mat::new(&self.gh, b, ld),
+            T::one(),
+            true,
+        );
+        Ok(())
+    }
+
+    /// The gradient of the last [`backward`](Self::backward), in the [`Schema`]'s order.
+    pub fn grads(&self) -> &[Vec<T>] {
+        &self.grads
+    }
+}

@@ -1,0 +1,14 @@
+//! The hand-written CPU execution path: both networks' training steps written out as direct
+//! GEMMs on host buffers kept from step to step, the gradient penalty's exact gradient
+//! (second-order term included) as one reverse pass. Same maths as the autograd reference
+//! ([`crate::model::autograd`]), checked equal to it in the tests; about twice as fast on a CPU.
+//!
+//! [`crate::kernels`] (GEMM, im2col, masks; shared with the autograd path's convolution) →
+//! [`res_stack`] (the residual blocks, forward, backward and the input-gradient chain) →
+//! [`critic`] and [`generator`] (one network each) → [`adapter`] (what the trainer calls, on
+//! the networks' parameters).
+
+pub mod adapter;
+pub mod critic;
+pub mod generator;
+pub mod res_stack;

@@ -1,0 +1,74 @@
+//! Generator: `z (B, 128) → linear → (B, L, DIM) → residual blocks → 1×1 conv → softmax over V`.
+//! Each position is a probability vector over the vocabulary; text is its argmax.
+
+use candle_core::{Tensor, D};
+
+use super::conv::Conv1d;
+use super::linear::{Init, Linear};
+use super::resblock::ResBlock;
+use crate::error::Result;
+use crate::model::params::{ParamBuilder, Params, Store};
+use crate::model::schema::{self, Net, Schema};
+use crate::model::ModelShape;
+
+#[derive(Debug, Clone)]
+pub struct Generator {
+    pub shape: ModelShape,
+    input: Linear,
+    blocks: Vec<ResBlock>,
+    output: Conv1d,
+}
+
+impl Generator {
+    pub fn new(pb: &ParamBuilder, shape: ModelShape) -> Result<Self> {
+        let input = Linear::new(
+            &pb.pp(schema::INPUT),
+            shape.noise_dim,
+            shape.seq_len * shape.dim,
+            Init::Glorot,
+        )?;
+        let blocks = (0..shape.res_blocks)
+            .map(|i| ResBlock::new(&pb.pp(schema::block(i)), shape.dim, false))
+            .collect::<Result<_>>()?;
+        let output = Conv1d::new(&pb.pp(schema::OUTPUT), shape.dim, shape.vocab, 1)?;
+        Ok(Generator {
+            shape,
+            input,
+            blocks,
+            output,
+        })
+    }
+
+    /// A freshly initialised generator and its parameters.
+    pub fn init(shape: ModelShape, store: Store) -> Result<(Self, Params)> {
+        let g = Self::new(&store.root(), shape)?;
+        let params = store.into_params();
+        params.check(&Schema::of(Net::Generator, &shape))?;
+        Ok((g, params))
+    }
+
+    /// `z`: `(B, noise_dim)` → probabilities `(B, L, V)`.
+    pub fn forward(&self, z: &Tensor) -> Result<Tensor> {
+        let logits = self.logits(z)?;
+        Ok(candle_nn::ops::softmax(&logits, D::Minus1)?)
+    }
+
+    /// Token ids of the generated text, `B` rows of `L`: the argmax at each position
+    /// (of the logits: softmax does not change it).
+    pub fn argmax_ids(&self, z: &Tensor) -> Result<Vec<Vec<u32>>> {
+        Ok(self.logits(z)?.argmax(D::Minus1)?.to_vec2::<u32>()?)
+    }
+
+    /// Pre-softmax scores `(B, L, V)`; their argmax is the generated text.
+    pub fn logits(&self, z: &Tensor) -> Result<Tensor> {
+        let b = z.dim(0)?;
+        let mut h = self
+            .input
+            .forward(z)?
+            .reshape((b, self.shape.seq_len, self.shape.dim))?;
+        for block in &self.blocks {
+            h = block.forward(&h)?;
+        }
+        self.output.forward(&h)
+    }
+}

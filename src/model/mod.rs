@@ -1,0 +1,135 @@
+//! Stage 2, the model: the paper's language-model networks (Gulrajani et al. 2017, appendix;
+//! its code's `gan_language.py`), channels-last `(batch, length, channels)`.
+//!
+//! [`ModelShape`] and every shape constant live here; [`schema`] states every parameter's
+//! name, shape and order once, for both execution paths: the autograd reference networks in
+//! [`autograd`] (any candle device) and the hand-written CPU step in [`crate::cpu_step`].
+//! [`penalty`] holds the critic's loss and the Lipschitz strategies.
+
+pub mod autograd;
+pub mod params;
+pub mod penalty;
+pub mod schema;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::corpus::SEQ_LEN;
+
+/// Noise dimension of the paper's generator.
+pub const NOISE_DIM: usize = 128;
+/// Residual blocks per network in the paper.
+pub const RES_BLOCKS: usize = 5;
+/// Width of every residual block's convolutions, "same" padding.
+pub const KERNEL: usize = 5;
+/// Scale of the residual branch in the paper's code: `x + 0.3·f(x)`.
+pub const RESIDUAL_SCALE: f64 = 0.3;
+/// Most residual blocks a network may have (the paper trained up to a 101-layer ResNet).
+pub const MAX_RES_BLOCKS: usize = 64;
+/// Widest hidden layer: keeps absurd values from exhausting memory instead of failing clearly.
+pub const MAX_DIM: usize = 8192;
+/// Largest vocabulary a model may have.
+pub const MAX_VOCAB_LIMIT: usize = 1 << 20;
+
+/// Why `--critic-norm batch` is refused.
+pub const BATCH_NORM_REFUSED: &str = "--critic-norm batch is refused: batch normalisation makes each sample's score depend on the rest of the batch, but the gradient penalty constrains the gradient of each sample's score w.r.t. that sample alone (Gulrajani et al. 2017, §4); use --critic-norm layer";
+
+/// Shape of both networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelShape {
+    /// Vocabulary size V (one-hot / softmax width).
+    pub vocab: usize,
+    /// Characters per sample (32 in the paper).
+    pub seq_len: usize,
+    /// Channels of every hidden layer (the paper's DIM, 512).
+    pub dim: usize,
+    /// Size of the generator's Gaussian noise input (128).
+    pub noise_dim: usize,
+    /// Residual blocks in each network (5).
+    pub res_blocks: usize,
+    /// Normalisation inside the critic's residual blocks (none in the paper's language model).
+    #[serde(default)]
+    pub critic_norm: CriticNorm,
+}
+
+/// `--critic-norm`: what normalises the critic's activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CriticNorm {
+    /// None, as the paper's language model.
+    #[default]
+    None,
+    /// Layer normalisation before each ReLU of a residual block, per sample.
+    Layer,
+    /// Batch normalisation: refused, it couples the samples the penalty treats one by one.
+    Batch,
+}
+
+impl CriticNorm {
+    pub const ALL: [CriticNorm; 3] = [CriticNorm::None, CriticNorm::Layer, CriticNorm::Batch];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CriticNorm::None => "none",
+            CriticNorm::Layer => "layer",
+            CriticNorm::Batch => "batch",
+        }
+    }
+
+    /// What the choice means, for help texts.
+    pub fn help(self) -> &'static str {
+        match self {
+            CriticNorm::None => "None, as the paper's language model",
+            CriticNorm::Layer => {
+                "Layer normalisation before each ReLU of a residual block, per sample"
+            }
+            CriticNorm::Batch => {
+                "Batch normalisation: refused, it couples the samples the penalty treats one by one"
+            }
+        }
+    }
+}
+
+impl ModelShape {
+    /// Both networks' shape with the paper's sequence length and noise size.
+    pub fn new(vocab: usize, dim: usize, res_blocks: usize, critic_norm: CriticNorm) -> Self {
+        ModelShape {
+            vocab,
+            seq_len: SEQ_LEN,
+            dim,
+            noise_dim: NOISE_DIM,
+            res_blocks,
+            critic_norm,
+        }
+    }
+
+    /// A shape textgan can have built: fixed sequence length and noise size; bounded width,
+    /// depth and vocabulary. Checked when a `config.json` is read, so a hand-edited file cannot
+    /// ask for terabytes.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.seq_len != SEQ_LEN || self.noise_dim != NOISE_DIM {
+            return Err(format!(
+                "model shape must have seq_len {SEQ_LEN} and noise_dim {NOISE_DIM} (has {}, {})",
+                self.seq_len, self.noise_dim
+            ));
+        }
+        if self.res_blocks == 0 || self.res_blocks > MAX_RES_BLOCKS {
+            return Err(format!(
+                "model res_blocks must be 1..={MAX_RES_BLOCKS}, has {}",
+                self.res_blocks
+            ));
+        }
+        if self.dim == 0 || self.dim > MAX_DIM {
+            return Err(format!("model dim must be 1..={MAX_DIM}, has {}", self.dim));
+        }
+        if self.critic_norm == CriticNorm::Batch {
+            return Err(BATCH_NORM_REFUSED.into());
+        }
+        if self.vocab < 3 || self.vocab > MAX_VOCAB_LIMIT {
+            return Err(format!(
+                "model vocab must be 3..={MAX_VOCAB_LIMIT}, has {}",
+                self.vocab
+            ));
+        }
+        Ok(())
+    }
+}

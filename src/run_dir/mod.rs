@@ -1,0 +1,87 @@
+//! The run directory: what a run leaves on disk (Hugging Face conventions), and how it is
+//! written so that a crash never leaves a mix of two checkpoints.
+//!
+//! ```text
+//! config.json  tokenizer.json  generator.safetensors  critic.safetensors
+//! optimizer.safetensors  state.json  metrics.jsonl  samples/000100.txt
+//! ```
+//! [`atomic`] writes one file atomically; [`commit`] replaces a checkpoint's files together;
+//! [`tensors`] reads and checks safetensors files; [`checksums`] fingerprints them. What a
+//! trainer puts in these files is [`crate::train::checkpoint`]'s business.
+
+pub mod atomic;
+pub mod checksums;
+pub mod commit;
+pub mod tensors;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+pub const CONFIG: &str = "config.json";
+pub const TOKENIZER: &str = "tokenizer.json";
+pub const GENERATOR: &str = "generator.safetensors";
+pub const CRITIC: &str = "critic.safetensors";
+pub const OPTIMIZER: &str = "optimizer.safetensors";
+pub const STATE: &str = "state.json";
+pub const METRICS: &str = "metrics.jsonl";
+pub const SAMPLES: &str = "samples";
+
+/// Marks a staged checkpoint as complete; lists the staged files, one per line.
+pub const COMMIT: &str = ".checkpoint-commit";
+/// The files a checkpoint replaces together.
+pub const CHECKPOINT_FILES: [&str; 6] = [CONFIG, TOKENIZER, GENERATOR, CRITIC, OPTIMIZER, STATE];
+/// Files whose fingerprints `state.json` records. `config.json` is checked by its contents
+/// instead (editing a learning rate there by hand is legitimate).
+pub const CHECKSUMMED: [&str; 4] = [TOKENIZER, GENERATOR, CRITIC, OPTIMIZER];
+
+/// Files a run directory may hold; `--force` removes exactly these, nothing else.
+pub const RUN_FILES: [&str; 7] = [
+    CONFIG, TOKENIZER, GENERATOR, CRITIC, OPTIMIZER, STATE, METRICS,
+];
+
+/// Where `name` is staged before a commit.
+pub fn staged(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.new"))
+}
+
+/// `samples/NNNNNN.txt`: the samples written at an evaluation.
+pub fn samples_file(dir: &Path, iteration: u64) -> PathBuf {
+    dir.join(SAMPLES).join(format!("{iteration:06}.txt"))
+}
+
+/// Whether `dir` holds (part of) a run.
+pub fn holds_run(dir: &Path) -> bool {
+    RUN_FILES.iter().any(|f| dir.join(f).exists()) || dir.join(SAMPLES).exists()
+}
+
+/// Remove a run's files (exactly those textgan writes; anything else stays).
+pub fn clear(run_dir: &Path) -> Result<()> {
+    for f in RUN_FILES {
+        let p = run_dir.join(f);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    // Leftovers of an interrupted save belong to the old run too.
+    let staged = CHECKPOINT_FILES.map(|f| staged(run_dir, f));
+    for p in staged.iter().chain([&run_dir.join(COMMIT)]) {
+        if p.exists() {
+            std::fs::remove_file(p).map_err(|e| Error::io(p, e))?;
+        }
+    }
+    let samples = run_dir.join(SAMPLES);
+    if let Ok(entries) = std::fs::read_dir(&samples) {
+        for p in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+            let ours = p.extension().is_some_and(|x| x == "txt")
+                && p.file_stem()
+                    .and_then(|s| s.to_str())
+                    .is_some_and(|s| s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()));
+            if ours {
+                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
+        let _ = std::fs::remove_dir(&samples); // only if now empty
+    }
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! `textgan eval`: score samples — from a trained model, from any file, or from a Markov
+//! baseline — against a corpus, next to the floor (held-out real text scored the same way).
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+
+use crate::data::corpus::{self, Corpus};
+use crate::error::{Error, Result};
+use crate::quality::markov::MarkovChain;
+use crate::quality::metrics::{Reference, Scores};
+use crate::sample::generate::Sampler;
+
+/// The most samples `eval` draws (they are all held in memory).
+pub const MAX_SAMPLES: usize = 1_000_000;
+
+/// Where the scored samples come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Sampled from the generator of a run directory.
+    Model(PathBuf),
+    /// One sample per line of a text file.
+    Samples(PathBuf),
+    /// Sampled from a character Markov chain of this order, fitted on the corpus's training lines.
+    Markov(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    pub source: Source,
+    /// The reference corpus; for a model, defaults to the corpus it was trained on.
+    pub corpus: Option<PathBuf>,
+    /// Samples to draw (models and Markov chains).
+    pub n: usize,
+    pub seed: u64,
+}
+
+/// The outcome of one evaluation.
+#[derive(Debug, Clone)]
+pub struct EvalReport {
+    /// What was scored, for people: "model models/x", "samples s.txt", "markov order 4".
+    pub source: String,
+    pub corpus: PathBuf,
+    pub corpus_lines: usize,
+    pub scores: Scores,
+    /// 640 held-out corpus lines (at most a tenth) against the rest: what real text scores.
+    pub floor: Scores,
+    /// The first few samples, to look at.
+    pub examples: Vec<String>,
+}
+
+impl EvalReport {
+    /// The JSON of `textgan eval --json`: the metrics as top-level keys, the floor under `floor`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = scores_json(&self.scores);
+        if let serde_json::Value::Object(map) = &mut v {
+            map.insert("source".into(), self.source.clone().into());
+            map.insert("corpus".into(), self.corpus.display().to_string().into());
+            map.insert("corpus_lines".into(), self.corpus_lines.into());
+            map.insert("floor".into(), scores_json(&self.floor));
+            map.insert("examples".into(), self.examples.clone().into());
+        }
+        v
+    }
+
+    /// A table for the terminal: one row per metric, the samples and the floor side by side.
+    pub fn to_table(&self) -> String {
+        let mut out = format!(
+            "{} ({} samples) against {} ({} lines)\n",
+            self.source,
+            self.scores.n_samples,
+            self.corpus.display(),
+            self.corpus_lines
+        );
+        out += &format!(
+            "{:<18} {:>9} {:>20}\n",
+            "metric", "samples", "held-out real text"
+        );
+        let rate = |r: Option<f64>| r.map_or("–".to_string(), |x| format!("{x:.3}"));
+        for n in 0..4 {
+            out += &format!(
+                "{:<18} {:>9.3} {:>20.3}\n",
+                format!("JSD-{}", n + 1),
+                self.scores.js[n],
+                self.floor.js[n]
+            );
+        }
+        let rows = [
+            (
+                "valid-word rate",
+                self.scores.valid_word_rate,
+                self.floor.valid_word_rate,
+            ),
+            (
+                "unique rate",
+                Some(self.scores.unique_rate),
+                Some(self.floor.unique_rate),
+            ),
+            (
+                "novelty",
+                Some(self.scores.novelty),
+                Some(self.floor.novelty),
+            ),
+        ];
+        for (name, s, f) in rows {
+            out += &format!("{:<18} {:>9} {:>20}\n", name, rate(s), rate(f));
+        }
+        if !self.examples.is_empty() {
+            out += "examples:\n";
+            for e in &self.examples {
+                out += &format!("  {e}\n");
+            }
+        }
+        out
+    }
+}
+
+/// `js1`..`js4`, `valid_word_rate` (null when there are no words), `unique_rate`, `novelty`,
+/// `n_samples`.
+pub fn scores_json(s: &Scores) -> serde_json::Value {
+    serde_json::json!({
+        "n_samples": s.n_samples,
+        "js1": s.js[0],
+        "js2": s.js[1],
+        "js3": s.js[2],
+        "js4": s.js[3],
+        "valid_word_rate": s.valid_word_rate,
+        "unique_rate": s.unique_rate,
+        "novelty": s.novelty,
+    })
+}
+
+/// Score the samples of `opts.source` against the corpus.
+pub fn evaluate(opts: &EvalOptions, device: &Device) -> Result<EvalReport> {
+    if opts.n == 0 || opts.n > MAX_SAMPLES {
+        return Err(Error::Config(format!(
+            "-n {}: the number of samples must be 1..={MAX_SAMPLES}",
+            opts.n
+        )));
+    }
+    let (corpus_path, seed) = match (&opts.source, &opts.corpus) {
+        (_, Some(c)) => (c.clone(), 0),
+        (Source::Model(dir), None) => {
+            let config = crate::train::checkpoint::read_config(dir)?;
+            if !config.corpus.is_file() {
+                return Err(Error::Config(format!(
+                    "{}: the run's corpus {} is not there; pass --corpus FILE",
+                    dir.display(),
+                    config.corpus.display()
+                )));
+            }
+            (config.corpus, config.seed)
+        }
+        _ => {
+            return Err(Error::Config(
+                "no corpus to score against: pass --corpus FILE".into(),
+            ))
+        }
+    };
+    let corpus = Corpus::load(&corpus_path, seed, 1)?;
+    let all: Vec<&String> = corpus.all_lines().collect();
+    let reference = Reference::new(&all, corpus.words.clone());
+    let (source, samples) = match &opts.source {
+        Source::Model(dir) => {
+            let sampler = Sampler::load(dir, device)?;
+            let mut lines = Vec::with_capacity(opts.n);
+            sampler.generate(opts.n, opts.seed, true, |l| {
+                lines.push(l);
+                true
+            })?;
+            (format!("model {}", dir.display()), lines)
+        }
+        Source::Samples(path) => (format!("samples {}", path.display()), read_samples(path)?),
+        Source::Markov(order) => {
+            let chain = MarkovChain::fit(&corpus.train, *order);
+            (
+                format!("markov order {order}"),
+                chain.sample(opts.n, opts.seed),
+            )
+        }
+    };
+    let floor = Reference::new(&corpus.train, corpus.words.clone()).score(&corpus.heldout);
+    Ok(EvalReport {
+        source,
+        corpus: corpus_path,
+        corpus_lines: all.len(),
+        scores: reference.score(&samples),
+        floor,
+        examples: samples
+            .iter()
+            .take(8)
+            .map(|s| {
+                s.trim_end_matches(crate::quality::metrics::PAD_CHAR)
+                    .to_string()
+            })
+            .collect(),
+    })
+}
+
+/// The lines of a samples file, one sample per line (an empty line is an empty sample; a final
+/// line end does not start another).
+pub fn read_samples(path: &Path) -> Result<Vec<String>> {
+    let bytes = corpus::read_bytes(path)?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let line = corpus::line_of(&bytes, e.valid_up_to());
+        Error::corpus(path, format!("invalid UTF-8 on line {line}"))
+    })?;
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    if text.is_empty() {
+        return Err(Error::corpus(path, "has no samples (the file is empty)"));
+    }
+    Ok(text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
+        .collect())
+}

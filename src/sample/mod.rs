@@ -1,0 +1,5 @@
+//! Stage 4, using a trained run: samples from its generator ([`generate`]) and `textgan eval`,
+//! which scores samples from a run, a file or a baseline against a corpus ([`eval`]).
+
+pub mod eval;
+pub mod generate;

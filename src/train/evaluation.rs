@@ -1,0 +1,118 @@
+//! What a run shows of itself while it trains: samples decoded from the fixed noise batch,
+//! live previews, and the evaluation written to `samples/` and `metrics.jsonl` (the n-gram
+//! JSD-1..4 of 640 samples, as the paper's code monitors, and the word rates).
+
+use candle_core::Tensor;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::events::{Event, MetricsRecord};
+use super::trainer::{Trainer, SHOWN_SAMPLES};
+use crate::data::batches::noise;
+use crate::error::{Error, Result};
+use crate::quality::metrics::PAD_CHAR;
+use crate::run_dir::atomic::{append_line, write_atomic};
+use crate::run_dir::{samples_file, METRICS, SAMPLES};
+
+/// Samples drawn for each evaluation (10 batches of 64, as the paper's monitor).
+pub const EVAL_SAMPLES: usize = 640;
+
+impl Trainer {
+    /// Decoded samples for noise `z`: argmax at each position.
+    pub fn decode(&self, z: &Tensor, keep_padding: bool) -> Result<Vec<String>> {
+        let ids = self.generator.argmax_ids(z)?;
+        Ok(ids
+            .iter()
+            .map(|row| {
+                if keep_padding {
+                    self.vocab.decode_padded(row, PAD_CHAR)
+                } else {
+                    self.vocab.decode(row)
+                }
+            })
+            .collect())
+    }
+
+    /// Samples from the fixed noise batch: the same inputs at every evaluation, so a viewer
+    /// sees the same samples sharpen.
+    pub fn fixed_samples(&self) -> Result<Vec<String>> {
+        self.decode(&self.fixed_noise, false)
+    }
+
+    /// JSD-1..4, valid-word, unique and novelty rates of 640 samples against the training
+    /// lines. Uses its own RNG (seeded by the iteration), so evaluating never changes the
+    /// training trajectory.
+    pub fn evaluate(&self) -> Result<MetricsRecord> {
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(self.config.seed ^ 0xE7A1 ^ self.iteration.rotate_left(17));
+        let mut lines = Vec::with_capacity(EVAL_SAMPLES);
+        for _ in 0..EVAL_SAMPLES / 64 {
+            let z = noise(
+                &mut rng,
+                64,
+                self.config.model.noise_dim,
+                self.dtype,
+                &self.device,
+            )?;
+            lines.extend(self.decode(&z, true)?);
+        }
+        let scores = self.reference.score(&lines);
+        Ok(MetricsRecord {
+            iteration: self.iteration,
+            elapsed_secs: self.elapsed_secs,
+            js: scores.js,
+            floor_js: self.floor_js,
+            valid_word_rate: scores.valid_word_rate,
+            unique_rate: Some(scores.unique_rate),
+            novelty: Some(scores.novelty),
+        })
+    }
+
+    /// Write the fixed-noise samples and the evaluation, and tell `sink`.
+    pub(super) fn record_eval(&self, sink: &mut dyn FnMut(Event)) -> Result<()> {
+        let samples = self.fixed_samples()?;
+        let dir = self.run_dir.join(SAMPLES);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut text = samples.join("\n");
+        text.push('\n');
+        write_atomic(
+            &samples_file(&self.run_dir, self.iteration),
+            text.as_bytes(),
+        )?;
+        sink(Event::Samples {
+            iteration: self.iteration,
+            lines: samples,
+        });
+        let m = self.evaluate()?;
+        let path = self.run_dir.join(METRICS);
+        let line =
+            serde_json::to_string(&m).map_err(|e| Error::checkpoint(&path, e.to_string()))?;
+        append_line(&path, &line)?;
+        sink(Event::Metrics(m));
+        Ok(())
+    }
+
+    /// Send the live preview; with `new_noise`, switch it to fresh random noise first.
+    pub(super) fn send_preview(
+        &mut self,
+        new_noise: bool,
+        sink: &mut dyn FnMut(Event),
+    ) -> Result<()> {
+        if new_noise {
+            let dim = self.config.model.noise_dim;
+            self.preview_noise = noise(
+                &mut self.preview_rng,
+                SHOWN_SAMPLES,
+                dim,
+                self.dtype,
+                &self.device,
+            )?;
+        }
+        let lines = self.decode(&self.preview_noise, false)?;
+        sink(Event::Preview {
+            iteration: self.iteration,
+            lines,
+        });
+        Ok(())
+    }
+}

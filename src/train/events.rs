@@ -1,0 +1,209 @@
+//! What the trainer tells the outside world, and what it can be told. The plain log
+//! ([`crate::plain_log`]) and the dashboard ([`crate::tui`]) are two consumers of the same
+//! events; the trainer never waits for either.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+
+/// One generator iteration's numbers (the last critic step's losses).
+#[derive(Debug, Clone, Serialize)]
+pub struct StepStats {
+    pub iteration: u64,
+    /// `mean D(real) − mean D(fake)`, the critic's Wasserstein estimate.
+    pub wasserstein: f64,
+    /// The Lipschitz penalty, e.g. `λ · mean((‖∇D(x̂)‖ − 1)²)` (0 with weight clipping).
+    pub penalty: f64,
+    /// Mean `‖∇D(x̂)‖` (the chord slope with `fd`; not measured with clipping).
+    pub grad_norm: Option<f64>,
+    /// Critic loss `−wasserstein + penalty`.
+    pub critic_loss: f64,
+    /// `−mean D(G(z))`; none at iteration 0, which has no generator step.
+    pub gen_loss: Option<f64>,
+    /// Seconds this iteration took.
+    pub secs: f64,
+}
+
+impl StepStats {
+    /// The gradient norm with three decimals, or "–" when not measured.
+    pub fn grad_norm_text(&self) -> String {
+        self.grad_norm
+            .map_or_else(|| "–".to_string(), |g| format!("{g:.3}"))
+    }
+}
+
+/// One evaluation, as written to `metrics.jsonl`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct MetricsRecord {
+    pub iteration: u64,
+    pub elapsed_secs: f64,
+    /// JSD of n-gram distributions, n = 1..4, 640 samples vs the training lines.
+    pub js: [f64; 4],
+    /// The same for 640 held-out real lines: the floor a perfect generator would reach.
+    pub floor_js: [f64; 4],
+    /// Share of generated words found in the corpus (none if no words were generated; absent
+    /// in runs saved by versions before it was measured).
+    #[serde(default)]
+    pub valid_word_rate: Option<f64>,
+    /// Distinct samples / samples.
+    #[serde(default)]
+    pub unique_rate: Option<f64>,
+    /// Share of samples that are not training lines.
+    #[serde(default)]
+    pub novelty: Option<f64>,
+}
+
+impl MetricsRecord {
+    /// "valid words 21.7% · unique 100.0% · novel 100.0%", for the log and the dashboard.
+    pub fn rates_summary(&self) -> String {
+        format!(
+            "valid words {} · unique {} · novel {}",
+            percent(self.valid_word_rate),
+            percent(self.unique_rate),
+            percent(self.novelty)
+        )
+    }
+}
+
+/// A rate as "21.7%", or "–" when it was not measured.
+pub fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "–".to_string(), |x| format!("{:.1}%", 100.0 * x))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StopReason {
+    /// `--iters` reached.
+    Done,
+    /// `--minutes` ran out.
+    TimeUp,
+    /// Asked to stop (Ctrl-C, `q`).
+    Stopped,
+}
+
+impl StopReason {
+    /// For "finished at iteration N (…)".
+    pub fn describe(self) -> &'static str {
+        match self {
+            StopReason::Done => "reached --iters",
+            StopReason::TimeUp => "--minutes ran out",
+            StopReason::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub run_dir: PathBuf,
+    pub corpus: PathBuf,
+    pub train_lines: usize,
+    pub heldout_lines: usize,
+    pub vocab: usize,
+    /// The preset the run started from (its explicit flags may override parts of it).
+    pub preset: String,
+    pub dim: usize,
+    pub res_blocks: usize,
+    pub critic_iters: usize,
+    pub generator_params: usize,
+    pub critic_params: usize,
+    pub device: String,
+    /// The execution path of the training steps ("hand-written CPU step", or "autograd (why)").
+    pub engine: String,
+    pub start_iteration: u64,
+    pub target_iters: u64,
+    pub minutes: Option<f64>,
+    pub resumed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Started(RunInfo),
+    Step(StepStats),
+    /// Samples from the fixed noise batch at an evaluation (also written to `samples/`).
+    Samples {
+        iteration: u64,
+        lines: Vec<String>,
+    },
+    /// Samples for a live view, more often than evaluations (the fixed noise, or fresh noise
+    /// after a request to resample).
+    Preview {
+        iteration: u64,
+        lines: Vec<String>,
+    },
+    Metrics(MetricsRecord),
+    Saved {
+        iteration: u64,
+        dir: PathBuf,
+    },
+    Finished {
+        iteration: u64,
+        reason: StopReason,
+    },
+}
+
+/// Requests to a running trainer, set from any thread.
+#[derive(Debug, Default)]
+pub struct Control {
+    stop: AtomicBool,
+    save: AtomicBool,
+    paused: AtomicBool,
+    resample: AtomicBool,
+}
+
+impl Control {
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+    pub fn request_save(&self) {
+        self.save.store(true, Ordering::SeqCst);
+    }
+    /// True once per request.
+    pub fn take_save_request(&self) -> bool {
+        self.save.swap(false, Ordering::SeqCst)
+    }
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::SeqCst);
+    }
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
+    }
+    pub fn request_resample(&self) {
+        self.resample.store(true, Ordering::SeqCst);
+    }
+    /// True once per request.
+    pub fn take_resample_request(&self) -> bool {
+        self.resample.swap(false, Ordering::SeqCst)
+    }
+}
+
+/// Seconds until training stops: whichever budget ends first, the iterations left at
+/// `secs_per_iter`, or what is left of `minutes` after `session_secs` of training.
+pub fn eta_secs(
+    iters_left: u64,
+    secs_per_iter: f64,
+    minutes: Option<f64>,
+    session_secs: f64,
+) -> f64 {
+    let by_iters = iters_left as f64 * secs_per_iter;
+    match minutes {
+        Some(m) => by_iters.min((m * 60.0 - session_secs).max(0.0)),
+        None => by_iters,
+    }
+}
+
+/// `1h02m`, `3m05s`, `12s`.
+pub fn format_duration(secs: f64) -> String {
+    if !secs.is_finite() {
+        return "?".into();
+    }
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}

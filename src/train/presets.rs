@@ -1,0 +1,135 @@
+//! Named bundles of hyper-parameters (`--preset`), and the default of every setting a new run
+//! does not set: the one place a default lives. Explicit flags override a preset.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::penalty::{Lipschitz, CLIP, LAMBDA};
+use crate::model::RES_BLOCKS;
+
+/// Generator iterations when no `--iters` is given (the paper's run length).
+pub const DEFAULT_ITERS: u64 = 200_000;
+/// A checkpoint every this many generator iterations.
+pub const DEFAULT_SAVE_EVERY: u64 = 100;
+/// An evaluation every this many generator iterations.
+pub const DEFAULT_EVAL_EVERY: u64 = 100;
+/// Default vocabulary cap (the paper's code keeps at most 2048 characters).
+pub const MAX_VOCAB: usize = 2048;
+/// Seed of a run without `--seed`.
+pub const DEFAULT_SEED: u64 = 0;
+
+/// Named bundles of hyper-parameters; explicit flags override them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Sized for a CPU: the settings that reached the lowest n-gram JSD after 10 minutes on two
+    /// cores in a measured sweep (docs/sweep)
+    Cpu,
+    /// The paper's exact settings (its public code's language model)
+    Paper,
+}
+
+/// The hyper-parameters a preset stands for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PresetValues {
+    pub dim: usize,
+    pub res_blocks: usize,
+    pub critic_iters: usize,
+    pub batch: usize,
+    /// Adam learning rates of the critic and the generator.
+    pub lr_critic: f64,
+    pub lr_gen: f64,
+    /// Adam's β₁, β₂ for both networks.
+    pub betas: (f64, f64),
+    /// Iterations over which the learning rates fall to half ([`lr_scale`]; 0: constant).
+    pub lr_decay: u64,
+    pub lipschitz: Lipschitz,
+    /// Penalty weight λ (gp, lp, fd) and clipping bound c (clip): the paper's for both presets.
+    pub lambda: f64,
+    pub clip: f64,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 2] = [Preset::Cpu, Preset::Paper];
+
+    /// What the preset is for, for help texts.
+    pub fn help(self) -> &'static str {
+        match self {
+            Preset::Cpu => "Sized for a CPU: the settings that reached the lowest n-gram JSD after 10 minutes on two cores in a measured sweep (docs/sweep)",
+            Preset::Paper => "The paper's exact settings (its public code's language model)",
+        }
+    }
+
+    pub fn values(self) -> PresetValues {
+        match self {
+            Preset::Paper => PresetValues {
+                dim: 512,
+                res_blocks: RES_BLOCKS,
+                critic_iters: 10,
+                batch: 64,
+                lr_critic: 1e-4,
+                lr_gen: 1e-4,
+                betas: (0.5, 0.9),
+                lr_decay: 0,
+                lipschitz: Lipschitz::Gp,
+                lambda: LAMBDA,
+                clip: CLIP,
+            },
+            // The sweep's choice (docs/sweep/README.md): the lowest JSD-4 after 10 minutes on
+            // 2 cores and the lowest at 2 and 5; a narrow, shallow model takes many steps, and
+            // the decay lets a fast start settle instead of plateauing.
+            Preset::Cpu => PresetValues {
+                dim: 32,
+                res_blocks: 3,
+                critic_iters: 5,
+                batch: 64,
+                lr_critic: 2e-3,
+                lr_gen: 2e-3,
+                betas: (0.5, 0.9),
+                lr_decay: 2000,
+                lipschitz: Lipschitz::Gp,
+                lambda: LAMBDA,
+                clip: CLIP,
+            },
+        }
+    }
+
+    /// The preset a new run gets without `--preset`: `cpu` on the CPU, the paper's on a GPU.
+    pub fn default_for(device: &candle_core::Device) -> Preset {
+        if device.is_cpu() {
+            Preset::Cpu
+        } else {
+            Preset::Paper
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Cpu => "cpu",
+            Preset::Paper => "paper",
+        }
+    }
+
+    /// What the preset sets, for help texts and reports.
+    pub fn describe(self) -> String {
+        let v = self.values();
+        let lr = if v.lr_critic == v.lr_gen {
+            format!("Adam {:e}", v.lr_critic)
+        } else {
+            format!("Adam {:e} critic / {:e} generator", v.lr_critic, v.lr_gen)
+        };
+        let decay = match v.lr_decay {
+            0 => String::new(),
+            n => format!(" ÷ (1 + t/{n})"),
+        };
+        format!(
+            "dim {}, {} residual blocks, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}",
+            v.dim,
+            v.res_blocks,
+            v.critic_iters,
+            v.batch,
+            v.betas.0,
+            v.betas.1,
+            v.lipschitz.name()
+        )
+    }
+}
