@@ -307,29 +307,48 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     let whole = tmp.path().join("whole");
     // With a decaying learning rate: the rate is a function of the iteration, so the resumed
     // half continues on the schedule (from config.json) rather than restarting it.
-    assert!(train_tiny(&split, &["--iters", "2", "--lr-decay", "1"])
-        .status
-        .success());
+    // With a weight average and an evaluation every iteration (each may keep a new best).
+    let averaged = ["--lr-decay", "1", "--ema", "0.5", "--eval-every", "1"];
+    assert!(
+        train_tiny(&split, &[&["--iters", "2"], &averaged[..]].concat())
+            .status
+            .success()
+    );
     let out = train_tiny(&split, &["--iters", "4", "--resume"]);
     assert_success(&out);
     let log = String::from_utf8_lossy(&out.stdout);
     assert!(log.contains("resuming"), "{log}");
-    assert!(train_tiny(&whole, &["--iters", "4", "--lr-decay", "1"])
-        .status
-        .success());
+    assert!(
+        train_tiny(&whole, &[&["--iters", "4"], &averaged[..]].concat())
+            .status
+            .success()
+    );
     let state = read_json(&split.join("state.json"));
     assert_eq!(state["iteration"], 4);
     // Same seed, same data order, same Adam moments: the same weights, bit for bit on the CPU.
     for f in [
         "generator.safetensors",
+        "generator_ema.safetensors",
         "critic.safetensors",
         "optimizer.safetensors",
+        "best_generator.safetensors",
     ] {
         assert!(
             std::fs::read(split.join(f)).unwrap() == std::fs::read(whole.join(f)).unwrap(),
             "{f} differs between 2+2 and 4 iterations"
         );
     }
+    let (a, b) = (
+        read_json(&split.join("best.json")),
+        read_json(&whole.join("best.json")),
+    );
+    assert_eq!(a["iteration"], b["iteration"]);
+    // (The same samples; the n-gram sums run in hash order, so the last bits may differ.)
+    for n in 0..4 {
+        let (x, y) = (a["js"][n].as_f64().unwrap(), b["js"][n].as_f64().unwrap());
+        assert!((x - y).abs() < 1e-12, "JSD-{}: {x} vs {y}", n + 1);
+    }
+    assert_eq!(a["averaged"], true);
     // Changing the model's width on resume is refused.
     let c = tiny_corpus();
     let args = [
@@ -393,20 +412,29 @@ fn generate_refuses_what_is_not_a_run_directory() {
 fn corrupt_or_mismatched_checkpoints_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    assert!(train_tiny(&run, &["--iters", "1"]).status.success());
+    // Without a weight average, so that the latest generator is generator.safetensors.
+    assert!(train_tiny(&run, &["--iters", "1", "--ema", "0"])
+        .status
+        .success());
     let r = run.to_str().unwrap();
     let gen = run.join("generator.safetensors");
     let good = std::fs::read(&gen).unwrap();
 
     std::fs::write(&gen, &good[..good.len() / 2]).unwrap();
     assert_clean_error(
-        &textgan(&["generate", "--model", r], tmp.path()),
+        &textgan(
+            &["generate", "--model", r, "--checkpoint", "last"],
+            tmp.path(),
+        ),
         "generator.safetensors: not a readable safetensors file",
     );
 
     std::fs::write(&gen, b"not a model").unwrap();
     assert_clean_error(
-        &textgan(&["generate", "--model", r], tmp.path()),
+        &textgan(
+            &["generate", "--model", r, "--checkpoint", "last"],
+            tmp.path(),
+        ),
         "generator.safetensors",
     );
 
@@ -448,13 +476,28 @@ fn corrupt_or_mismatched_checkpoints_are_refused() {
     flipped[at] ^= 0x10;
     std::fs::write(&gen, &flipped).unwrap();
     assert_clean_error(
-        &textgan(&["generate", "--model", r], tmp.path()),
+        &textgan(
+            &["generate", "--model", r, "--checkpoint", "last"],
+            tmp.path(),
+        ),
         "generator.safetensors: does not match the checksum recorded in state.json",
     );
     std::fs::write(&gen, &good).unwrap();
     assert!(textgan(&["generate", "--model", r], tmp.path())
         .status
         .success());
+    // The best generator (generate's default) is checked against best.json the same way.
+    let best = run.join("best_generator.safetensors");
+    let good_best = std::fs::read(&best).unwrap();
+    let mut flipped = good_best.clone();
+    let at = flipped.len() - 100;
+    flipped[at] ^= 0x10;
+    std::fs::write(&best, &flipped).unwrap();
+    assert_clean_error(
+        &textgan(&["generate", "--model", r], tmp.path()),
+        "best_generator.safetensors: does not match the checksum recorded in best.json",
+    );
+    std::fs::write(&best, &good_best).unwrap();
 
     let tok = run.join("tokenizer.json");
     std::fs::write(&tok, "[]").unwrap();
@@ -512,8 +555,10 @@ fn generate_streams_and_stops_quietly_on_a_closed_pipe() {
     drop(stdout);
     let out = child.wait_with_output().unwrap();
     assert_success(&out);
+    // Nothing on stderr but the line saying which generator speaks.
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        out.stderr.is_empty(),
+        err.lines().count() == 1 && err.starts_with("using the best generator"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -910,4 +955,87 @@ fn bench_prints_one_json_object_with_the_timings_and_refuses_bad_settings() {
         dir.path(),
     );
     assert_clean_error(&out, "missing.txt");
+}
+
+#[test]
+fn generate_uses_the_best_generator_unless_told_last_and_says_which() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    assert_success(&train_tiny(
+        &run,
+        &["--iters", "3", "--eval-every", "1", "--ema", "0.5"],
+    ));
+    let best = read_json(&run.join("best.json"));
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    // The best is the evaluation with the lowest JSD-4 (the first of equals).
+    let lowest = metrics
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .fold(None::<serde_json::Value>, |b, m| match b {
+            Some(b) if b["js"][3].as_f64() <= m["js"][3].as_f64() => Some(b),
+            _ => Some(m),
+        })
+        .unwrap();
+    assert_eq!(best["iteration"], lowest["iteration"]);
+    assert_eq!(best["js"], lowest["js"]);
+    // Every evaluation of an averaged run carries the raw generator's scores too.
+    assert!(metrics.lines().all(|l| l.contains("\"raw\":{\"js\":[")));
+    let r = run.to_str().unwrap();
+    let out = textgan(&["generate", "--model", r, "-n", "3"], tmp.path());
+    assert_success(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "using the best generator (weight average) of {r} (iteration {}",
+            best["iteration"]
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--checkpoint last for the latest"), "{err}");
+    // stdout holds the samples only.
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    let out = textgan(
+        &["generate", "--model", r, "-n", "3", "--checkpoint", "last"],
+        tmp.path(),
+    );
+    assert_success(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "using the latest generator (weight average) of {r} (iteration 3)"
+        )),
+        "{err}"
+    );
+    // Drawing at a temperature is repeatable by seed; a negative one is refused.
+    let warm = |seed: &str| {
+        let out = textgan(
+            &[
+                "generate",
+                "--model",
+                r,
+                "-n",
+                "20",
+                "--temperature",
+                "1",
+                "--seed",
+                seed,
+            ],
+            tmp.path(),
+        );
+        assert_success(&out);
+        out.stdout
+    };
+    assert_eq!(warm("4"), warm("4"));
+    assert_ne!(warm("4"), warm("5"));
+    assert_clean_error(
+        &textgan(
+            &["generate", "--model", r, "--temperature", "-1"],
+            tmp.path(),
+        ),
+        "--temperature must be 0 (argmax) or a positive number",
+    );
+    assert_clean_error(
+        &train_tiny(&tmp.path().join("bad"), &["--iters", "1", "--ema", "1"]),
+        "--ema must be at least 0 (off) and below 1",
+    );
 }

@@ -41,7 +41,9 @@ fn tiny_train(run: &Path) -> Vec<String> {
 
 fn start_training(run: &Path, resume: bool) -> Child {
     let mut args = tiny_train(run);
-    args.extend(["--iters", "1000000", "--eval-every", "1000000"].map(String::from));
+    // With a weight average, and an evaluation (which may keep a new best generator) every
+    // third iteration: kills land in those saves too.
+    args.extend(["--iters", "1000000", "--eval-every", "3", "--ema", "0.9"].map(String::from));
     if resume {
         args.push("--resume".into());
     }
@@ -87,16 +89,21 @@ fn sigkill_at_random_moments_never_breaks_the_run() {
         if !leftovers(&run).is_empty() {
             kills_mid_save += 1;
         }
-        // It loads: generate reads the checkpoint (finishing or discarding a cut-off save) …
-        let out = bin()
-            .args(["generate", "--model", run.to_str().unwrap(), "-n", "2"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "round {round}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        // It loads: generate reads the checkpoint (finishing or discarding a cut-off save),
+        // the best generator and the latest average alike …
+        for which in ["best", "last"] {
+            let out = bin()
+                .args(["generate", "--model", run.to_str().unwrap(), "-n", "2"])
+                .args(["--checkpoint", which])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}, {which}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(run.join("best.json").is_file() && run.join("generator_ema.safetensors").is_file());
         assert!(
             leftovers(&run).is_empty(),
             "round {round}: {:?}",

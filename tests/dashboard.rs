@@ -77,6 +77,7 @@ fn trained_dashboard() -> Dashboard {
         valid_word_rate: Some(0.25),
         unique_rate: Some(1.0),
         novelty: Some(0.875),
+        raw: None,
     }));
     d.apply(&Event::Saved {
         iteration: 10,
@@ -207,8 +208,12 @@ fn in_a_real_terminal_samples_appear_and_q_saves_and_exits_cleanly() {
         screen.contains("finished at iteration"),
         "terminal restored with a summary: {screen}"
     );
-    let sampler = textgan::sample::generate::Sampler::load(&run, &candle_core::Device::Cpu)
-        .expect("a loadable checkpoint");
+    let sampler = textgan::sample::generate::Sampler::load(
+        &run,
+        textgan::train::checkpoint::Which::Last,
+        &candle_core::Device::Cpu,
+    )
+    .expect("a loadable checkpoint");
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
     assert!(state["iteration"].as_u64().unwrap() >= 5, "{state}");
@@ -236,4 +241,29 @@ fn the_header_says_when_training_takes_the_slower_autograd_path_and_why() {
     let mut fast = Dashboard::default();
     fast.apply(&Event::Started(info()));
     assert!(!screen(&fast, 160, 32).contains("autograd"));
+}
+
+#[test]
+fn with_a_weight_average_the_dashboard_shows_both_generators_scores() {
+    let mut d = trained_dashboard();
+    d.apply(&Event::Metrics(MetricsRecord {
+        iteration: 12,
+        elapsed_secs: 6.0,
+        js: [0.1, 0.3, 0.5, 0.6],
+        floor_js: [0.001, 0.01, 0.06, 0.2],
+        valid_word_rate: Some(0.5),
+        unique_rate: Some(1.0),
+        novelty: Some(1.0),
+        raw: Some(textgan::train::events::RawScores {
+            js: [0.2, 0.5, 0.7, 0.85],
+            valid_word_rate: Some(0.2),
+        }),
+    }));
+    let s = screen(&d, 130, 32);
+    assert!(
+        s.contains("n-gram JSD (averaged G): 0.100 0.300 0.500 0.600 · raw G 0.850"),
+        "{s}"
+    );
+    assert!(s.contains("valid words 50.0%"), "{s}");
+    assert!(s.contains("(raw G 20.0%)"), "{s}");
 }

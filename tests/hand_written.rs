@@ -24,6 +24,13 @@ const SMALL: ModelShape = ModelShape {
     noise_dim: 3,
     res_blocks: 3,
     critic_norm: textgan::model::CriticNorm::None,
+    critic_dim: None,
+};
+
+/// A critic of its own width (7) beside a generator of width 6.
+const WIDE_CRITIC: ModelShape = ModelShape {
+    critic_dim: Some(7),
+    ..SMALL
 };
 
 fn flat(t: &Tensor) -> Vec<f64> {
@@ -130,7 +137,8 @@ fn rel(a: f64, b: f64) -> f64 {
 #[test]
 fn hand_written_step_equals_autograd_for_every_strategy_and_weight() {
     // 70 samples: more than one im2col chunk (64 samples) per product.
-    for (shape, b) in [(TINY, 3), (SMALL, 5), (TINY, 70)] {
+    // The last: a critic wider than the generator (`--critic-dim`).
+    for (shape, b) in [(TINY, 3), (SMALL, 5), (TINY, 70), (WIDE_CRITIC, 4)] {
         for strategy in [Lipschitz::Gp, Lipschitz::Lp, Lipschitz::Fd, Lipschitz::Clip] {
             let c = case(shape, b, 7, strategy);
             let loss = critic_loss(&c.critic, &c.real, &c.fake, &c.mix, strategy, 10.0).unwrap();

@@ -55,6 +55,8 @@ fn paper_preset_is_the_papers_language_model() {
     };
     assert_eq!(c.optim_critic, adam);
     assert_eq!(c.optim_generator, adam);
+    // No weight average, one width for both networks: the paper's code has neither.
+    assert_eq!((c.ema, c.model.critic_dim), (0.0, None));
 }
 
 #[test]
@@ -67,8 +69,12 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
         (p.dim, p.res_blocks, p.critic_iters, p.batch),
         (32, 3, 5, 64)
     );
-    assert_eq!((p.lr_critic, p.lr_gen, p.lr_decay), (2e-3, 2e-3, 2000));
+    assert_eq!((p.lr_critic, p.lr_gen, p.lr_decay), (4e-3, 4e-3, 2000));
     assert_eq!((p.betas, p.lipschitz), ((0.5, 0.9), Lipschitz::Gp));
+    // The quality study's choice (docs/quality/README.md): the weight average, which lets a
+    // larger step pay.
+    assert_eq!(p.ema, 0.999);
+    assert_eq!(c.ema, p.ema);
     assert_eq!(c.preset, Preset::Cpu);
     assert_eq!((c.model.dim, c.model.res_blocks), (p.dim, p.res_blocks));
     assert_eq!((c.batch, c.critic_iters), (p.batch, p.critic_iters));
@@ -90,6 +96,7 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
         format!("{:e}", p.lr_gen),
         format!("β = ({}, {})", p.betas.0, p.betas.1),
         p.lipschitz.name().to_string(),
+        format!("generator weight average {}", p.ema),
     ] {
         assert!(text.contains(&part), "{part:?} not in {text:?}");
     }
@@ -115,10 +122,14 @@ fn every_flag_overrides_the_preset() {
             lr_decay: Some(1500),
             lipschitz: Some(Lipschitz::Lp),
             lambda: Some(5.0),
+            critic_dim: Some(40),
+            ema: Some(0.99),
             ..TrainOptions::default()
         });
         assert_eq!(c.preset, preset);
         assert_eq!((c.model.dim, c.model.res_blocks), (24, 2));
+        assert_eq!((c.model.critic_dim, c.model.critic_width()), (Some(40), 40));
+        assert_eq!(c.ema, 0.99);
         assert_eq!((c.batch, c.critic_iters), (32, 3));
         assert_eq!((c.optim_critic.lr, c.optim_generator.lr), (7e-4, 2e-4));
         assert_eq!(c.lr_decay, 1500);

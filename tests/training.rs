@@ -44,6 +44,7 @@ fn tiny_trainer(lipschitz: Lipschitz, norm: CriticNorm, dir: &Path) -> Trainer {
         optim_generator: optim,
         optim_critic: optim,
         lr_decay: 0,
+        ema: 0.0,
         seed: 0,
         iters: 200,
         minutes: None,

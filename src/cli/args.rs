@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use textgan::device::DeviceChoice;
 use textgan::model::penalty::Lipschitz;
 use textgan::model::CriticNorm;
+use textgan::train::checkpoint::Which;
 use textgan::train::presets::Preset;
 use textgan::train::settings::TrainOptions;
 
@@ -34,7 +35,7 @@ macro_rules! choice {
         }
     )*};
 }
-choice!(Preset, Lipschitz, CriticNorm, DeviceChoice);
+choice!(Preset, Lipschitz, CriticNorm, DeviceChoice, Which);
 
 /// The parser of a [`Choice`] flag: its names, each with its help, as clap's possible values.
 pub fn choice<T: Choice>() -> impl TypedValueParser<Value = T> {
@@ -310,6 +311,14 @@ pub struct GenerateArgs {
     /// Seed of the noise; the same seed gives the same samples
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Which generator of the run: the one with the lowest JSD-4 seen at an evaluation, or
+    /// the latest checkpoint's
+    #[arg(long, value_parser = choice::<Which>(), default_value = "best")]
+    pub checkpoint: Which,
+    /// Read each position by argmax (0, the paper's) or draw it from the softmax at this
+    /// temperature (1: the generator's own distribution; lower: sharper)
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub temperature: f64,
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -352,6 +361,12 @@ pub struct EvalArgs {
     /// Seed of the samples drawn
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Which generator of the model: the best or the latest checkpoint's
+    #[arg(long, value_parser = choice::<Which>(), default_value = "best")]
+    pub checkpoint: Which,
+    /// Read the model's samples by argmax (0) or draw them at this temperature
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub temperature: f64,
     /// Print one JSON object (keys js1..js4, valid_word_rate, unique_rate, novelty, floor)
     #[arg(long)]
     pub json: bool,
@@ -370,6 +385,10 @@ pub struct HyperArgs {
     /// Width (channels) of every hidden layer; the paper used 512 [default: from preset]
     #[arg(long)]
     pub dim: Option<usize>,
+    /// Width of the critic's hidden layers, where it should differ from the generator's
+    /// (more capacity for the critic alone) [default: --dim]
+    #[arg(long)]
+    pub critic_dim: Option<usize>,
     /// Residual blocks in each network; the paper used 5 [default: from preset]
     #[arg(long)]
     pub res_blocks: Option<usize>,
@@ -401,6 +420,11 @@ pub struct HyperArgs {
     /// iterations, a third after 2N; 0 keeps them constant (the paper) [default: from preset]
     #[arg(long, value_name = "N")]
     pub lr_decay: Option<u64>,
+    /// Average the generator's weights with this decay (an exponential moving average, 0 =
+    /// off; Yazıcı et al. 2019): samples, evaluation, `generate` and the best generator use
+    /// the average [default: from preset]
+    #[arg(long, value_name = "DECAY", allow_hyphen_values = true)]
+    pub ema: Option<f64>,
     /// Penalty weight λ of gp, lp and fd [default: 10]
     #[arg(long, allow_hyphen_values = true)]
     pub lambda: Option<f64>,
@@ -431,6 +455,7 @@ impl HyperArgs {
         TrainOptions {
             preset: self.preset,
             dim: self.dim,
+            critic_dim: self.critic_dim,
             res_blocks: self.res_blocks,
             critic_iters: self.critic_iters,
             batch: self.batch,
@@ -440,6 +465,7 @@ impl HyperArgs {
             beta1: self.beta1,
             beta2: self.beta2,
             lr_decay: self.lr_decay,
+            ema: self.ema,
             lambda: self.lambda,
             clip: self.clip,
             critic_norm: self.critic_norm,

@@ -12,7 +12,7 @@ use textgan::model::penalty::Lipschitz;
 use textgan::plain_log::{LogFormat, PlainLog};
 use textgan::sample::eval::{EvalOptions, Source};
 use textgan::sample::generate::Sampler;
-use textgan::train::checkpoint::latest_run;
+use textgan::train::checkpoint::{latest_run, Which};
 use textgan::train::events::{Control, StopReason};
 use textgan::train::settings::TrainOptions;
 use textgan::train::start;
@@ -100,6 +100,8 @@ pub enum SampleFormat {
 pub fn generate(
     n: i64,
     model: Option<PathBuf>,
+    which: Which,
+    temperature: f64,
     seed: u64,
     format: SampleFormat,
     device: DeviceChoice,
@@ -111,7 +113,9 @@ pub fn generate(
     }
     let device = device::select(device)?;
     let dir = model_dir(model)?;
-    let sampler = Sampler::load(&dir, &device)?;
+    let sampler = Sampler::load(&dir, which, &device)?.with_temperature(temperature)?;
+    // Which generator speaks goes to stderr: stdout holds only the samples.
+    let _ = writeln!(std::io::stderr(), "using {}", sampler.what);
     let stdout = std::io::stdout();
     write_samples(
         &sampler,
@@ -144,6 +148,9 @@ pub struct EvalRequest {
     pub n: i64,
     pub seed: u64,
     pub json: bool,
+    /// Which of the model's generators, and how its samples are read.
+    pub which: Which,
+    pub temperature: f64,
 }
 
 /// `textgan eval`: score the samples and print a table, or JSON.
@@ -156,7 +163,11 @@ pub fn eval(args: EvalRequest, device: DeviceChoice) -> Result<()> {
     })?;
     let source = match args.source {
         Some(s) => s,
-        None => Source::Model(model_dir(args.model)?),
+        None => Source::Model {
+            dir: model_dir(args.model)?,
+            which: args.which,
+            temperature: args.temperature,
+        },
     };
     let device = device::select(device)?;
     let opts = EvalOptions {

@@ -99,7 +99,16 @@ fn generate(a: args::GenerateArgs) -> Result<u8> {
         Format::Text => SampleFormat::Text,
         Format::Json => SampleFormat::Json,
     };
-    commands::generate(a.n, a.model, a.seed, format, a.device).map(|()| 0)
+    commands::generate(
+        a.n,
+        a.model,
+        a.checkpoint,
+        a.temperature,
+        a.seed,
+        format,
+        a.device,
+    )
+    .map(|()| 0)
 }
 
 /// `textgan compare`: its flags mapped onto the library's options, then run.
@@ -201,6 +210,8 @@ fn eval(a: args::EvalArgs) -> Result<u8> {
         n: a.n,
         seed: a.seed,
         json: a.json,
+        which: a.checkpoint,
+        temperature: a.temperature,
     };
     commands::eval(opts, a.device).map(|()| 0)
 }

@@ -56,11 +56,16 @@ pub fn train_and_record(
         }
         Event::Metrics(m) => {
             progress(&format!(
-                "{label} {:>5.2} min  iteration {:>6}  JSD-4 {:.3}  {}",
+                "{label} {:>5.2} min  iteration {:>6}  JSD-4 {:.3}  {}{}",
                 m.elapsed_secs / 60.0,
                 m.iteration,
                 m.js[3],
-                m.rates_summary()
+                m.rates_summary(),
+                if m.raw.is_some() {
+                    format!("  ({})", m.raw_summary())
+                } else {
+                    String::new()
+                }
             ));
             metrics.push(m);
         }

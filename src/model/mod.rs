@@ -49,6 +49,10 @@ pub struct ModelShape {
     /// Normalisation inside the critic's residual blocks (none in the paper's language model).
     #[serde(default)]
     pub critic_norm: CriticNorm,
+    /// Channels of the critic's hidden layers where they differ from the generator's
+    /// (`--critic-dim`); none: `dim`, as the paper (and runs from before this setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critic_dim: Option<usize>,
 }
 
 /// `--critic-norm`: what normalises the critic's activations.
@@ -99,7 +103,13 @@ impl ModelShape {
             noise_dim: NOISE_DIM,
             res_blocks,
             critic_norm,
+            critic_dim: None,
         }
+    }
+
+    /// The critic's width: `critic_dim`, or the generator's `dim`.
+    pub fn critic_width(&self) -> usize {
+        self.critic_dim.unwrap_or(self.dim)
     }
 
     /// A shape textgan can have built: fixed sequence length and noise size; bounded width,
@@ -120,6 +130,9 @@ impl ModelShape {
         }
         if self.dim == 0 || self.dim > MAX_DIM {
             return Err(format!("model dim must be 1..={MAX_DIM}, has {}", self.dim));
+        }
+        if let Some(d) = self.critic_dim.filter(|&d| d == 0 || d > MAX_DIM) {
+            return Err(format!("model critic_dim must be 1..={MAX_DIM}, has {d}"));
         }
         if self.critic_norm == CriticNorm::Batch {
             return Err(BATCH_NORM_REFUSED.into());

@@ -89,7 +89,11 @@ fn dense(prefix: &str, fan_in: usize, out: usize) -> [ParamSpec; 2] {
 impl Schema {
     /// The schema of `net` for `shape`.
     pub fn of(net: Net, shape: &ModelShape) -> Self {
-        let (l, d, v) = (shape.seq_len, shape.dim, shape.vocab);
+        let (l, v) = (shape.seq_len, shape.vocab);
+        let d = match net {
+            Net::Generator => shape.dim,
+            Net::Critic => shape.critic_width(),
+        };
         let layer_norm = net == Net::Critic && shape.critic_norm == CriticNorm::Layer;
         let mut params = Vec::new();
         params.extend(match net {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{staged, CHECKSUMMED, STATE};
+use super::{staged, CHECKSUMMED};
 use crate::error::{Error, Result};
 
 /// FNV-1a 64-bit, as hex: a cheap fingerprint (of the corpus too; not a security hash).
@@ -17,9 +17,9 @@ pub fn fingerprint(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
-/// Fingerprints of the staged [`CHECKSUMMED`] files of a save in progress.
-pub fn staged_checksums(dir: &Path) -> Result<BTreeMap<String, String>> {
-    CHECKSUMMED
+/// Fingerprints of the staged files `names` of a save in progress.
+pub fn staged_checksums(dir: &Path, names: &[&str]) -> Result<BTreeMap<String, String>> {
+    names
         .iter()
         .map(|name| {
             let p = staged(dir, name);
@@ -29,12 +29,13 @@ pub fn staged_checksums(dir: &Path) -> Result<BTreeMap<String, String>> {
         .collect()
 }
 
-/// Check the files named in `checksums` (from `state.json`) against their fingerprints.
-pub fn verify(dir: &Path, checksums: &BTreeMap<String, String>) -> Result<()> {
+/// Check the files named in `checksums` (recorded in the file `record`, e.g. `state.json`)
+/// against their fingerprints.
+pub fn verify(dir: &Path, checksums: &BTreeMap<String, String>, record: &str) -> Result<()> {
     for (name, expected) in checksums {
         if !CHECKSUMMED.contains(&name.as_str()) {
             return Err(Error::checkpoint(
-                dir.join(STATE),
+                dir.join(record),
                 format!("names an unknown file {name:?} in its checksums"),
             ));
         }
@@ -43,7 +44,7 @@ pub fn verify(dir: &Path, checksums: &BTreeMap<String, String>) -> Result<()> {
         if &fingerprint(&bytes) != expected {
             return Err(Error::checkpoint(
                 p,
-                "does not match the checksum recorded in state.json (changed or damaged since it was saved)",
+                format!("does not match the checksum recorded in {record} (changed or damaged since it was saved)"),
             ));
         }
     }

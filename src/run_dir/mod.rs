@@ -21,6 +21,11 @@ use crate::error::{Error, Result};
 pub const CONFIG: &str = "config.json";
 pub const TOKENIZER: &str = "tokenizer.json";
 pub const GENERATOR: &str = "generator.safetensors";
+/// The generator's weight average (`--ema`).
+pub const GENERATOR_EMA: &str = "generator_ema.safetensors";
+/// The generator with the lowest JSD-4 seen at an evaluation, and its scores.
+pub const BEST_GENERATOR: &str = "best_generator.safetensors";
+pub const BEST: &str = "best.json";
 pub const CRITIC: &str = "critic.safetensors";
 pub const OPTIMIZER: &str = "optimizer.safetensors";
 pub const STATE: &str = "state.json";
@@ -30,14 +35,52 @@ pub const SAMPLES: &str = "samples";
 /// Marks a staged checkpoint as complete; lists the staged files, one per line.
 pub const COMMIT: &str = ".checkpoint-commit";
 /// The files a checkpoint replaces together.
-pub const CHECKPOINT_FILES: [&str; 6] = [CONFIG, TOKENIZER, GENERATOR, CRITIC, OPTIMIZER, STATE];
+pub const CHECKPOINT_FILES: [&str; 7] = [
+    CONFIG,
+    TOKENIZER,
+    GENERATOR,
+    GENERATOR_EMA,
+    CRITIC,
+    OPTIMIZER,
+    STATE,
+];
+/// The files of the best generator, replaced together.
+pub const BEST_FILES: [&str; 2] = [BEST_GENERATOR, BEST];
 /// Files whose fingerprints `state.json` records. `config.json` is checked by its contents
 /// instead (editing a learning rate there by hand is legitimate).
-pub const CHECKSUMMED: [&str; 4] = [TOKENIZER, GENERATOR, CRITIC, OPTIMIZER];
+pub const CHECKSUMMED: [&str; 6] = [
+    TOKENIZER,
+    GENERATOR,
+    GENERATOR_EMA,
+    CRITIC,
+    OPTIMIZER,
+    BEST_GENERATOR,
+];
+/// Every file a commit may replace: a checkpoint's and the best generator's.
+pub const COMMITTED_FILES: [&str; 9] = [
+    CONFIG,
+    TOKENIZER,
+    GENERATOR,
+    GENERATOR_EMA,
+    CRITIC,
+    OPTIMIZER,
+    STATE,
+    BEST_GENERATOR,
+    BEST,
+];
 
 /// Files a run directory may hold; `--force` removes exactly these, nothing else.
-pub const RUN_FILES: [&str; 7] = [
-    CONFIG, TOKENIZER, GENERATOR, CRITIC, OPTIMIZER, STATE, METRICS,
+pub const RUN_FILES: [&str; 10] = [
+    CONFIG,
+    TOKENIZER,
+    GENERATOR,
+    GENERATOR_EMA,
+    CRITIC,
+    OPTIMIZER,
+    STATE,
+    METRICS,
+    BEST_GENERATOR,
+    BEST,
 ];
 
 /// Where `name` is staged before a commit.
@@ -64,7 +107,7 @@ pub fn clear(run_dir: &Path) -> Result<()> {
         }
     }
     // Leftovers of an interrupted save belong to the old run too.
-    let staged = CHECKPOINT_FILES.map(|f| staged(run_dir, f));
+    let staged = COMMITTED_FILES.map(|f| staged(run_dir, f));
     for p in staged.iter().chain([&run_dir.join(COMMIT)]) {
         if p.exists() {
             std::fs::remove_file(p).map_err(|e| Error::io(p, e))?;

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::quality::markov::MarkovChain;
 use crate::quality::metrics::{Reference, Scores};
 use crate::sample::generate::Sampler;
+use crate::train::checkpoint::Which;
 
 /// The most samples `eval` draws (they are all held in memory).
 pub const MAX_SAMPLES: usize = 1_000_000;
@@ -17,8 +18,13 @@ pub const MAX_SAMPLES: usize = 1_000_000;
 /// Where the scored samples come from.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// Sampled from the generator of a run directory.
-    Model(PathBuf),
+    /// Sampled from a generator of a run directory, read by argmax (temperature 0) or drawn
+    /// at a temperature.
+    Model {
+        dir: PathBuf,
+        which: Which,
+        temperature: f64,
+    },
     /// One sample per line of a text file.
     Samples(PathBuf),
     /// Sampled from a character Markov chain of this order, fitted on the corpus's training lines.
@@ -140,7 +146,7 @@ pub fn evaluate(opts: &EvalOptions, device: &Device) -> Result<EvalReport> {
     }
     let (corpus_path, seed) = match (&opts.source, &opts.corpus) {
         (_, Some(c)) => (c.clone(), 0),
-        (Source::Model(dir), None) => {
+        (Source::Model { dir, .. }, None) => {
             let config = crate::train::checkpoint::read_config(dir)?;
             if !config.corpus.is_file() {
                 return Err(Error::Config(format!(
@@ -161,8 +167,12 @@ pub fn evaluate(opts: &EvalOptions, device: &Device) -> Result<EvalReport> {
     let all: Vec<&String> = corpus.all_lines().collect();
     let reference = Reference::new(&all, corpus.words.clone());
     let (source, samples) = match &opts.source {
-        Source::Model(dir) => {
-            let sampler = Sampler::load(dir, device)?;
+        Source::Model {
+            dir,
+            which,
+            temperature,
+        } => {
+            let sampler = Sampler::load(dir, *which, device)?.with_temperature(*temperature)?;
             let mut lines = Vec::with_capacity(opts.n);
             sampler.generate(opts.n, opts.seed, true, |l| {
                 lines.push(l);

@@ -1,23 +1,20 @@
-//! Sampling from a trained generator: Gaussian noise in, argmax at each position out,
-//! padding stripped.
+//! Sampling from a trained generator: Gaussian noise in, argmax at each position out (the
+//! paper's reading), or a draw from the softmax at a temperature; padding stripped.
 
 use std::path::Path;
 
-use candle_core::{DType, Device};
-use rand::SeedableRng;
+use candle_core::{DType, Device, D};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::batches::noise;
 use crate::data::vocab::Vocab;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::autograd::generator::Generator;
 use crate::model::params::Store;
 use crate::quality::metrics::PAD_CHAR;
-use crate::run_dir::atomic::read_json;
-use crate::run_dir::checksums::verify;
 use crate::run_dir::tensors::load_params;
-use crate::run_dir::{GENERATOR, STATE};
-use crate::train::checkpoint::{read_config, read_vocab, TrainState};
+use crate::train::checkpoint::{generator_file, read_config, read_vocab, Which};
 use crate::train::settings::RunConfig;
 
 /// Samples are generated this many at a time, so memory stays flat for any `-n`.
@@ -28,26 +25,73 @@ pub struct Sampler {
     pub config: RunConfig,
     pub vocab: Vocab,
     pub generator: Generator,
+    /// Which generator this is, in words ("the best generator of …").
+    pub what: String,
+    /// 0: argmax at each position; above: draw from `softmax(logits / temperature)`.
+    pub temperature: f64,
     device: Device,
 }
 
 impl Sampler {
-    pub fn load(run_dir: &Path, device: &Device) -> Result<Self> {
+    /// The generator `which` of the run in `run_dir` (checked against its fingerprint).
+    pub fn load(run_dir: &Path, which: Which, device: &Device) -> Result<Self> {
         let config = read_config(run_dir)?;
         let vocab = read_vocab(run_dir, &config)?;
         let (generator, params) = Generator::init(config.model, Store::new(0, DType::F32, device))?;
-        load_params(&params, &run_dir.join(GENERATOR), device)?;
-        // A file that parses can still be damaged or swapped: check the fingerprints too.
-        let state = run_dir.join(STATE);
-        if state.is_file() {
-            verify(run_dir, &read_json::<TrainState>(&state)?.checksums)?;
-        }
+        let file = generator_file(run_dir, &config, which)?;
+        load_params(&params, &file.path, device)?;
+        file.verify(run_dir)?;
+        let what = file.what;
         Ok(Sampler {
             config,
             vocab,
             generator,
+            what,
+            temperature: 0.0,
             device: device.clone(),
         })
+    }
+
+    /// Read samples by drawing from the softmax at `temperature` (0: argmax).
+    pub fn with_temperature(mut self, temperature: f64) -> Result<Self> {
+        if !(temperature.is_finite() && temperature >= 0.0) {
+            return Err(Error::Config(format!(
+                "--temperature must be 0 (argmax) or a positive number, got {temperature}"
+            )));
+        }
+        self.temperature = temperature;
+        Ok(self)
+    }
+
+    /// Token ids for noise `z`: argmax, or draws at the temperature from `rng`.
+    fn ids(&self, z: &candle_core::Tensor, rng: &mut ChaCha8Rng) -> Result<Vec<Vec<u32>>> {
+        if self.temperature == 0.0 {
+            return self.generator.argmax_ids(z);
+        }
+        let logits = (self.generator.logits(z)? / self.temperature)?;
+        let probs = candle_nn::ops::softmax(&logits, D::Minus1)?
+            .to_dtype(DType::F32)?
+            .to_vec3::<f32>()?;
+        Ok(probs
+            .iter()
+            .map(|sample| {
+                sample
+                    .iter()
+                    .map(|p| {
+                        // Inverse CDF: the first id whose cumulative probability passes u.
+                        let u: f32 = rng.random();
+                        let mut acc = 0.0;
+                        let last = p.len() - 1;
+                        p.iter()
+                            .position(|&q| {
+                                acc += q;
+                                acc > u
+                            })
+                            .unwrap_or(last) as u32
+                    })
+                    .collect()
+            })
+            .collect())
     }
 
     /// Generate `n` samples with noise from `seed`, handing each line to `emit`; stops early
@@ -62,6 +106,8 @@ impl Sampler {
         mut emit: impl FnMut(String) -> bool,
     ) -> Result<()> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        // Draws at a temperature come from their own stream: the noise stays that of argmax.
+        let mut draws = ChaCha8Rng::seed_from_u64(seed ^ 0x7E3F);
         let mut left = n;
         while left > 0 {
             let b = left.min(CHUNK);
@@ -72,7 +118,7 @@ impl Sampler {
                 DType::F32,
                 &self.device,
             )?;
-            let ids = self.generator.argmax_ids(&z)?;
+            let ids = self.ids(&z, &mut draws)?;
             for row in &ids {
                 let line = if keep_padding {
                     self.vocab.decode_padded(row, PAD_CHAR)

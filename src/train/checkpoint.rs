@@ -3,12 +3,13 @@
 //! settings and the vocabulary — for `--resume`, `generate` and `eval`. The files are written
 //! through [`crate::run_dir`]: staged, then committed together.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::ema;
 use super::events::MetricsRecord;
 use super::settings::RunConfig;
 use super::trainer::Trainer;
@@ -21,7 +22,8 @@ use crate::run_dir::checksums::{staged_checksums, verify};
 use crate::run_dir::commit::{commit, recover};
 use crate::run_dir::tensors::{all_finite, load_params, load_tensors, reject_extra, save_tensors};
 use crate::run_dir::{
-    staged, CHECKPOINT_FILES, CONFIG, CRITIC, GENERATOR, METRICS, OPTIMIZER, STATE, TOKENIZER,
+    staged, BEST, BEST_FILES, BEST_GENERATOR, CONFIG, CRITIC, GENERATOR, GENERATOR_EMA, METRICS,
+    OPTIMIZER, STATE, TOKENIZER,
 };
 
 /// Where training stands; with the weights and optimizer moments, enough to resume exactly.
@@ -104,6 +106,140 @@ pub fn latest_run(models_dir: &Path) -> Option<PathBuf> {
         .map(|(_, p)| p)
 }
 
+/// `best.json`: where the run's best generator (`best_generator.safetensors`) comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Best {
+    /// The evaluation it won: iteration, training seconds, JSD-1..4, valid-word rate.
+    pub iteration: u64,
+    pub elapsed_secs: f64,
+    pub js: [f64; 4],
+    pub valid_word_rate: Option<f64>,
+    /// Whether it is the weight average (`--ema`) or the trained generator itself.
+    pub averaged: bool,
+    /// The fingerprint of `best_generator.safetensors`.
+    pub checksums: BTreeMap<String, String>,
+}
+
+/// The run's `best.json`, if it has one.
+pub fn read_best(run_dir: &Path) -> Result<Option<Best>> {
+    let path = run_dir.join(BEST);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    read_json(&path).map(Some)
+}
+
+/// Which of a run's generators to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// The one with the lowest JSD-4 seen at an evaluation (the latest if none was kept).
+    Best,
+    /// The latest checkpoint's (its weight average with `--ema`).
+    Last,
+}
+
+impl Which {
+    pub const ALL: [Which; 2] = [Which::Best, Which::Last];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Which::Best => "best",
+            Which::Last => "last",
+        }
+    }
+
+    pub fn help(self) -> &'static str {
+        match self {
+            Which::Best => "The generator with the lowest JSD-4 seen at an evaluation",
+            Which::Last => "The latest checkpoint's generator (its weight average with --ema)",
+        }
+    }
+}
+
+/// One of a run's generator files, what it is in words, and the recorded fingerprints of what
+/// loading it reads (the file and the tokenizer).
+pub struct GeneratorFile {
+    pub path: PathBuf,
+    pub what: String,
+    /// Fingerprints to check once the files have parsed, each with the file that records it.
+    checks: Vec<(BTreeMap<String, String>, &'static str)>,
+}
+
+impl GeneratorFile {
+    /// A file that parses can still be damaged or swapped: check the fingerprints too.
+    pub fn verify(&self, run_dir: &Path) -> Result<()> {
+        for (checksums, record) in &self.checks {
+            verify(run_dir, checksums, record)?;
+        }
+        Ok(())
+    }
+}
+
+/// The entries of `checksums` for `names`.
+fn only(checksums: &BTreeMap<String, String>, names: &[&str]) -> BTreeMap<String, String> {
+    checksums
+        .iter()
+        .filter(|(k, _)| names.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The generator file of `run_dir` that `which` means.
+pub fn generator_file(run_dir: &Path, config: &RunConfig, which: Which) -> Result<GeneratorFile> {
+    let state: Option<TrainState> = {
+        let p = run_dir.join(STATE);
+        if p.is_file() {
+            Some(read_json(&p)?)
+        } else {
+            None
+        }
+    };
+    let recorded = |names: &[&str]| {
+        state
+            .as_ref()
+            .map(|s| only(&s.checksums, names))
+            .unwrap_or_default()
+    };
+    if which == Which::Best {
+        if let Some(best) = read_best(run_dir)? {
+            let what = format!(
+                "the best generator{} of {} (iteration {}, JSD-4 {:.3}); --checkpoint last for the latest",
+                if best.averaged { " (weight average)" } else { "" },
+                run_dir.display(),
+                best.iteration,
+                best.js[3]
+            );
+            return Ok(GeneratorFile {
+                path: run_dir.join(BEST_GENERATOR),
+                what,
+                checks: vec![
+                    (only(&best.checksums, &[BEST_GENERATOR]), BEST),
+                    (recorded(&[TOKENIZER]), STATE),
+                ],
+            });
+        }
+    }
+    let averaged = config.ema > 0.0
+        && state
+            .as_ref()
+            .is_some_and(|s| s.checksums.contains_key(GENERATOR_EMA));
+    let name = if averaged { GENERATOR_EMA } else { GENERATOR };
+    let what = format!(
+        "the latest generator{} of {}{}",
+        if averaged { " (weight average)" } else { "" },
+        run_dir.display(),
+        state
+            .as_ref()
+            .map(|s| format!(" (iteration {})", s.iteration))
+            .unwrap_or_default()
+    );
+    Ok(GeneratorFile {
+        path: run_dir.join(name),
+        what,
+        checks: vec![(recorded(&[name, TOKENIZER]), STATE)],
+    })
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()
@@ -127,6 +263,14 @@ impl Trainer {
         let mut t = Trainer::new(config, corpus, vocab, run_dir, device)?;
         load_params(&t.gen_params, &run_dir.join(GENERATOR), device)?;
         load_params(&t.critic_params, &run_dir.join(CRITIC), device)?;
+        if let Some((_, avg)) = &t.ema {
+            // The saved average, or (averaging turned on at this resume) the weights as they are.
+            if state.checksums.contains_key(GENERATOR_EMA) {
+                load_params(avg, &run_dir.join(GENERATOR_EMA), device)?;
+            } else {
+                ema::copy(avg, &t.gen_params)?;
+            }
+        }
         let opt_path = run_dir.join(OPTIMIZER);
         let mut moments = load_tensors(&opt_path, device)?;
         let take = |prefix: &str, all: &mut HashMap<String, Tensor>| {
@@ -145,7 +289,7 @@ impl Trainer {
         t.opt_g.load_state(g, state.adam_steps.0, &opt_path)?;
         t.opt_d.load_state(c, state.adam_steps.1, &opt_path)?;
         // Every file parsed and fits; the fingerprints catch a damaged or swapped one that does.
-        verify(run_dir, &state.checksums)?;
+        verify(run_dir, &state.checksums, STATE)?;
         // Evaluations written after the last checkpoint (a crash between the two) would be
         // written again: keep only those up to the checkpoint's iteration.
         truncate_metrics(&run_dir.join(METRICS), state.iteration)?;
@@ -168,6 +312,7 @@ impl Trainer {
         );
         t.iteration = state.iteration;
         t.elapsed_secs = state.elapsed_secs;
+        t.best_js4 = read_best(run_dir)?.map(|b| b.js[3]);
         t.resumed = true;
         Ok(t)
     }
@@ -210,6 +355,11 @@ impl Trainer {
         let tokenizer = staged(TOKENIZER);
         write_atomic(&tokenizer, self.vocab.to_json(&tokenizer)?.as_bytes())?;
         save_tensors(&staged(GENERATOR), &self.gen_params.tensors())?;
+        let mut names = vec![CONFIG, TOKENIZER, GENERATOR, CRITIC, OPTIMIZER];
+        if let Some((_, avg)) = &self.ema {
+            save_tensors(&staged(GENERATOR_EMA), &avg.tensors())?;
+            names.push(GENERATOR_EMA);
+        }
         save_tensors(&staged(CRITIC), &self.critic_params.tensors())?;
         let mut moments = HashMap::new();
         for (k, v) in self.opt_g.state_tensors() {
@@ -227,10 +377,54 @@ impl Trainer {
             data_epoch: self.data.epoch,
             data_pos: self.data.pos,
             saved_at: unix_now(),
-            checksums: staged_checksums(dir)?,
+            checksums: staged_checksums(dir, &names[1..])?,
         };
         write_json(&staged(STATE), &state)?;
-        commit(dir, &CHECKPOINT_FILES)
+        names.push(STATE);
+        commit(dir, &names)?;
+        // An average left by an earlier session that averaged is not this checkpoint's.
+        let stale = dir.join(GENERATOR_EMA);
+        if self.ema.is_none() && stale.is_file() {
+            std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+        }
+        Ok(())
+    }
+
+    /// Keep the shown generator as the run's best if `m` (its evaluation just now) has the
+    /// lowest JSD-4 so far: `best_generator.safetensors` and `best.json` replaced together.
+    pub(super) fn keep_if_best(&mut self, m: &MetricsRecord) -> Result<()> {
+        if self.best_js4.is_some_and(|b| b <= m.js[3]) || !m.js[3].is_finite() {
+            return Ok(());
+        }
+        let dir = &self.run_dir;
+        let written = (|| {
+            save_tensors(
+                &staged(dir, BEST_GENERATOR),
+                &self.shown_generator().1.tensors(),
+            )?;
+            let best = Best {
+                iteration: m.iteration,
+                elapsed_secs: m.elapsed_secs,
+                js: m.js,
+                valid_word_rate: m.valid_word_rate,
+                averaged: self.ema.is_some(),
+                checksums: staged_checksums(dir, &[BEST_GENERATOR])?,
+            };
+            write_json(&staged(dir, BEST), &best)?;
+            commit(dir, &BEST_FILES)
+        })();
+        written.map_err(|e| {
+            let _ = recover(dir);
+            Error::checkpoint(
+                dir,
+                format!(
+                    "could not keep the best generator of iteration {} ({e}); the previous best stays in place",
+                    m.iteration
+                ),
+            )
+        })?;
+        self.best_js4 = Some(m.js[3]);
+        Ok(())
     }
 }
 

@@ -6,11 +6,12 @@ use candle_core::Tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::events::{Event, MetricsRecord};
+use super::events::{Event, MetricsRecord, RawScores};
 use super::trainer::{Trainer, SHOWN_SAMPLES};
 use crate::data::batches::noise;
 use crate::error::{Error, Result};
-use crate::quality::metrics::PAD_CHAR;
+use crate::model::autograd::generator::Generator;
+use crate::quality::metrics::{Scores, PAD_CHAR};
 use crate::run_dir::atomic::{append_line, write_atomic};
 use crate::run_dir::{samples_file, METRICS, SAMPLES};
 
@@ -18,9 +19,14 @@ use crate::run_dir::{samples_file, METRICS, SAMPLES};
 pub const EVAL_SAMPLES: usize = 640;
 
 impl Trainer {
-    /// Decoded samples for noise `z`: argmax at each position.
+    /// Decoded samples of the shown generator ([`Trainer::shown_generator`]) for noise `z`:
+    /// argmax at each position.
     pub fn decode(&self, z: &Tensor, keep_padding: bool) -> Result<Vec<String>> {
-        let ids = self.generator.argmax_ids(z)?;
+        self.decode_with(self.shown_generator().0, z, keep_padding)
+    }
+
+    fn decode_with(&self, g: &Generator, z: &Tensor, keep_padding: bool) -> Result<Vec<String>> {
+        let ids = g.argmax_ids(z)?;
         Ok(ids
             .iter()
             .map(|row| {
@@ -42,7 +48,34 @@ impl Trainer {
     /// JSD-1..4, valid-word, unique and novelty rates of 640 samples against the training
     /// lines. Uses its own RNG (seeded by the iteration), so evaluating never changes the
     /// training trajectory.
+    /// With `--ema` these are the averaged generator's, and the raw generator's JSD and
+    /// valid-word rate on the same noise come with them.
     pub fn evaluate(&self) -> Result<MetricsRecord> {
+        let scores = self.score(self.shown_generator().0)?;
+        let raw = match &self.ema {
+            Some(_) => {
+                let s = self.score(&self.generator)?;
+                Some(RawScores {
+                    js: s.js,
+                    valid_word_rate: s.valid_word_rate,
+                })
+            }
+            None => None,
+        };
+        Ok(MetricsRecord {
+            raw,
+            iteration: self.iteration,
+            elapsed_secs: self.elapsed_secs,
+            js: scores.js,
+            floor_js: self.floor_js,
+            valid_word_rate: scores.valid_word_rate,
+            unique_rate: Some(scores.unique_rate),
+            novelty: Some(scores.novelty),
+        })
+    }
+
+    /// The scores of 640 samples of `g` against the training lines.
+    fn score(&self, g: &Generator) -> Result<Scores> {
         let mut rng =
             ChaCha8Rng::seed_from_u64(self.config.seed ^ 0xE7A1 ^ self.iteration.rotate_left(17));
         let mut lines = Vec::with_capacity(EVAL_SAMPLES);
@@ -54,22 +87,13 @@ impl Trainer {
                 self.dtype,
                 &self.device,
             )?;
-            lines.extend(self.decode(&z, true)?);
+            lines.extend(self.decode_with(g, &z, true)?);
         }
-        let scores = self.reference.score(&lines);
-        Ok(MetricsRecord {
-            iteration: self.iteration,
-            elapsed_secs: self.elapsed_secs,
-            js: scores.js,
-            floor_js: self.floor_js,
-            valid_word_rate: scores.valid_word_rate,
-            unique_rate: Some(scores.unique_rate),
-            novelty: Some(scores.novelty),
-        })
+        Ok(self.reference.score(&lines))
     }
 
     /// Write the fixed-noise samples and the evaluation, and tell `sink`.
-    pub(super) fn record_eval(&self, sink: &mut dyn FnMut(Event)) -> Result<()> {
+    pub(super) fn record_eval(&mut self, sink: &mut dyn FnMut(Event)) -> Result<()> {
         let samples = self.fixed_samples()?;
         let dir = self.run_dir.join(SAMPLES);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -88,6 +112,7 @@ impl Trainer {
         let line =
             serde_json::to_string(&m).map_err(|e| Error::checkpoint(&path, e.to_string()))?;
         append_line(&path, &line)?;
+        self.keep_if_best(&m)?;
         sink(Event::Metrics(m));
         Ok(())
     }

@@ -8,6 +8,7 @@
 //! elsewhere, and says which ([`trainer::Trainer::engine`]).
 
 pub mod checkpoint;
+pub mod ema;
 pub mod evaluation;
 pub mod events;
 pub mod optim;

@@ -26,6 +26,8 @@ pub struct TrainOptions {
     pub iters: Option<u64>,
     pub minutes: Option<f64>,
     pub dim: Option<usize>,
+    /// The critic's width, where it differs from the generator's.
+    pub critic_dim: Option<usize>,
     pub res_blocks: Option<usize>,
     pub critic_iters: Option<usize>,
     pub batch: Option<usize>,
@@ -38,6 +40,8 @@ pub struct TrainOptions {
     pub beta1: Option<f64>,
     pub beta2: Option<f64>,
     pub lr_decay: Option<u64>,
+    /// Decay of the generator's weight average; 0 turns it off.
+    pub ema: Option<f64>,
     pub lipschitz: Option<Lipschitz>,
     pub lambda: Option<f64>,
     pub clip: Option<f64>,
@@ -104,12 +108,15 @@ impl TrainOptions {
             corpus,
             corpus_hash: String::new(),
             preset,
-            model: ModelShape::new(
-                0,
-                self.dim.unwrap_or(p.dim),
-                self.res_blocks.unwrap_or(p.res_blocks),
-                self.critic_norm.unwrap_or_default(),
-            ),
+            model: ModelShape {
+                critic_dim: self.critic_dim,
+                ..ModelShape::new(
+                    0,
+                    self.dim.unwrap_or(p.dim),
+                    self.res_blocks.unwrap_or(p.res_blocks),
+                    self.critic_norm.unwrap_or_default(),
+                )
+            },
             max_vocab: self.max_vocab.unwrap_or(MAX_VOCAB),
             batch: self.batch.unwrap_or(p.batch),
             critic_iters: self.critic_iters.unwrap_or(p.critic_iters),
@@ -119,6 +126,7 @@ impl TrainOptions {
             optim_generator: with_lr(self.lr_gen, lr_gen),
             optim_critic: with_lr(self.lr_critic, lr_critic),
             lr_decay: self.lr_decay.unwrap_or(lr_decay),
+            ema: self.ema.unwrap_or(p.ema),
             seed: self.seed.unwrap_or(DEFAULT_SEED),
             iters: self.iters.unwrap_or(DEFAULT_ITERS),
             minutes: self.minutes,
@@ -152,6 +160,11 @@ impl TrainOptions {
         };
         let text = |v: Option<usize>| v.map(|v| v.to_string());
         fixed("--dim", text(self.dim), config.model.dim.to_string())?;
+        fixed(
+            "--critic-dim",
+            text(self.critic_dim),
+            config.model.critic_width().to_string(),
+        )?;
         fixed(
             "--res-blocks",
             text(self.res_blocks),
@@ -206,6 +219,7 @@ impl TrainOptions {
             }
         }
         set(&mut config.lr_decay, self.lr_decay);
+        set(&mut config.ema, self.ema);
         set(&mut config.batch, self.batch);
         set(&mut config.critic_iters, self.critic_iters);
         set(&mut config.save_every, self.save_every);
@@ -260,6 +274,11 @@ pub struct RunConfig {
     /// ([`lr_scale`]); 0 keeps them constant (the paper, and runs from before this setting).
     #[serde(default)]
     pub lr_decay: u64,
+    /// Decay β of the generator's exponential moving average ([`super::ema`]); 0: no average
+    /// (runs from before this setting). With an average, samples, evaluation and `generate`
+    /// use the averaged generator.
+    #[serde(default)]
+    pub ema: f64,
     pub seed: u64,
     /// Total generator iterations of the run.
     pub iters: u64,
@@ -286,6 +305,7 @@ impl RunConfig {
             Ok(())
         };
         range("--dim", self.model.dim, MAX_DIM)?;
+        range("--critic-dim", self.model.critic_width(), MAX_DIM)?;
         range("--res-blocks", self.model.res_blocks, MAX_RES_BLOCKS)?;
         range("--batch", self.batch, MAX_BATCH)?;
         range("--critic-iters", self.critic_iters, MAX_CRITIC_ITERS)?;
@@ -310,6 +330,12 @@ impl RunConfig {
         }
         if self.model.critic_norm == CriticNorm::Batch {
             return bad(BATCH_NORM_REFUSED.into());
+        }
+        if !(0.0..1.0).contains(&self.ema) {
+            return bad(format!(
+                "--ema must be at least 0 (off) and below 1, got {}",
+                self.ema
+            ));
         }
         if !(self.clip.is_finite() && self.clip > 0.0) {
             return bad(format!(

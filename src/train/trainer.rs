@@ -48,6 +48,11 @@ pub struct Trainer {
     pub generator: Generator,
     pub critic: Critic,
     pub gen_params: Params,
+    /// The generator's weight average (`--ema`): a second generator whose parameters follow
+    /// the trained one's ([`super::ema`]); what samples, evaluation and `generate` use.
+    pub ema: Option<(Generator, Params)>,
+    /// The lowest JSD-4 seen at an evaluation (its generator is kept as the best).
+    pub(super) best_js4: Option<f64>,
     pub critic_params: Params,
     pub(super) opt_g: Optimizer,
     pub(super) opt_d: Optimizer,
@@ -94,6 +99,15 @@ impl Trainer {
         let dtype = DType::F32;
         let (gs, cs) = init_seeds(config.seed);
         let (generator, gen_params) = Generator::init(config.model, Store::new(gs, dtype, device))?;
+        // The same seed: the average starts at the generator's initial weights.
+        let ema = if config.ema > 0.0 {
+            Some(Generator::init(
+                config.model,
+                Store::new(gs, dtype, device),
+            )?)
+        } else {
+            None
+        };
         let (critic, critic_params) = Critic::init(config.model, Store::new(cs, dtype, device))?;
         let opt_g = Optimizer::new(&gen_params, config.optim_generator)?;
         let opt_d = Optimizer::new(&critic_params, config.optim_critic)?;
@@ -126,6 +140,8 @@ impl Trainer {
             corpus,
             vocab,
             generator,
+            ema,
+            best_js4: None,
             critic,
             gen_params,
             critic_params,
@@ -267,6 +283,7 @@ impl Trainer {
             }
             self.opt_g
                 .step_host(&hw.generator_order, hw.generator_grads())?;
+            self.update_average()?;
             return Ok(value);
         }
         let loss = generator_loss(&self.critic, &self.generator.forward(&z)?)?;
@@ -276,7 +293,26 @@ impl Trainer {
             return Err(self.diverged("generator loss"));
         }
         self.opt_g.step(&grads)?;
+        self.update_average()?;
         Ok(value)
+    }
+
+    /// Move the generator's weight average toward the weights just updated.
+    fn update_average(&self) -> Result<()> {
+        if let Some((_, avg)) = &self.ema {
+            let b = super::ema::decay_at(self.config.ema, self.iteration);
+            super::ema::update(avg, &self.gen_params, b)?;
+        }
+        Ok(())
+    }
+
+    /// The generator whose samples the run shows and scores: the average with `--ema`, the
+    /// trained one otherwise.
+    pub fn shown_generator(&self) -> (&Generator, &Params) {
+        match &self.ema {
+            Some((g, p)) => (g, p),
+            None => (&self.generator, &self.gen_params),
+        }
     }
 
     fn diverged(&self, what: &str) -> Error {

@@ -254,16 +254,30 @@ fn draw_jsd(frame: &mut Frame, area: Rect, d: &Dashboard) {
         );
     }
     let title = match d.metrics.last() {
-        Some(m) => format!(
-            " n-gram JSD vs corpus: {:.3} {:.3} {:.3} {:.3} (floor dotted) ",
-            m.js[0], m.js[1], m.js[2], m.js[3]
-        ),
+        Some(m) => match &m.raw {
+            // With a weight average, its scores, then the raw generator's JSD-4.
+            Some(r) => format!(
+                " n-gram JSD (averaged G): {:.3} {:.3} {:.3} {:.3} · raw G {:.3} ",
+                m.js[0], m.js[1], m.js[2], m.js[3], r.js[3]
+            ),
+            None => format!(
+                " n-gram JSD vs corpus: {:.3} {:.3} {:.3} {:.3} (floor dotted) ",
+                m.js[0], m.js[1], m.js[2], m.js[3]
+            ),
+        },
         None => " n-gram JSD vs corpus (at the first evaluation) ".into(),
     };
     let rates = d
         .metrics
         .last()
-        .map(|m| format!(" {} ", m.rates_summary()))
+        .map(|m| match &m.raw {
+            Some(r) => format!(
+                " {} (raw G {}) ",
+                m.rates_summary(),
+                crate::train::events::percent(r.valid_word_rate)
+            ),
+            None => format!(" {} ", m.rates_summary()),
+        })
         .unwrap_or_default();
     let chart = Chart::new(datasets)
         .block(

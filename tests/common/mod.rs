@@ -14,6 +14,7 @@ pub const TINY: ModelShape = ModelShape {
     noise_dim: 3,
     res_blocks: 2,
     critic_norm: textgan::model::CriticNorm::None,
+    critic_dim: None,
 };
 
 /// Random one-hot batch `(b, L, V)` in f64.

@@ -32,13 +32,13 @@ impl Critic {
             CriticNorm::Layer => true,
             CriticNorm::Batch => return Err(Error::Config(BATCH_NORM_REFUSED.into())),
         };
-        let input = Conv1d::new(&pb.pp(schema::INPUT), shape.vocab, shape.dim, 1)?;
+        let input = Conv1d::new(&pb.pp(schema::INPUT), shape.vocab, shape.critic_width(), 1)?;
         let blocks = (0..shape.res_blocks)
-            .map(|i| ResBlock::new(&pb.pp(schema::block(i)), shape.dim, layer_norm))
+            .map(|i| ResBlock::new(&pb.pp(schema::block(i)), shape.critic_width(), layer_norm))
             .collect::<Result<_>>()?;
         let output = Linear::new(
             &pb.pp(schema::OUTPUT),
-            shape.seq_len * shape.dim,
+            shape.seq_len * shape.critic_width(),
             1,
             Init::Glorot,
         )?;
@@ -71,7 +71,7 @@ impl Critic {
         let b = h.dim(0)?;
         Ok(self
             .output
-            .forward(&h.reshape((b, self.shape.seq_len * self.shape.dim))?)?
+            .forward(&h.reshape((b, self.shape.seq_len * self.shape.critic_width()))?)?
             .squeeze(1)?)
     }
 
@@ -113,8 +113,8 @@ impl Critic {
         let mut g = self
             .output
             .weight
-            .reshape((1, l, self.shape.dim))?
-            .broadcast_as((b, l, self.shape.dim))?
+            .reshape((1, l, self.shape.critic_width()))?
+            .broadcast_as((b, l, self.shape.critic_width()))?
             .contiguous()?;
         let mut grads = Vec::new();
         for (block, c) in self.blocks.iter().zip(caches.iter()).rev() {

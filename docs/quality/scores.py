@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Print a sweep's results as the Markdown table of docs/quality/README.md: for every run,
+at every mark, the iteration, the averaged generator's JSD-4 and valid words, and the raw
+generator's on the same noise (the `raw` scores every --ema evaluation records).
+
+    python3 docs/quality/scores.py SWEEP_DIR [SWEEP_DIR ...]
+"""
+import json
+import sys
+from pathlib import Path
+
+
+def pct(x):
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def main() -> int:
+    print("| run | minutes | iteration | JSD-4 | valid words | raw JSD-4 | raw valid words |")
+    print("|---|---|---|---|---|---|---|")
+    for d in sys.argv[1:]:
+        for f in sorted(Path(d, "results").glob("*.json")):
+            r = json.loads(f.read_text())
+            for mark in r["marks"]:
+                # The evaluation the mark was read from: the first at or after it.
+                m = next(m for m in r["metrics"] if m["iteration"] == mark["iteration"])
+                raw = m.get("raw") or {}
+                print(
+                    f"| {r['name']} (seed {r['seed']}) | {mark['minutes']:g} | {mark['iteration']} "
+                    f"| {mark['js'][3]:.3f} | {pct(mark['valid_word_rate'])} "
+                    f"| {raw['js'][3]:.3f} | {pct(raw.get('valid_word_rate'))} |"
+                    if raw
+                    else f"| {r['name']} (seed {r['seed']}) | {mark['minutes']:g} | {mark['iteration']} "
+                    f"| {mark['js'][3]:.3f} | {pct(mark['valid_word_rate'])} | – | – |"
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
