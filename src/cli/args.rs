@@ -295,6 +295,19 @@ pub enum Format {
     Json,
 }
 
+/// Which of a run's generators speaks, and how its samples are read (generate, eval).
+#[derive(clap::Args)]
+pub struct ReadoutArgs {
+    /// Which generator of the run: the one with the lowest JSD-4 seen at an evaluation, or
+    /// the latest checkpoint's
+    #[arg(long, value_parser = choice::<Which>(), default_value = "best")]
+    pub checkpoint: Which,
+    /// Read each position by argmax (0, the paper's) or draw it from the softmax at this
+    /// temperature (1: the generator's own distribution; lower: sharper)
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub temperature: f64,
+}
+
 #[derive(clap::Args)]
 pub struct GenerateArgs {
     /// Number of samples
@@ -311,14 +324,8 @@ pub struct GenerateArgs {
     /// Seed of the noise; the same seed gives the same samples
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Which generator of the run: the one with the lowest JSD-4 seen at an evaluation, or
-    /// the latest checkpoint's
-    #[arg(long, value_parser = choice::<Which>(), default_value = "best")]
-    pub checkpoint: Which,
-    /// Read each position by argmax (0, the paper's) or draw it from the softmax at this
-    /// temperature (1: the generator's own distribution; lower: sharper)
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-    pub temperature: f64,
+    #[command(flatten)]
+    pub readout: ReadoutArgs,
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -361,12 +368,8 @@ pub struct EvalArgs {
     /// Seed of the samples drawn
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Which generator of the model: the best or the latest checkpoint's
-    #[arg(long, value_parser = choice::<Which>(), default_value = "best")]
-    pub checkpoint: Which,
-    /// Read the model's samples by argmax (0) or draw them at this temperature
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-    pub temperature: f64,
+    #[command(flatten)]
+    pub readout: ReadoutArgs,
     /// Print one JSON object (keys js1..js4, valid_word_rate, unique_rate, novelty, floor)
     #[arg(long)]
     pub json: bool,

@@ -102,8 +102,8 @@ fn generate(a: args::GenerateArgs) -> Result<u8> {
     commands::generate(
         a.n,
         a.model,
-        a.checkpoint,
-        a.temperature,
+        a.readout.checkpoint,
+        a.readout.temperature,
         a.seed,
         format,
         a.device,
@@ -210,8 +210,8 @@ fn eval(a: args::EvalArgs) -> Result<u8> {
         n: a.n,
         seed: a.seed,
         json: a.json,
-        which: a.checkpoint,
-        temperature: a.temperature,
+        which: a.readout.checkpoint,
+        temperature: a.readout.temperature,
     };
     commands::eval(opts, a.device).map(|()| 0)
 }

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use super::atomic::{sync_dir, write_atomic};
-use super::{staged, COMMIT, COMMITTED_FILES, METRICS};
+use super::{committable, staged, BEST_FILES, CHECKPOINT_FILES, COMMIT, METRICS};
 use crate::error::{Error, Result};
 
 /// Make the files staged for `names` (all complete and fsynced) the run's checkpoint.
@@ -42,7 +42,7 @@ pub fn recover(dir: &Path) -> Result<()> {
     if marker.is_file() {
         let text = std::fs::read_to_string(&marker).map_err(|e| Error::io(&marker, e))?;
         let names: Vec<&str> = text.lines().collect();
-        if names.is_empty() || names.iter().any(|n| !COMMITTED_FILES.contains(n)) {
+        if names.is_empty() || names.iter().any(|n| !committable(n)) {
             return Err(Error::checkpoint(
                 &marker,
                 "is damaged (it must list checkpoint files); remove it to keep the previous checkpoint",
@@ -57,7 +57,7 @@ pub fn recover(dir: &Path) -> Result<()> {
     }
     // Staged files, and the temporary files of writes that were cut off (see write_atomic).
     let mut leftovers = Vec::new();
-    for name in COMMITTED_FILES {
+    for name in CHECKPOINT_FILES.iter().chain(&BEST_FILES) {
         leftovers.push(staged(dir, name));
         leftovers.push(dir.join(format!(".{name}.new.tmp")));
         leftovers.push(dir.join(format!(".{name}.tmp")));

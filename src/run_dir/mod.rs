@@ -56,18 +56,10 @@ pub const CHECKSUMMED: [&str; 6] = [
     OPTIMIZER,
     BEST_GENERATOR,
 ];
-/// Every file a commit may replace: a checkpoint's and the best generator's.
-pub const COMMITTED_FILES: [&str; 9] = [
-    CONFIG,
-    TOKENIZER,
-    GENERATOR,
-    GENERATOR_EMA,
-    CRITIC,
-    OPTIMIZER,
-    STATE,
-    BEST_GENERATOR,
-    BEST,
-];
+/// Whether a commit may replace `name`: a checkpoint's files and the best generator's.
+pub fn committable(name: &str) -> bool {
+    CHECKPOINT_FILES.contains(&name) || BEST_FILES.contains(&name)
+}
 
 /// Files a run directory may hold; `--force` removes exactly these, nothing else.
 pub const RUN_FILES: [&str; 10] = [
@@ -107,7 +99,11 @@ pub fn clear(run_dir: &Path) -> Result<()> {
         }
     }
     // Leftovers of an interrupted save belong to the old run too.
-    let staged = COMMITTED_FILES.map(|f| staged(run_dir, f));
+    let staged = CHECKPOINT_FILES
+        .iter()
+        .chain(&BEST_FILES)
+        .map(|f| staged(run_dir, f))
+        .collect::<Vec<_>>();
     for p in staged.iter().chain([&run_dir.join(COMMIT)]) {
         if p.exists() {
             std::fs::remove_file(p).map_err(|e| Error::io(p, e))?;
