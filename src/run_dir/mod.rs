@@ -61,19 +61,14 @@ pub fn committable(name: &str) -> bool {
     CHECKPOINT_FILES.contains(&name) || BEST_FILES.contains(&name)
 }
 
-/// Files a run directory may hold; `--force` removes exactly these, nothing else.
-pub const RUN_FILES: [&str; 10] = [
-    CONFIG,
-    TOKENIZER,
-    GENERATOR,
-    GENERATOR_EMA,
-    CRITIC,
-    OPTIMIZER,
-    STATE,
-    METRICS,
-    BEST_GENERATOR,
-    BEST,
-];
+/// Files a run directory may hold; `--force` removes exactly these (and `samples/`), nothing
+/// else.
+pub fn run_files() -> impl Iterator<Item = &'static str> {
+    CHECKPOINT_FILES
+        .into_iter()
+        .chain(BEST_FILES)
+        .chain([METRICS])
+}
 
 /// Where `name` is staged before a commit.
 pub fn staged(dir: &Path, name: &str) -> PathBuf {
@@ -87,12 +82,12 @@ pub fn samples_file(dir: &Path, iteration: u64) -> PathBuf {
 
 /// Whether `dir` holds (part of) a run.
 pub fn holds_run(dir: &Path) -> bool {
-    RUN_FILES.iter().any(|f| dir.join(f).exists()) || dir.join(SAMPLES).exists()
+    run_files().any(|f| dir.join(f).exists()) || dir.join(SAMPLES).exists()
 }
 
 /// Remove a run's files (exactly those textgan writes; anything else stays).
 pub fn clear(run_dir: &Path) -> Result<()> {
-    for f in RUN_FILES {
+    for f in run_files() {
         let p = run_dir.join(f);
         if p.exists() {
             std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
