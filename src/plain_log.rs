@@ -123,7 +123,7 @@ impl<W: std::io::Write> PlainLog<W> {
                 "eval  iter {:>6}  JSD-1..4 {:.3} {:.3} {:.3} {:.3}  (held-out floor {:.3} {:.3} {:.3} {:.3})  {}{}",
                 m.iteration, m.js[0], m.js[1], m.js[2], m.js[3], m.floor_js[0], m.floor_js[1], m.floor_js[2], m.floor_js[3],
                 m.rates_summary(),
-                if m.raw.is_some() { format!("  ({})", m.raw_summary()) } else { String::new() }
+                m.raw_summary()
             )?,
             Event::Saved { iteration, dir } => {
                 writeln!(out, "saved checkpoint at iteration {iteration} in {}", dir.display())?

@@ -61,11 +61,7 @@ pub fn train_and_record(
                 m.iteration,
                 m.js[3],
                 m.rates_summary(),
-                if m.raw.is_some() {
-                    format!("  ({})", m.raw_summary())
-                } else {
-                    String::new()
-                }
+                m.raw_summary()
             ));
             metrics.push(m);
         }

@@ -76,11 +76,12 @@ impl MetricsRecord {
         )
     }
 
-    /// With `--ema`, "raw generator: JSD-4 0.452, valid words 30.1%"; empty otherwise.
+    /// With `--ema`, "  (raw generator: JSD-4 0.452, valid words 30.1%)", to follow
+    /// [`rates_summary`](Self::rates_summary); empty otherwise.
     pub fn raw_summary(&self) -> String {
         match &self.raw {
             Some(r) => format!(
-                "raw generator: JSD-4 {:.3}, valid words {}",
+                "  (raw generator: JSD-4 {:.3}, valid words {})",
                 r.js[3],
                 percent(r.valid_word_rate)
             ),
