@@ -74,8 +74,30 @@ impl<'a, T> Mat<'a, T> {
     }
 }
 
+thread_local! {
+    /// Set while this thread runs one shard of a step that others run beside it.
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` with every kernel on this thread single-threaded. The hand-written step splits
+/// its batch into one shard per thread ([`crate::cpu_step::adapter`]); each shard's many small
+/// products and passes then run start to end on one thread instead of being handed between
+/// threads a few microseconds at a time.
+pub fn serial<R>(f: impl FnOnce() -> R) -> R {
+    let before = SERIAL.with(|s| s.replace(true));
+    let out = f();
+    SERIAL.with(|s| s.set(before));
+    out
+}
+
+/// Whether work of `len` elements is worth splitting across rayon's pool here.
+fn split(len: usize) -> bool {
+    len >= PAR_MIN && !SERIAL.with(std::cell::Cell::get)
+}
+
 /// `dst ← scale · a·b`, or `dst ← dst + scale · a·b` with `accumulate`; `dst` row-major
-/// `a.rows × b.cols`. Threads: rayon's pool (the physical cores unless `RAYON_NUM_THREADS`).
+/// `a.rows × b.cols`. Threads: rayon's pool (`--threads`, else `RAYON_NUM_THREADS`, else
+/// every logical CPU), none inside [`serial`].
 pub fn matmul<T: Real>(dst: &mut [T], a: Mat<T>, b: Mat<T>, scale: T, accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "matmul: inner dimensions differ");
@@ -93,7 +115,7 @@ pub fn matmul<T: Real>(dst: &mut [T], a: Mat<T>, b: Mat<T>, scale: T, accumulate
     let last = |x: &Mat<T>| (x.rows - 1) * x.rs + (x.cols - 1) * x.cs;
     assert!(last(&a) < a.data.len() && last(&b) < b.data.len());
     let threads = rayon::current_num_threads();
-    let parallelism = if threads > 1 && m * n * k >= 1 << 15 {
+    let parallelism = if threads > 1 && m * n * k >= 1 << 15 && !SERIAL.with(std::cell::Cell::get) {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
@@ -166,7 +188,7 @@ pub fn im2col<T: Real>(narrow: &[T], wide: &mut [T], l: usize, c: usize, k: usiz
             }
         }
     };
-    if wide.len() >= PAR_MIN {
+    if split(wide.len()) {
         wide.par_chunks_mut(per * k)
             .zip(narrow.par_chunks(per))
             .for_each(run);
@@ -190,7 +212,7 @@ pub fn col2im<T: Real>(wide: &[T], narrow: &mut [T], l: usize, c: usize, k: usiz
         });
     };
     let narrow = &mut narrow[..samples * per];
-    if narrow.len() * k >= PAR_MIN {
+    if split(narrow.len() * k) {
         narrow
             .par_chunks_mut(per)
             .zip(wide.par_chunks(per * k))
@@ -208,7 +230,7 @@ pub fn relu_in_place<T: Real>(x: &mut [T]) {
     // A select on every element, not a conditional store: it vectorises, and random signs
     // cost no branch mispredictions.
     let f = |v: &mut T| *v = if *v < T::zero() { T::zero() } else { *v };
-    if x.len() >= PAR_MIN {
+    if split(x.len()) {
         x.par_iter_mut().for_each(f);
     } else {
         x.iter_mut().for_each(f);
@@ -219,7 +241,7 @@ pub fn relu_in_place<T: Real>(x: &mut [T]) {
 pub fn relu_into<T: Real>(src: &[T], dst: &mut [T]) {
     assert_eq!(src.len(), dst.len(), "relu_into: lengths differ");
     let f = |(o, &v): (&mut T, &T)| *o = if v < T::zero() { T::zero() } else { v };
-    if dst.len() >= PAR_MIN {
+    if split(dst.len()) {
         dst.par_iter_mut().zip(src.par_iter()).for_each(f);
     } else {
         dst.iter_mut().zip(src).for_each(f);
@@ -235,7 +257,7 @@ pub fn mask_scale<T: Real>(x: &mut [T], mask: &[T], scale: T) {
         let p = *v * scale;
         *v = if m > T::zero() { p } else { T::zero() }
     };
-    if x.len() >= PAR_MIN {
+    if split(x.len()) {
         x.par_iter_mut().zip(mask.par_iter()).for_each(f);
     } else {
         x.iter_mut().zip(mask).for_each(f);
@@ -257,7 +279,7 @@ pub fn add_masked<T: Real>(x: &mut [T], y: &[T], mask: &[T], scale: T) {
             x[i] += if mask[i] > T::zero() { p } else { T::zero() };
         }
     };
-    if x.len() >= PAR_MIN {
+    if split(x.len()) {
         x.par_chunks_mut(PAR_MIN / 4)
             .zip(y.par_chunks(PAR_MIN / 4).zip(mask.par_chunks(PAR_MIN / 4)))
             .for_each(f);

@@ -279,12 +279,12 @@ fn parameters_that_differ_from_the_schema_are_an_error_naming_the_tensor() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tiny_trainer(Lipschitz::Gp, CriticNorm::None, tmp.path());
     let shape = t.config.model;
-    assert!(HandWritten::new(shape, &t.gen_params, &t.critic_params).is_ok());
+    assert!(HandWritten::new(shape, &t.gen_params, &t.critic_params, 2).is_ok());
     // A critic missing a tensor, and one with a tensor of another shape.
     let missing = Params {
         vars: t.critic_params.vars[1..].to_vec(),
     };
-    let err = HandWritten::new(shape, &t.gen_params, &missing)
+    let err = HandWritten::new(shape, &t.gen_params, &missing, 2)
         .err()
         .unwrap()
         .to_string();
@@ -297,7 +297,7 @@ fn parameters_that_differ_from_the_schema_are_an_error_naming_the_tensor() {
         .zip(&t.gen_params.vars)
         .map(|((_, v), (n, _))| (n.clone(), v.clone()))
         .collect();
-    let err = HandWritten::new(shape, &Params { vars: renamed }, &t.critic_params)
+    let err = HandWritten::new(shape, &Params { vars: renamed }, &t.critic_params, 2)
         .err()
         .unwrap()
         .to_string();
@@ -313,4 +313,81 @@ fn parameters_that_differ_from_the_schema_are_an_error_naming_the_tensor() {
             &other
         ))
         .is_err());
+}
+
+/// Splitting the batch into shards (one per thread) computes the same step as one shard:
+/// every loss term is a per-sample mean, so the shards' gradients weighted by their share of
+/// the batch are the whole batch's, up to the order of f32 sums.
+#[test]
+fn a_step_split_into_shards_equals_the_unsplit_step() {
+    use candle_core::Tensor;
+    use textgan::cpu_step::adapter::HandWritten;
+    use textgan::model::penalty::Mix;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tiny_trainer(Lipschitz::Gp, CriticNorm::None, tmp.path());
+    let shape = t.config.model;
+    // 7 samples in 3 shards: unequal shares (2, 2, 3).
+    let b = 7;
+    let dev = Device::Cpu;
+    let real = Tensor::rand(0f32, 1f32, (b, shape.seq_len, shape.vocab), &dev).unwrap();
+    let z = Tensor::randn(0f32, 1f32, (b, shape.noise_dim), &dev).unwrap();
+    // The chord ends apart (|ε₁ − ε₂| ≥ 0.2): fd divides by their distance, which would
+    // magnify the rounding of the scores' difference for points close together.
+    let eps = Tensor::rand(0f32, 0.4f32, b, &dev).unwrap();
+    let eps2 = Some(Tensor::rand(0.6f32, 1f32, b, &dev).unwrap());
+    let close = |a: f64, b: f64, what: &str| {
+        assert!(
+            (a - b).abs() <= 1e-4 * (1.0 + a.abs().max(b.abs())),
+            "{what}: {a} vs {b}"
+        );
+    };
+    let same_grads = |x: &[Vec<f32>], y: &[Vec<f32>], what: &str| {
+        assert_eq!(x.len(), y.len());
+        let largest = |g: &[f32]| g.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+        let net = x.iter().map(|g| largest(g)).fold(0.0, f64::max);
+        assert!(net > 0.0, "{what}: every gradient is zero");
+        for (gx, gy) in x.iter().zip(y) {
+            // Relative to the tensor's largest element, and to the network's for tensors whose
+            // gradient is a cancellation (the critic's output bias: Σ ±1/B = 0 up to rounding).
+            let tol = 1e-4 * largest(gx) + 1e-6 * net;
+            for (&u, &v) in gx.iter().zip(gy) {
+                assert!(
+                    ((u - v) as f64).abs() <= tol,
+                    "{what}: {u} vs {v} (tolerance {tol})"
+                );
+            }
+        }
+    };
+    for strategy in [Lipschitz::Gp, Lipschitz::Fd, Lipschitz::Clip] {
+        let mix = Mix {
+            eps: eps.clone(),
+            eps2: eps2.clone().filter(|_| strategy == Lipschitz::Fd),
+        };
+        let params = (&t.gen_params, &t.critic_params);
+        let mut one = HandWritten::new(shape, &t.gen_params, &t.critic_params, 1).unwrap();
+        let mut three = HandWritten::new(shape, &t.gen_params, &t.critic_params, 3).unwrap();
+        let s1 = one
+            .critic_step(params, &real, &z, &mix, strategy, 10.0)
+            .unwrap();
+        let s3 = three
+            .critic_step(params, &real, &z, &mix, strategy, 10.0)
+            .unwrap();
+        let what = format!("{strategy:?} critic");
+        close(s1.loss, s3.loss, &what);
+        close(s1.wasserstein, s3.wasserstein, &what);
+        close(s1.penalty, s3.penalty, &what);
+        assert_eq!(s1.grad_norm.is_some(), s3.grad_norm.is_some(), "{what}");
+        if let (Some(a), Some(b)) = (s1.grad_norm, s3.grad_norm) {
+            close(a, b, &what);
+        }
+        same_grads(one.critic_grads(), three.critic_grads(), &what);
+        let g1 = one
+            .generator_step(&t.gen_params, &t.critic_params, &z)
+            .unwrap();
+        let g3 = three
+            .generator_step(&t.gen_params, &t.critic_params, &z)
+            .unwrap();
+        close(g1, g3, "generator loss");
+        same_grads(one.generator_grads(), three.generator_grads(), "generator");
+    }
 }

@@ -60,6 +60,10 @@ pub fn choice<T: Choice>() -> impl TypedValueParser<Value = T> {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Threads that compute (rayon's pool; the hand-written step splits its batch into one
+    /// shard per thread) [default: RAYON_NUM_THREADS if set, else every logical CPU]
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Subcommand)]

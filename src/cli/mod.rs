@@ -29,6 +29,17 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return signals::clap_error(e),
     };
+    if let Some(n) = cli.threads {
+        // The environment too, so that the processes `bench` starts use the same number.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.into())
+            .build_global()
+        {
+            let _ = writeln!(std::io::stderr(), "error: --threads {n}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let result = match cli.command {
         Command::Train(a) => train(a),
         Command::Generate(a) => generate(a),

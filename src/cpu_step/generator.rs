@@ -49,6 +49,11 @@ impl<T: Real> GeneratorStep<T> {
         }
     }
 
+    /// The width of the noise the generator takes.
+    pub fn noise_dim(&self) -> usize {
+        self.shape.noise_dim
+    }
+
     /// Position of the output layer's weight (its bias next).
     fn out(&self) -> usize {
         self.schema.output_weight()

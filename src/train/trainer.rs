@@ -125,10 +125,12 @@ impl Trainer {
         let seed = config.seed;
         let (hand_written, autograd_reason) =
             match adapter::unsupported(&config.model, device, dtype) {
-                None => (
-                    Some(HandWritten::new(config.model, &gen_params, &critic_params)?),
-                    None,
-                ),
+                None => {
+                    // One shard of the batch per thread of the pool (`--threads`).
+                    let shards = rayon::current_num_threads().min(config.batch);
+                    let hw = HandWritten::new(config.model, &gen_params, &critic_params, shards)?;
+                    (Some(hw), None)
+                }
                 Some(why) => (None, Some(why.to_string())),
             };
         Ok(Trainer {
