@@ -1,5 +1,6 @@
 //! `cargo bench`: the measurement of `textgan bench` — every width × Lipschitz strategy, each
-//! timed in its own process of the release binary. `TEXTGAN_BENCH_DIMS=64,128` picks widths.
+//! timed in its own process of the release binary. `TEXTGAN_BENCH_DIMS=64,128` picks widths,
+//! `TEXTGAN_BENCH_PRECISION=bf16` the bf16 products.
 
 use std::path::Path;
 
@@ -21,6 +22,10 @@ fn main() {
         warmup: 1,
         iters: 3,
         autograd: false,
+        precision: match std::env::var("TEXTGAN_BENCH_PRECISION").as_deref() {
+            Ok("bf16") => textgan::kernels::Precision::Bf16,
+            _ => textgan::kernels::Precision::F32,
+        },
     };
     let strategies = [Lipschitz::Gp, Lipschitz::Lp, Lipschitz::Fd, Lipschitz::Clip];
     println!("{}", bench::TABLE_HEADER);

@@ -1039,3 +1039,59 @@ fn generate_uses_the_best_generator_unless_told_last_and_says_which() {
         "--ema must be at least 0 (off) and below 1",
     );
 }
+
+#[test]
+fn bf16_is_recorded_runs_f32_where_the_cpu_lacks_it_and_may_change_on_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let corpus = tiny_corpus();
+    let train = |extra: &[&str], no_bf16: bool| {
+        let mut args = vec![
+            "train",
+            corpus.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--dim",
+            "8",
+            "--batch",
+            "16",
+            "--critic-iters",
+            "2",
+            "--no-tui",
+        ];
+        args.extend_from_slice(extra);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_textgan"));
+        cmd.args(&args).current_dir(tmp.path());
+        if no_bf16 {
+            // What a CPU without AVX-512 BF16 sees.
+            cmd.env(textgan::kernels::bf16::DISABLE_ENV, "1");
+        }
+        cmd.output().expect("textgan runs")
+    };
+    let out = train(&["--iters", "1", "--precision", "bf16"], true);
+    assert_success(&out);
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        log.contains("hand-written CPU step, f32 products (this CPU has no AVX-512 BF16"),
+        "{log}"
+    );
+    assert_eq!(read_json(&run.join("config.json"))["precision"], "bf16");
+    // Weights are f32 whatever the products: the precision may change on resume.
+    let out = train(&["--iters", "2", "--resume", "--precision", "f32"], false);
+    assert_success(&out);
+    assert_eq!(read_json(&run.join("config.json"))["precision"], "f32");
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("(hand-written CPU step)"), "{log}");
+    let out = train(&["--iters", "3", "--resume", "--precision", "bf16"], false);
+    assert_success(&out);
+    let log = String::from_utf8_lossy(&out.stdout);
+    let expect = if textgan::kernels::bf16::available() {
+        "hand-written CPU step, bf16 products"
+    } else {
+        "hand-written CPU step, f32 products"
+    };
+    assert!(log.contains(expect), "{log}");
+    let out = train(&["--iters", "4", "--resume", "--precision", "f16"], false);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("f16"));
+}

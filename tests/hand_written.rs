@@ -356,3 +356,107 @@ fn hand_written_generator_gradient_matches_finite_differences() {
     }
     assert!(checked > 50, "only {checked} entries compared");
 }
+
+/// The bf16 step (`--precision bf16`: product inputs rounded to bf16, f32 sums, the AVX-512
+/// BF16 kernel) computes exactly the step whose products take bf16-rounded inputs: the same
+/// step in f64 with each product's inputs rounded to bf16 agrees with it to f32 accumulation
+/// error, for gp and lp (second-order term included) and for the generator. How far both are
+/// from the unrounded step is printed, not asserted: that is what bf16 costs.
+#[test]
+fn the_bf16_step_is_the_step_on_bf16_rounded_product_inputs() {
+    use textgan::kernels::{serial, Precision};
+    if !textgan::kernels::bf16::available() {
+        eprintln!("skipped: this CPU has no AVX-512 BF16");
+        return;
+    }
+    let to32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    // Norm-wise relative difference of `x` (f32) from `r` (f64), each tensor against the
+    // larger of its own norm and 1e-3 of the network's largest (the critic's output bias has
+    // gradient Σ ±1/B = 0 up to rounding).
+    let worst = |x: &[Vec<f32>], r: &[Vec<f64>]| {
+        let norm = |g: &mut dyn Iterator<Item = f64>| g.map(|v| v * v).sum::<f64>().sqrt();
+        let net = r
+            .iter()
+            .map(|g| norm(&mut g.iter().copied()))
+            .fold(0.0, f64::max);
+        x.iter()
+            .zip(r)
+            .map(|(x, r)| {
+                let d = norm(&mut x.iter().zip(r).map(|(&a, &b)| a as f64 - b));
+                d / norm(&mut r.iter().copied()).max(1e-3 * net)
+            })
+            .fold(0.0, f64::max)
+    };
+    for strategy in [Lipschitz::Gp, Lipschitz::Lp] {
+        let shape = SMALL;
+        let c = case(shape, 20, 3, strategy);
+        let w = weights(&c.params, Net::Critic, shape);
+        let w32: Vec<Vec<f32>> = w.iter().map(|v| to32(v)).collect();
+        let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(&c.mix.eps));
+        let (real32, fake32, eps32) = (to32(&real), to32(&fake), to32(&eps));
+        let exact = hand_written(&c, strategy);
+        let reference = serial(Precision::Bf16, || hand_written(&c, strategy));
+        let (stats, grads) = serial(Precision::Bf16, || {
+            let slices: Vec<&[f32]> = w32.iter().map(|v| v.as_slice()).collect();
+            let batch = StepBatch {
+                real: &real32,
+                fake: &fake32,
+                eps: &eps32,
+                eps2: None,
+            };
+            let mut step = CriticStep::<f32>::new(shape).unwrap();
+            let stats = step.step(&slices, &batch, strategy, 10.0).unwrap();
+            (stats, step.grads().to_vec())
+        });
+        let what = format!("{strategy:?}");
+        assert!(rel(stats.loss, reference.0.loss) < 1e-4, "{what} loss");
+        assert!(
+            rel(stats.penalty, reference.0.penalty) < 1e-4,
+            "{what} penalty"
+        );
+        let (n, r) = (stats.grad_norm.unwrap(), reference.0.grad_norm.unwrap());
+        assert!(rel(n, r) < 1e-4, "{what} |grad|");
+        let err = worst(&grads, &reference.1);
+        assert!(
+            err < 1e-3,
+            "{what}: a gradient differs by {err:.2e} relative"
+        );
+        // The rounding is real: the rounded reference is not the exact step.
+        let cost = worst(&to32_all(&reference.1), &exact.1);
+        assert!(cost > 1e-4, "{what}: rounding changed nothing ({cost:.2e})");
+        eprintln!(
+            "{what}: bf16 step vs its rounded reference {err:.1e}; vs the exact step: loss {:.1e}, \
+             penalty {:.1e}, worst gradient tensor {:.1e}",
+            rel(stats.loss, exact.0.loss),
+            rel(stats.penalty, exact.0.penalty),
+            worst(&grads, &exact.1)
+        );
+    }
+    // The generator's forward and backward passes alike.
+    let shape = SMALL;
+    let (_, params, z, seed_grad) = generator_case(shape, 20, 5);
+    let w = weights(&params, Net::Generator, shape);
+    let w32: Vec<Vec<f32>> = w.iter().map(|v| to32(v)).collect();
+    let reference = serial(Precision::Bf16, || {
+        hand_written_generator(shape, &params, &z, &seed_grad)
+    });
+    let grads = serial(Precision::Bf16, || {
+        let slices: Vec<&[f32]> = w32.iter().map(|v| v.as_slice()).collect();
+        let mut step = GeneratorStep::<f32>::new(shape);
+        step.forward(&slices, &to32(&flat(&z))).unwrap();
+        step.backward(&slices, &to32(&flat(&seed_grad))).unwrap();
+        step.grads().to_vec()
+    });
+    let err = worst(&grads, &reference.1);
+    assert!(
+        err < 1e-3,
+        "generator: a gradient differs by {err:.2e} relative"
+    );
+}
+
+/// f64 gradients as f32.
+fn to32_all(g: &[Vec<f64>]) -> Vec<Vec<f32>> {
+    g.iter()
+        .map(|v| v.iter().map(|&x| x as f32).collect())
+        .collect()
+}

@@ -7,6 +7,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use textgan::device::DeviceChoice;
+use textgan::kernels::Precision;
 use textgan::model::penalty::Lipschitz;
 use textgan::model::CriticNorm;
 use textgan::train::checkpoint::Which;
@@ -35,7 +36,14 @@ macro_rules! choice {
         }
     )*};
 }
-choice!(Preset, Lipschitz, CriticNorm, DeviceChoice, Which);
+choice!(
+    Preset,
+    Lipschitz,
+    CriticNorm,
+    DeviceChoice,
+    Which,
+    Precision
+);
 
 /// The parser of a [`Choice`] flag: its names, each with its help, as clap's possible values.
 pub fn choice<T: Choice>() -> impl TypedValueParser<Value = T> {
@@ -131,6 +139,9 @@ pub struct BenchArgs {
     /// Timed generator iterations (medians are reported)
     #[arg(long, default_value_t = 5)]
     pub iters: usize,
+    /// Inputs of the hand-written step's matrix products (bf16: AVX-512 BF16 CPUs)
+    #[arg(long, value_parser = choice::<Precision>(), default_value = "f32")]
+    pub precision: Precision,
     /// Train the critic through candle's autograd instead of the hand-written CPU step
     #[arg(long)]
     pub autograd: bool,
@@ -432,6 +443,10 @@ pub struct HyperArgs {
     /// the average [default: from preset]
     #[arg(long, value_name = "DECAY", allow_hyphen_values = true)]
     pub ema: Option<f64>,
+    /// Inputs of the hand-written step's matrix products: bf16 (AVX-512 BF16 CPUs; f32
+    /// elsewhere, said at the start) or f32; may change on --resume [default: from preset]
+    #[arg(long, value_parser = choice::<Precision>())]
+    pub precision: Option<Precision>,
     /// Penalty weight λ of gp, lp and fd [default: 10]
     #[arg(long, allow_hyphen_values = true)]
     pub lambda: Option<f64>,
@@ -473,6 +488,7 @@ impl HyperArgs {
             beta2: self.beta2,
             lr_decay: self.lr_decay,
             ema: self.ema,
+            precision: self.precision,
             lambda: self.lambda,
             clip: self.clip,
             critic_norm: self.critic_norm,

@@ -197,6 +197,7 @@ fn bench(a: args::BenchArgs) -> Result<u8> {
         warmup: a.warmup,
         iters: a.iters,
         autograd: a.autograd,
+        precision: a.precision,
     };
     // One width and one strategy run here; anything more is a suite of child processes.
     let dims = match a.dim {

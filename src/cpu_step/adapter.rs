@@ -9,7 +9,7 @@ use super::generator::GeneratorStep;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::kernels::{self, host_slice};
+use crate::kernels::{self, host_slice, Precision};
 use crate::model::params::Params;
 use crate::model::penalty::{CriticStats, Lipschitz, Mix};
 use crate::model::schema::{Net, Schema};
@@ -46,6 +46,8 @@ struct Shard {
 /// of a split product's time went to handing work between threads.
 pub struct HandWritten {
     shards: Vec<Shard>,
+    /// The products' input precision, as this CPU runs it.
+    precision: Precision,
     /// The summed gradients (with more than one shard), in schema order.
     critic_sum: Vec<Vec<f32>>,
     generator_sum: Vec<Vec<f32>>,
@@ -97,6 +99,7 @@ impl HandWritten {
         gen_params: &Params,
         critic_params: &Params,
         shards: usize,
+        precision: Precision,
     ) -> Result<Self> {
         let shards = (0..shards.max(1))
             .map(|_| {
@@ -110,9 +113,15 @@ impl HandWritten {
             critic_order: critic_params.positions(&Schema::of(Net::Critic, &shape))?,
             generator_order: gen_params.positions(&Schema::of(Net::Generator, &shape))?,
             shards,
+            precision: precision.on_this_cpu().0,
             critic_sum: Vec::new(),
             generator_sum: Vec::new(),
         })
+    }
+
+    /// The precision the products run in (bf16 only where the CPU has it).
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// The critic's gradient of the last [`critic_step`](Self::critic_step), in schema order.
@@ -169,9 +178,10 @@ impl HandWritten {
             ));
         }
         let (per, nz, n) = (real.len() / b, z.len() / b, self.shards.len());
+        let precision = self.precision;
         let run = |i: usize, shard: &mut Shard| {
             let r = shard_range(b, n, i);
-            kernels::serial(|| {
+            kernels::serial(precision, || {
                 let fake = shard.generator.forward(&gw, &z[r.start * nz..r.end * nz])?;
                 let batch = StepBatch {
                     real: &real[r.start * per..r.end * per],
@@ -227,14 +237,14 @@ impl HandWritten {
         let z = z.contiguous()?;
         let (zs, zl) = z.storage_and_layout();
         let z = host_slice(&zs, zl)?;
-        let n = self.shards.len();
+        let (n, precision) = (self.shards.len(), self.precision);
         let nz = noise_width(z.len(), &self.shards[0])?;
         let b = z.len() / nz;
         // ∂(−mean D(G(z)))/∂G(z) = −∇ₓD/B, B the whole batch's size.
         let scale = -1.0 / b as f32;
         let run = |i: usize, shard: &mut Shard| {
             let r = shard_range(b, n, i);
-            kernels::serial(|| {
+            kernels::serial(precision, || {
                 let probs = shard.generator.forward(&gw, &z[r.start * nz..r.end * nz])?;
                 let (scores, input_grad) = shard.critic.scores_and_input_grad(&cw, probs)?;
                 let sum = scores.iter().map(|&s| s as f64).sum::<f64>();
@@ -264,7 +274,7 @@ impl HandWritten {
 /// The noise width of `shard`'s generator, checked against a noise batch of `len` values.
 fn noise_width(len: usize, shard: &Shard) -> Result<usize> {
     let nz = shard.generator.noise_dim();
-    if len == 0 || len % nz != 0 {
+    if len == 0 || !len.is_multiple_of(nz) {
         return Err(Error::Runtime(
             "generator step: noise of the wrong size".into(),
         ));

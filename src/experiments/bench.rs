@@ -13,6 +13,7 @@ use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::kernels::Precision;
 use crate::model::penalty::Lipschitz;
 use crate::model::ModelShape;
 use crate::train::presets::Preset;
@@ -38,6 +39,8 @@ pub struct BenchOptions {
     pub iters: usize,
     /// Train the critic through candle's autograd instead of the hand-written step.
     pub autograd: bool,
+    /// The hand-written step's matrix-product inputs.
+    pub precision: Precision,
 }
 
 /// What one configuration measured. Times are medians over the timed iterations.
@@ -50,7 +53,7 @@ pub struct BenchResult {
     pub vocab: usize,
     pub seq_len: usize,
     pub lipschitz: String,
-    /// "hand-written" or "autograd".
+    /// "hand-written", "hand-written bf16" (bf16 products) or "autograd".
     pub critic_engine: String,
     pub threads: usize,
     /// Seconds per critic step (generator forward for its fake batch included).
@@ -181,6 +184,7 @@ pub fn time_one(opts: &BenchOptions, device: &Device) -> Result<BenchResult> {
         critic_iters: Some(opts.critic_iters),
         batch: Some(opts.batch),
         lipschitz: Some(opts.lipschitz),
+        precision: Some(opts.precision),
         ..TrainOptions::default()
     };
     let (config, corpus, vocab) = start::new_run(&train, device)?;
@@ -223,10 +227,10 @@ pub fn time_one(opts: &BenchOptions, device: &Device) -> Result<BenchResult> {
         vocab: shape.vocab,
         seq_len: shape.seq_len,
         lipschitz: opts.lipschitz.name().to_string(),
-        critic_engine: if trainer.hand_written() {
-            "hand-written"
-        } else {
-            "autograd"
+        critic_engine: match trainer.precision() {
+            None => "autograd",
+            Some(Precision::F32) => "hand-written",
+            Some(Precision::Bf16) => "hand-written bf16",
         }
         .to_string(),
         threads: rayon::current_num_threads(),
@@ -263,6 +267,7 @@ pub fn suite(
                 .args(["--lipschitz", strategy.name()])
                 .args(["--warmup", &base.warmup.to_string()])
                 .args(["--iters", &base.iters.to_string()])
+                .args(["--precision", base.precision.name()])
                 .arg("--json");
             if base.autograd {
                 cmd.arg("--autograd");

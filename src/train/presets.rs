@@ -1,6 +1,7 @@
 //! Named bundles of hyper-parameters (`--preset`), and the default of every setting a new run
 //! does not set: the one place a default lives. Explicit flags override a preset.
 
+use crate::kernels::Precision;
 use serde::{Deserialize, Serialize};
 
 use crate::model::penalty::{Lipschitz, CLIP, LAMBDA};
@@ -44,6 +45,8 @@ pub struct PresetValues {
     pub lr_decay: u64,
     /// Decay of the generator's weight average (0: none).
     pub ema: f64,
+    /// The hand-written step's matrix-product inputs.
+    pub precision: Precision,
     pub lipschitz: Lipschitz,
     /// Penalty weight λ (gp, lp, fd) and clipping bound c (clip): the paper's for both presets.
     pub lambda: f64,
@@ -73,6 +76,7 @@ impl Preset {
                 betas: (0.5, 0.9),
                 lr_decay: 0,
                 ema: 0.0,
+                precision: Precision::F32,
                 lipschitz: Lipschitz::Gp,
                 lambda: LAMBDA,
                 clip: CLIP,
@@ -91,6 +95,7 @@ impl Preset {
                 betas: (0.5, 0.9),
                 lr_decay: 2000,
                 ema: 0.999,
+                precision: Precision::F32,
                 lipschitz: Lipschitz::Gp,
                 lambda: LAMBDA,
                 clip: CLIP,
@@ -129,6 +134,10 @@ impl Preset {
         let ema = match v.ema {
             0.0 => String::new(),
             b => format!(", generator weight average {b}"),
+        };
+        let ema = match v.precision {
+            Precision::F32 => ema,
+            p => format!("{ema}, {} products", p.name()),
         };
         format!(
             "dim {}, {} residual blocks, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{ema}",

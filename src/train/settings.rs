@@ -12,6 +12,7 @@ use super::presets::{
     Preset, DEFAULT_EVAL_EVERY, DEFAULT_ITERS, DEFAULT_SAVE_EVERY, DEFAULT_SEED, MAX_VOCAB,
 };
 use crate::error::{Error, Result};
+use crate::kernels::Precision;
 use crate::model::penalty::{Lipschitz, CLIP};
 use crate::model::{
     CriticNorm, ModelShape, BATCH_NORM_REFUSED, MAX_DIM, MAX_RES_BLOCKS, MAX_VOCAB_LIMIT,
@@ -42,6 +43,8 @@ pub struct TrainOptions {
     pub lr_decay: Option<u64>,
     /// Decay of the generator's weight average; 0 turns it off.
     pub ema: Option<f64>,
+    /// The hand-written step's matrix-product inputs (may change on resume: weights are f32).
+    pub precision: Option<Precision>,
     pub lipschitz: Option<Lipschitz>,
     pub lambda: Option<f64>,
     pub clip: Option<f64>,
@@ -127,6 +130,7 @@ impl TrainOptions {
             optim_critic: with_lr(self.lr_critic, lr_critic),
             lr_decay: self.lr_decay.unwrap_or(lr_decay),
             ema: self.ema.unwrap_or(p.ema),
+            precision: self.precision.unwrap_or(p.precision),
             seed: self.seed.unwrap_or(DEFAULT_SEED),
             iters: self.iters.unwrap_or(DEFAULT_ITERS),
             minutes: self.minutes,
@@ -220,6 +224,7 @@ impl TrainOptions {
         }
         set(&mut config.lr_decay, self.lr_decay);
         set(&mut config.ema, self.ema);
+        set(&mut config.precision, self.precision);
         set(&mut config.batch, self.batch);
         set(&mut config.critic_iters, self.critic_iters);
         set(&mut config.save_every, self.save_every);
@@ -279,6 +284,10 @@ pub struct RunConfig {
     /// use the averaged generator.
     #[serde(default)]
     pub ema: f64,
+    /// The hand-written step's matrix-product inputs, as asked (bf16 runs f32 on a CPU
+    /// without AVX-512 BF16; the trainer says so). Runs from before this setting: f32.
+    #[serde(default)]
+    pub precision: Precision,
     pub seed: u64,
     /// Total generator iterations of the run.
     pub iters: u64,

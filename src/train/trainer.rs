@@ -18,6 +18,7 @@ use crate::data::batches::{self, DataOrder};
 use crate::data::corpus::{Corpus, SEQ_LEN};
 use crate::data::vocab::Vocab;
 use crate::error::{Error, Result};
+use crate::kernels::Precision;
 use crate::model::autograd::critic::Critic;
 use crate::model::autograd::generator::Generator;
 use crate::model::params::{Params, Store};
@@ -128,7 +129,13 @@ impl Trainer {
                 None => {
                     // One shard of the batch per thread of the pool (`--threads`).
                     let shards = rayon::current_num_threads().min(config.batch);
-                    let hw = HandWritten::new(config.model, &gen_params, &critic_params, shards)?;
+                    let hw = HandWritten::new(
+                        config.model,
+                        &gen_params,
+                        &critic_params,
+                        shards,
+                        config.precision,
+                    )?;
                     (Some(hw), None)
                 }
                 Some(why) => (None, Some(why.to_string())),
@@ -265,11 +272,21 @@ impl Trainer {
         self.hand_written.is_some()
     }
 
-    /// Which execution path trains this run, and why when it is not the faster one.
+    /// The hand-written step's product precision as this CPU runs it; `None` on autograd.
+    pub fn precision(&self) -> Option<Precision> {
+        self.hand_written.as_ref().map(HandWritten::precision)
+    }
+
+    /// Which execution path trains this run, and why when it is not the faster one (or not
+    /// in the precision asked for).
     pub fn engine(&self) -> String {
-        match &self.autograd_reason {
-            None => "hand-written CPU step".into(),
-            Some(why) => format!("autograd ({why})"),
+        match (&self.autograd_reason, self.precision()) {
+            (Some(why), _) => format!("autograd ({why})"),
+            (None, Some(Precision::Bf16)) => "hand-written CPU step, bf16 products".into(),
+            (None, _) => match self.config.precision.on_this_cpu().1 {
+                Some(why) => format!("hand-written CPU step, f32 products ({why})"),
+                None => "hand-written CPU step".into(),
+            },
         }
     }
 
@@ -420,7 +437,7 @@ impl Trainer {
             let stats = self.train_iteration()?;
             sink(Event::Step(stats));
             let resample = control.take_resample_request();
-            let due = self.iteration % PREVIEW_EVERY == 0
+            let due = self.iteration.is_multiple_of(PREVIEW_EVERY)
                 && self.elapsed_secs - previewed_at >= PREVIEW_SECS;
             if self.previews && (resample || due) {
                 self.send_preview(resample, sink)?;
@@ -431,10 +448,11 @@ impl Trainer {
                 .first()
                 .is_some_and(|&t| self.elapsed_secs >= t);
             self.eval_marks.retain(|&t| self.elapsed_secs < t);
-            if self.iteration % self.config.eval_every == 0 || marked {
+            if self.iteration.is_multiple_of(self.config.eval_every) || marked {
                 self.record_eval(sink)?;
             }
-            if self.iteration % self.config.save_every == 0 || control.take_save_request() {
+            if self.iteration.is_multiple_of(self.config.save_every) || control.take_save_request()
+            {
                 self.save_and_report(sink)?;
                 saved_at = self.iteration;
             }

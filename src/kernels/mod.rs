@@ -5,6 +5,56 @@
 //! passes in between. Rows are `(sample, position)` pairs, columns are channels.
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub mod bf16;
+mod mat;
+
+pub use mat::Mat;
+
+/// `--precision`: the element type of the matrix products' inputs in the hand-written step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// f32 operands (the `gemm` crate).
+    #[default]
+    F32,
+    /// bf16 operands, f32 sums ([`bf16`]): AVX-512 BF16 CPUs; f32 elsewhere.
+    Bf16,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 2] = [Precision::F32, Precision::Bf16];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+
+    /// What the choice means, for help texts.
+    pub fn help(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32 matrix products",
+            Precision::Bf16 => {
+                "Matrix products on bf16-rounded inputs with f32 sums (CPUs with AVX-512 BF16; \
+                 f32 elsewhere). Weights, optimiser, losses and the penalty's norms stay f32"
+            }
+        }
+    }
+
+    /// What this CPU runs when asked for `self`, and why it differs if it does.
+    pub fn on_this_cpu(self) -> (Precision, Option<&'static str>) {
+        match self {
+            Precision::Bf16 if !bf16::available() => (
+                Precision::F32,
+                Some("this CPU has no AVX-512 BF16 (or TEXTGAN_NO_BF16 is set): f32 products"),
+            ),
+            p => (p, None),
+        }
+    }
+}
 
 /// The element types the kernels run on (f32 for training, f64 for gradient checks).
 pub trait Real:
@@ -39,55 +89,44 @@ pub fn host_slice<'a, T: Real>(
     Ok(&cpu.as_slice::<T>()?[from..to])
 }
 
-/// A matrix in a slice: `rows × cols`, element `(i, j)` at `i·rs + j·cs`.
-#[derive(Clone, Copy)]
-pub struct Mat<'a, T> {
-    data: &'a [T],
-    rows: usize,
-    cols: usize,
-    rs: usize,
-    cs: usize,
-}
-
-impl<'a, T> Mat<'a, T> {
-    /// The first `rows × cols` elements of `data`, row-major.
-    pub fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
-        assert!(data.len() >= rows * cols, "matrix larger than its slice");
-        Mat {
-            data,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-        }
-    }
-
-    /// The transpose (no copy: the strides swap).
-    pub fn t(self) -> Self {
-        Mat {
-            rows: self.cols,
-            cols: self.rows,
-            rs: self.cs,
-            cs: self.rs,
-            ..self
-        }
-    }
-}
-
 thread_local! {
     /// Set while this thread runs one shard of a step that others run beside it.
     static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set while this thread's f32 products take bf16 inputs.
+    static BF16: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Run `f` with every kernel on this thread single-threaded. The hand-written step splits
-/// its batch into one shard per thread ([`crate::cpu_step::adapter`]); each shard's many small
-/// products and passes then run start to end on one thread instead of being handed between
-/// threads a few microseconds at a time.
-pub fn serial<R>(f: impl FnOnce() -> R) -> R {
-    let before = SERIAL.with(|s| s.replace(true));
+/// Run `f` with every kernel on this thread single-threaded, and its f32 matrix products in
+/// `precision` (bf16 only where [`bf16::available`]). The hand-written step splits its batch
+/// into one shard per thread ([`crate::cpu_step::adapter`]); each shard's many small products
+/// and passes then run start to end on one thread instead of being handed between threads a
+/// few microseconds at a time.
+pub fn serial<R>(precision: Precision, f: impl FnOnce() -> R) -> R {
+    let bf16 = precision.on_this_cpu().0 == Precision::Bf16;
+    let before = (
+        SERIAL.with(|s| s.replace(true)),
+        BF16.with(|s| s.replace(bf16)),
+    );
     let out = f();
-    SERIAL.with(|s| s.set(before));
+    SERIAL.with(|s| s.set(before.0));
+    BF16.with(|s| s.set(before.1));
     out
+}
+
+/// `m` as a matrix of f32 when `T` is f32.
+fn as_f32<T: Real>(m: Mat<'_, T>) -> Option<Mat<'_, f32>> {
+    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<f32>() {
+        return None;
+    }
+    // SAFETY: T is f32 (same type, same layout).
+    let data = unsafe { std::slice::from_raw_parts(m.data.as_ptr() as *const f32, m.data.len()) };
+    Some(Mat {
+        data,
+        rows: m.rows,
+        cols: m.cols,
+        rs: m.rs,
+        cs: m.cs,
+    })
 }
 
 /// Whether work of `len` elements is worth splitting across rayon's pool here.
@@ -114,13 +153,44 @@ pub fn matmul<T: Real>(dst: &mut [T], a: Mat<T>, b: Mat<T>, scale: T, accumulate
     // The last element each operand reads must lie inside its slice (the `gemm` call is unsafe).
     let last = |x: &Mat<T>| (x.rows - 1) * x.rs + (x.cols - 1) * x.cs;
     assert!(last(&a) < a.data.len() && last(&b) < b.data.len());
+    if BF16.with(std::cell::Cell::get) {
+        if let (Some(a), Some(b)) = (as_f32(a), as_f32(b)) {
+            // SAFETY: T is f32 (checked by `as_f32`); the slice is `dst` itself.
+            let dst =
+                unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut f32, dst.len()) };
+            let scale = scale.to_f32().unwrap_or(f32::NAN);
+            return bf16::matmul(dst, a, b, scale, accumulate);
+        }
+        // f64 (the tests' reference): the same products on inputs rounded to bf16 (through
+        // f32, as the f32 path rounds them), summed in f64.
+        let (ra, rb) = (rounded_to_bf16(a), rounded_to_bf16(b));
+        let (a, b) = (Mat::new(&ra, a.rows, a.cols), Mat::new(&rb, b.rows, b.cols));
+        return gemm_call(dst, a, b, scale, accumulate);
+    }
+    gemm_call(dst, a, b, scale, accumulate)
+}
+
+/// The elements of `m`, row-major, each rounded to bf16 and back.
+fn rounded_to_bf16<T: Real>(m: Mat<T>) -> Vec<T> {
+    let round = |v: T| {
+        let r = bf16::from_bf16(bf16::to_bf16(v.to_f32().unwrap_or(f32::NAN)));
+        T::from(r).unwrap_or_else(T::nan)
+    };
+    (0..m.rows)
+        .flat_map(|i| (0..m.cols).map(move |j| round(m.data[i * m.rs + j * m.cs])))
+        .collect()
+}
+
+/// [`matmul`] by the `gemm` crate, once its arguments are checked.
+fn gemm_call<T: Real>(dst: &mut [T], a: Mat<T>, b: Mat<T>, scale: T, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
     let threads = rayon::current_num_threads();
     let parallelism = if threads > 1 && m * n * k >= 1 << 15 && !SERIAL.with(std::cell::Cell::get) {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: every index the product touches is in bounds (checked above), `dst` is not
+    // SAFETY: every index the product touches is in bounds (checked by `matmul`), `dst` is not
     // aliased by `a` or `b` (a `&mut` and two `&`), and T is f32 or f64.
     unsafe {
         gemm::gemm(
