@@ -8,6 +8,11 @@
 # that accepts --corpus --dim --critic-iters --threads --warmup --iters (and --bf16) and ends
 # its output with a JSON line holding median_iter_s and peak_rss_mb. Run on a quiet machine:
 # another busy process can double a 2-thread timing.
+#
+# Environment: BF16=1 also times PyTorch's bf16 autocast; PRECISION=bf16 also times textgan's
+# bf16 products (`--precision bf16`); RES_BLOCKS (default 5) and CRITIC_ITERS (default 10) set
+# the shape, e.g. `RES_BLOCKS=3 CRITIC_ITERS=5 … 32` for the `cpu` preset's step; TEXTGAN the
+# binary (default: `cargo build --release` and the binary cargo reports).
 set -euo pipefail
 python=${1:?usage: $0 PYTHON TORCH_SCRIPT [ROUNDS] [DIMS...]}
 script=${2:?usage: $0 PYTHON TORCH_SCRIPT [ROUNDS] [DIMS...]}
@@ -17,20 +22,36 @@ dims=("$@")
 [ ${#dims[@]} -gt 0 ] || dims=(128 512)
 corpus=corpora/wordnet.txt
 threads=$(nproc)
-bin=target/release/textgan
-[ -x "$bin" ] || cargo build --release
+blocks=${RES_BLOCKS:-5}
+critic=${CRITIC_ITERS:-10}
+if [ -n "${TEXTGAN:-}" ]; then
+  bin=$TEXTGAN
+else
+  # Where cargo put it (CARGO_TARGET_DIR and profiles respected).
+  bin=$(cargo build --release --message-format=json-render-diagnostics 2>/dev/null \
+    | python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "textgan":
+        print(m["executable"])' | tail -1)
+fi
 log=$(mktemp)
 for dim in "${dims[@]}"; do
   # Fewer iterations at the paper's width: one takes half a minute on two cores.
   if [ "$dim" -ge 512 ]; then warm=1; iters=3; else warm=2; iters=7; fi
   for round in $(seq "$rounds"); do
     echo "dim $dim round $round/$rounds" >&2
-    "$bin" bench --corpus "$corpus" --dim "$dim" --critic-iters 10 --warmup "$warm" --iters "$iters" --json \
+    shape=(--corpus "$corpus" --dim "$dim" --res-blocks "$blocks" --critic-iters "$critic")
+    "$bin" bench "${shape[@]}" --warmup "$warm" --iters "$iters" --json \
       | sed "s/^/textgan $dim /" >>"$log"
-    "$python" "$script" --corpus "$corpus" --dim "$dim" --critic-iters 10 \
+    if [ "${PRECISION:-f32}" = bf16 ]; then
+      "$bin" bench "${shape[@]}" --warmup "$warm" --iters "$iters" --json --precision bf16 \
+        | sed "s/^/textgan-bf16 $dim /" >>"$log"
+    fi
+    "$python" "$script" "${shape[@]}" \
       --threads "$threads" --warmup "$warm" --iters "$((warm + iters))" | tail -1 | sed "s/^/pytorch $dim /" >>"$log"
     if [ "${BF16:-0}" = 1 ]; then
-      "$python" "$script" --corpus "$corpus" --dim "$dim" --critic-iters 10 --threads "$threads" \
+      "$python" "$script" "${shape[@]}" --threads "$threads" \
         --warmup "$warm" --iters "$((warm + iters))" --bf16 | tail -1 | sed "s/^/pytorch-bf16 $dim /" >>"$log"
     fi
   done

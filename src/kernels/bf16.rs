@@ -171,7 +171,8 @@ mod x86 {
             let add = accumulate || block > 0;
             for m0 in (0..m).step_by(MC) {
                 let mc = MC.min(m - m0);
-                unsafe { pack_a(&a, m0, mc, k0, k1, kcp, pa) };
+                // Where pair `p` of row `i` is in `pa`: `i·ars + p·aps`.
+                let (ars, aps) = unsafe { pack_a(&a, m0, mc, k0, k1, kcp, pa) };
                 for panel in 0..panels {
                     let j0 = panel * NR;
                     let nc = NR.min(n - j0);
@@ -179,19 +180,21 @@ mod x86 {
                     let mut r = 0;
                     while r < mc {
                         let rows = MR.min(mc - r);
-                        let ap = pa[r * kcp..(r + rows) * kcp].as_ptr();
+                        let ap = pa[r * ars..].as_ptr();
                         let c = &mut dst[(m0 + r) * n + j0..];
                         assert!(c.len() >= (rows - 1) * n + nc);
                         let c = c.as_mut_ptr();
                         let t = Tile {
                             kcp,
+                            ars,
+                            aps,
                             ldc: n,
                             nc,
                             scale,
                             add,
                         };
-                        // SAFETY: `ap` holds `rows × kcp` pairs, `bp` `kcp × NR`, and C the
-                        // `rows` rows of `nc` columns asserted above.
+                        // SAFETY: `ap` holds `rows × kcp` pairs at strides (ars, aps), `bp`
+                        // `kcp × NR`, and C the `rows` rows of `nc` columns asserted above.
                         unsafe {
                             match rows {
                                 12 => kernel::<12>(ap, bp, c, t),
@@ -215,11 +218,13 @@ mod x86 {
         }
     }
 
-    /// What the microkernel writes: `kcp` k-pairs, C's row stride, its valid columns (≤ 32),
-    /// α, and whether C is added to.
+    /// What the microkernel computes: `kcp` k-pairs, A's strides between rows and between
+    /// pairs, C's row stride, its valid columns (≤ 32), α, and whether C is added to.
     #[derive(Clone, Copy)]
     struct Tile {
         kcp: usize,
+        ars: usize,
+        aps: usize,
         ldc: usize,
         nc: usize,
         scale: f32,
@@ -239,7 +244,7 @@ mod x86 {
                 )
             };
             for (r, acc) in acc.iter_mut().enumerate() {
-                let pair = unsafe { *a.add(r * t.kcp + p) } as i32;
+                let pair = unsafe { *a.add(r * t.ars + p * t.aps) } as i32;
                 let ar: __m512bh = unsafe { std::mem::transmute(_mm512_set1_epi32(pair)) };
                 acc[0] = _mm512_dpbf16_ps(acc[0], ar, b0);
                 acc[1] = _mm512_dpbf16_ps(acc[1], ar, b1);
@@ -266,7 +271,9 @@ mod x86 {
         }
     }
 
-    /// Rows `m0..m0 + mc` of A, columns `k0..k1`, as `mc × kcp` bf16 pairs (zero past `k1`).
+    /// Rows `m0..m0 + mc` of A, columns `k0..k1`, as `mc × kcp` bf16 pairs (zero past `k1`),
+    /// row by row, or pair by pair for a transposed A (whose rows are then adjacent); returns
+    /// the strides between rows and between pairs.
     #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
     unsafe fn pack_a(
         a: &Mat<f32>,
@@ -276,7 +283,7 @@ mod x86 {
         k1: usize,
         kcp: usize,
         pa: &mut Vec<u32>,
-    ) {
+    ) -> (usize, usize) {
         pa.clear();
         pa.resize(mc * kcp, 0);
         let kn = k1 - k0;
@@ -303,8 +310,8 @@ mod x86 {
                 }
             }
         } else if a.rs == 1 {
-            // Columns contiguous along the rows: two columns make the pairs of 16 rows.
-            let mut tmp = [0u32; 16];
+            // Columns contiguous along the rows: two columns make the pairs of 16 rows, stored
+            // pair by pair.
             for i0 in (0..mc).step_by(16) {
                 let rows = 16.min(mc - i0);
                 for p in 0..kcp {
@@ -315,13 +322,14 @@ mod x86 {
                         )
                     };
                     let v = pairs(x, y, idx);
-                    // SAFETY: 64 bytes into a 64-byte array.
-                    unsafe { std::ptr::write_unaligned(tmp.as_mut_ptr() as *mut __m512i, v) };
-                    for (j, &t) in tmp[..rows].iter().enumerate() {
-                        pa[(i0 + j) * kcp + p] = t;
-                    }
+                    let out = &mut pa[p * mc + i0..p * mc + i0 + rows];
+                    // SAFETY: `rows` u32 into a slice of that length.
+                    unsafe {
+                        _mm512_mask_storeu_epi32(out.as_mut_ptr() as *mut i32, lanes(rows), v)
+                    };
                 }
             }
+            return (1, mc);
         } else {
             for i in 0..mc {
                 for p in 0..kn.div_ceil(2) {
@@ -335,6 +343,7 @@ mod x86 {
                 }
             }
         }
+        (kcp, 1)
     }
 
     /// Rows `k0..k1` of B as panels of `NR` columns, `kcp` interleaved pairs each (zero past
