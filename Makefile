@@ -1,9 +1,10 @@
 # textgan — the two set-up commands of the README.
 CARGO ?= cargo
-BIN := target/release/textgan
+# The release binary wherever cargo puts it (CARGO_TARGET_DIR, build.target-dir respected).
+BIN := $(CARGO) run --release --quiet --
 DEMO_MINUTES ?= 5
 
-.PHONY: demo test build lint clean-demo
+.PHONY: demo test build install lint clean-demo
 
 build:
 	$(CARGO) build --release
@@ -18,6 +19,10 @@ demo: build
 
 test:
 	$(CARGO) test
+
+# `textgan` on the PATH: cargo installs it into ~/.cargo/bin (or $$CARGO_INSTALL_ROOT/bin).
+install:
+	$(CARGO) install --locked --path .
 
 lint:
 	$(CARGO) fmt --check

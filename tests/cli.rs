@@ -260,16 +260,39 @@ fn training_writes_the_run_directory_and_generate_reads_it() {
     );
 
     // eval scores the model against the corpus it was trained on.
-    let e = textgan(&["eval", "--model", r, "-n", "64", "--json"], tmp.path());
+    let e = textgan(
+        &["eval", "--model", r, "-n", "64", "--format", "json"],
+        tmp.path(),
+    );
     assert_success(&e);
     let report: serde_json::Value = serde_json::from_slice(&e.stdout).expect("one JSON object");
     assert_eq!(report["n_samples"], 64);
-    for key in ["js1", "js2", "js3", "js4", "unique_rate", "novelty"] {
+    // The JSD under `js` (JSD-1..4), the key metrics.jsonl uses.
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
+    assert_eq!(first["js"].as_array().map(Vec::len), Some(4), "{first}");
+    assert_eq!(report["js"].as_array().map(Vec::len), Some(4), "{report}");
+    for v in report["js"].as_array().unwrap() {
+        assert!((0.0..=1.0).contains(&v.as_f64().unwrap()), "{report}");
+    }
+    for key in ["unique_rate", "novelty"] {
         let v = report[key].as_f64().unwrap_or(-1.0);
         assert!((0.0..=1.0).contains(&v), "{key}: {report}");
     }
     // An untrained-ish model is far from the corpus, real held-out text is close.
-    assert!(report["js4"].as_f64() > report["floor"]["js4"].as_f64());
+    assert!(report["js"][3].as_f64() > report["floor"]["js"][3].as_f64());
+    // The older spelling still works: the same object (the JSD sums run in hash order, so
+    // their last bits may differ from one process to the next).
+    let old = textgan(&["eval", "--model", r, "-n", "64", "--json"], tmp.path());
+    let old: serde_json::Value = serde_json::from_slice(&old.stdout).expect("one JSON object");
+    assert_eq!(old["examples"], report["examples"]);
+    for i in 0..4 {
+        let (a, b) = (
+            old["js"][i].as_f64().unwrap(),
+            report["js"][i].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 1e-12, "{old} vs {report}");
+    }
     let table = textgan(&["eval", "--model", r, "-n", "64"], tmp.path());
     assert_success(&table);
     let table = String::from_utf8(table.stdout).unwrap();
@@ -316,7 +339,8 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     );
     let out = train_tiny(&split, &["--iters", "4", "--resume"]);
     assert_success(&out);
-    let log = String::from_utf8_lossy(&out.stdout);
+    // The text log is progress: on stderr.
+    let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("resuming"), "{log}");
     assert!(
         train_tiny(&whole, &[&["--iters", "4"], &averaged[..]].concat())
@@ -598,6 +622,16 @@ fn plain_mode_speaks_json_lines_or_stays_quiet() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // The text log is progress, not data: all of it on stderr, nothing on stdout.
+    let out = train_tiny(&tmp.path().join("c"), &["--iters", "1"]);
+    assert!(out.status.success());
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("iter") && log.contains("finished"), "{log}");
 }
 
 #[test]
@@ -606,7 +640,7 @@ fn minutes_budget_stops_training_and_saves() {
     let run = tmp.path().join("run");
     let out = train_tiny(&run, &["--minutes", "0.005"]);
     assert_success(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("(--minutes ran out)"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(--minutes ran out)"));
     let state = read_json(&run.join("state.json"));
     assert!(state["iteration"].as_u64().unwrap() >= 1);
     assert!(state["elapsed_secs"].as_f64().unwrap() >= 0.3);
@@ -827,14 +861,15 @@ fn sweep_trains_every_configuration_scores_the_marks_and_reuses_finished_runs() 
     let before: Vec<Vec<u8>> = results.iter().map(|f| stored(f)).collect();
     let again = sweep("0.02", "0.005,0.01", "0,1");
     assert_success(&again);
-    assert!(!String::from_utf8_lossy(&again.stdout).contains("iteration"));
+    // (Progress goes to stderr, results to stdout.)
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("iteration"));
     let after: Vec<Vec<u8>> = results.iter().map(|f| stored(f)).collect();
     assert!(before == after, "a reused result was rewritten");
     // A changed line trains again, and only that line.
     write_grid("--dim 12 --res-blocks 2 --batch 16 --critic-iters 1 --lr-critic 2e-3");
     let third = sweep("0.02", "0.005,0.01", "0,1");
     assert_success(&third);
-    let log = String::from_utf8_lossy(&third.stdout);
+    let log = String::from_utf8_lossy(&third.stderr);
     assert!(
         log.contains("[wider seed 0] stored result not reused: its line changed"),
         "{log}"
@@ -845,7 +880,7 @@ fn sweep_trains_every_configuration_scores_the_marks_and_reuses_finished_runs() 
     // So does a changed budget.
     let longer = sweep("0.025", "0.005,0.01", "0");
     assert_success(&longer);
-    let log = String::from_utf8_lossy(&longer.stdout);
+    let log = String::from_utf8_lossy(&longer.stderr);
     assert!(
         log.contains("[narrow seed 0] stored result not reused: its settings changed"),
         "{log}"
@@ -1070,7 +1105,7 @@ fn bf16_is_recorded_runs_f32_where_the_cpu_lacks_it_and_may_change_on_resume() {
     };
     let out = train(&["--iters", "1", "--precision", "bf16"], true);
     assert_success(&out);
-    let log = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
     assert!(
         log.contains("hand-written CPU step, f32 products (this CPU has no AVX-512 BF16"),
         "{log}"
@@ -1080,11 +1115,11 @@ fn bf16_is_recorded_runs_f32_where_the_cpu_lacks_it_and_may_change_on_resume() {
     let out = train(&["--iters", "2", "--resume", "--precision", "f32"], false);
     assert_success(&out);
     assert_eq!(read_json(&run.join("config.json"))["precision"], "f32");
-    let log = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("(hand-written CPU step)"), "{log}");
     let out = train(&["--iters", "3", "--resume", "--precision", "bf16"], false);
     assert_success(&out);
-    let log = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
     let expect = if textgan::kernels::bf16::available() {
         "hand-written CPU step, bf16 products"
     } else {
@@ -1094,4 +1129,44 @@ fn bf16_is_recorded_runs_f32_where_the_cpu_lacks_it_and_may_change_on_resume() {
     let out = train(&["--iters", "4", "--resume", "--precision", "f16"], false);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("f16"));
+}
+
+#[test]
+fn a_bare_textgan_prints_its_usage_to_stderr_and_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = textgan(&[], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Usage:") && stderr.contains("train"),
+        "{stderr}"
+    );
+    // Asking for help is not an error.
+    let out = textgan(&["--help"], tmp.path());
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn completions_are_printed_for_a_shell_and_an_unknown_shell_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = textgan(&["completions", "bash"], tmp.path());
+    assert_success(&out);
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        script.contains("_textgan") && script.contains("complete"),
+        "{script}"
+    );
+    for word in ["train", "generate", "--precision", "--threads"] {
+        assert!(script.contains(word), "{word} missing");
+    }
+    let out = textgan(&["completions", "zsh"], tmp.path());
+    assert_success(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("#compdef textgan"));
+    let out = textgan(&["completions", "tcsh"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
 }

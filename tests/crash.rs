@@ -192,9 +192,10 @@ fn a_save_that_fails_midway_keeps_the_previous_checkpoint() {
     assert!(train(&["--iters", "1"]).status.success());
     let generator = std::fs::read(run.join("generator.safetensors")).unwrap();
     let state = std::fs::read(run.join("state.json")).unwrap();
-    // Something in the way of the critic's new file: writing it fails, as on a full disk or a
-    // read-only directory, after the generator's new file was already written.
-    let blocker = run.join(".critic.safetensors.new.tmp");
+    // Something in the way of the critic's staged file (a directory where it goes): writing
+    // it fails, as on a full disk or a read-only directory, after the generator's staged file
+    // was already written. (A real full disk: the next test.)
+    let blocker = run.join("critic.safetensors.new");
     std::fs::create_dir(&blocker).unwrap();
     let out = train(&["--iters", "3", "--resume"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -250,4 +251,146 @@ fn divergence_stops_before_saving_anything_non_finite() {
         let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert!(v.iter().all(|x| x.is_finite()), "{name}");
     }
+}
+
+/// `train` on `run` with `extra` arguments, stderr captured.
+fn spawn_train(run: &Path, extra: &[&str]) -> Child {
+    let mut args = tiny_train(run);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    bin()
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("textgan starts")
+}
+
+/// The one `error:` line of a refused trainer.
+fn refusal(child: Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "the second trainer was not refused");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn a_run_directory_has_one_writer_and_a_killed_ones_lock_is_taken_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    // Two trainers started together on one new directory: one trains, the other is refused,
+    // naming it.
+    let a = spawn_train(&run, &["--iters", "1000000", "--force"]);
+    let b = spawn_train(&run, &["--iters", "1000000", "--force"]);
+    let started = Instant::now();
+    let (mut a, mut b) = (Some(a), Some(b));
+    let (loser, mut winner) = loop {
+        if a.as_mut().unwrap().try_wait().unwrap().is_some() {
+            break (a.take().unwrap(), b.take().unwrap());
+        }
+        if b.as_mut().unwrap().try_wait().unwrap().is_some() {
+            break (b.take().unwrap(), a.take().unwrap());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "neither was refused"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let message = refusal(loser);
+    let holder = format!("in use by textgan train (PID {}", winner.id());
+    assert!(message.contains(&holder), "{message}");
+    while !run.join("state.json").exists() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Neither --force nor --resume gets past a live trainer, and nothing of its run goes.
+    for extra in [["--iters", "5", "--force"], ["--iters", "5", "--resume"]] {
+        let message = refusal(spawn_train(&run, &extra));
+        assert!(message.contains(&holder), "{message}");
+        assert!(run.join("state.json").is_file() && run.join("generator.safetensors").is_file());
+    }
+    // SIGKILL leaves the lock behind, naming a process that is gone: the next trainer takes
+    // it over, resumes, and removes it when it ends.
+    winner.kill().unwrap();
+    winner.wait().unwrap();
+    assert!(run.join("textgan.lock").is_file());
+    let target = (iteration(&run) + 2).to_string();
+    let out = spawn_train(&run, &["--iters", target.as_str(), "--resume"])
+        .wait_with_output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(iteration(&run).to_string(), target);
+    assert!(
+        !run.join("textgan.lock").exists(),
+        "the lock outlived its trainer"
+    );
+}
+
+/// Unmounts on drop, however the test ends.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_keeps_the_previous_checkpoint_and_says_so_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = tmp.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    // A real full disk: a 2 MB tmpfs (root may mount one; elsewhere this test is skipped).
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&disk)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root and permission to mount)");
+        return;
+    }
+    let _mounted = Mounted(disk.clone());
+    let run = disk.join("run");
+    // Saving and evaluating every iteration (samples and metrics grow) until the disk is full.
+    let mut args = tiny_train(&run);
+    args.extend(["--iters", "1000000", "--eval-every", "1"].map(String::from));
+    let out = bin().args(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    // The last complete checkpoint is there and loads.
+    let saved = iteration(&run);
+    assert!(saved > 0);
+    let gen = bin()
+        .args([
+            "generate",
+            "--model",
+            run.to_str().unwrap(),
+            "-n",
+            "2",
+            "--checkpoint",
+            "last",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    assert!(leftovers(&run).is_empty(), "{:?}", leftovers(&run));
 }

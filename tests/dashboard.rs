@@ -267,3 +267,87 @@ fn with_a_weight_average_the_dashboard_shows_both_generators_scores() {
     assert!(s.contains("valid words 50.0%"), "{s}");
     assert!(s.contains("(raw G 20.0%)"), "{s}");
 }
+
+#[test]
+fn a_second_stop_signal_quits_at_once_and_gives_the_terminal_back() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is required in CI (.ci/run installs it)"
+        );
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let exit_file = tmp.path().join("exit");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt");
+    let cmd = format!(
+        "'{}' train '{}' --out '{}' --dim 8 --batch 16 --critic-iters 2 --iters 1000000; echo $? > '{}'; sleep 60",
+        env!("CARGO_BIN_EXE_textgan"),
+        corpus.display(),
+        run.display(),
+        exit_file.display()
+    );
+    let name = format!("textgan-signal-{}", std::process::id());
+    let out = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _session = Session(name.clone());
+    let capture =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-t", &name, "-p"]).stdout).into_owned();
+    let alternate = || {
+        let out = tmux(&["display-message", "-p", "-t", &name, "#{alternate_on}"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    wait_for("the dashboard", Duration::from_secs(60), || {
+        capture().contains(KEYS)
+    });
+    assert_eq!(
+        alternate(),
+        "1",
+        "the dashboard draws on the alternate screen"
+    );
+    // The trainer is the shell's child in the pane.
+    let shell = String::from_utf8_lossy(
+        &tmux(&["display-message", "-p", "-t", &name, "#{pane_pid}"]).stdout,
+    )
+    .trim()
+    .to_string();
+    let pids = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    let pid = String::from_utf8_lossy(&pids.stdout)
+        .lines()
+        .next()
+        .expect("the trainer's pid")
+        .to_string();
+    // Two stop signals back to back (the shell's builtin `kill`, microseconds apart): the
+    // second arrives while the first is still stopping and saving.
+    let twice = format!("kill -INT {pid}; kill -INT {pid}");
+    assert!(Command::new("sh")
+        .args(["-c", &twice])
+        .status()
+        .unwrap()
+        .success());
+    wait_for("the process to exit", Duration::from_secs(60), || {
+        exit_file.exists()
+    });
+    assert_eq!(std::fs::read_to_string(&exit_file).unwrap().trim(), "130");
+    assert_eq!(
+        alternate(),
+        "0",
+        "the terminal is left on the alternate screen"
+    );
+}

@@ -111,6 +111,10 @@ pub enum Command {
     /// and 512 × every --lipschitz strategy, each in its own process. Measure on a quiet
     /// machine: another busy process can double a 2-thread timing.
     Bench(BenchArgs),
+    /// Print a completion script for SHELL, e.g. `textgan completions bash >
+    /// ~/.local/share/bash-completion/completions/textgan`, or for zsh into a directory of
+    /// your $fpath as `_textgan`
+    Completions(CompletionsArgs),
 }
 
 #[derive(clap::Args)]
@@ -145,8 +149,12 @@ pub struct BenchArgs {
     /// Train the critic through candle's autograd instead of the hand-written CPU step
     #[arg(long)]
     pub autograd: bool,
-    /// Print JSON: one object (with --dim and one strategy), or one per line
-    #[arg(long)]
+    /// Output: a Markdown table (text), or JSON (one object with --dim and one strategy, or
+    /// one per line)
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// The same as --format json
+    #[arg(long, hide = true)]
     pub json: bool,
     /// Where to run
     #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
@@ -288,8 +296,14 @@ pub struct TrainArgs {
     /// Print nothing but errors (implies --no-tui)
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Plain log format: `text` lines or `json` (one object per event; implies --no-tui)
-    #[arg(long, value_enum, default_value = "text")]
+    /// Plain log format: `text` lines (progress, on stderr) or `json` (one object per event,
+    /// on stdout; implies --no-tui). Also spelled --log-format
+    #[arg(
+        long = "format",
+        alias = "log-format",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormatArg,
     /// In plain mode, a log line every N iterations
     #[arg(long, value_name = "N", default_value_t = 10)]
@@ -302,11 +316,12 @@ pub enum LogFormatArg {
     Json,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+/// `--format` of the commands that print results.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// One sample per line
+    /// For people: lines and tables
     Text,
-    /// A JSON array of strings
+    /// For programs: JSON
     Json,
 }
 
@@ -341,7 +356,7 @@ pub struct GenerateArgs {
     pub seed: u64,
     #[command(flatten)]
     pub readout: ReadoutArgs,
-    /// Output format
+    /// Output: one sample per line (text) or a JSON array of strings (json)
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Where to run the generator
@@ -385,8 +400,12 @@ pub struct EvalArgs {
     pub seed: u64,
     #[command(flatten)]
     pub readout: ReadoutArgs,
-    /// Print one JSON object (keys js1..js4, valid_word_rate, unique_rate, novelty, floor)
-    #[arg(long)]
+    /// Output: a table (text), or one JSON object (json: keys js [JSD-1..4, as in
+    /// metrics.jsonl], valid_word_rate, unique_rate, novelty, n_samples, floor)
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// The same as --format json
+    #[arg(long, hide = true)]
     pub json: bool,
     /// Where to run the generator
     #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
@@ -521,6 +540,13 @@ pub fn parse_grid_flags(words: &[&str]) -> Result<TrainOptions, String> {
             Err(first.strip_prefix("error: ").unwrap_or(first).to_string())
         }
     }
+}
+
+#[derive(clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[cfg(test)]

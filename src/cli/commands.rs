@@ -52,14 +52,18 @@ pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Res
         let dashboard = ui.finish();
         let reason = result?;
         let dashboard = dashboard?;
-        println!(
+        // What the dashboard showed last, left on the terminal (stderr: status, not data).
+        let mut err = std::io::stderr();
+        let _ = writeln!(
+            err,
             "finished at iteration {} ({}); checkpoint in {}",
             trainer.iteration,
             reason.describe(),
             trainer.run_dir.display()
         );
         if let Some(m) = dashboard.metrics.last() {
-            println!(
+            let _ = writeln!(
+                err,
                 "last evaluation (iteration {}): JSD-1..4 {:.3} {:.3} {:.3} {:.3}",
                 m.iteration, m.js[0], m.js[1], m.js[2], m.js[3]
             );
@@ -73,7 +77,13 @@ pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Res
         };
         return Ok(code);
     }
-    let mut log = PlainLog::new(std::io::stdout(), display.log_every, display.log_format);
+    // Data on stdout, progress on stderr: the JSON event stream is data (for a program to
+    // read), the text log is progress.
+    let out: Box<dyn Write> = match display.log_format {
+        LogFormat::Json => Box::new(std::io::stdout()),
+        _ => Box::new(std::io::stderr()),
+    };
+    let mut log = PlainLog::new(out, display.log_every, display.log_format);
     let reason = trainer.train(&control, &mut |e| log.handle(&e))?;
     if reason == StopReason::Stopped && interrupted() {
         let _ = writeln!(
@@ -185,14 +195,19 @@ pub fn eval(args: EvalRequest, device: DeviceChoice) -> Result<()> {
     Ok(())
 }
 
+/// A progress line of a long command, on stderr (stdout holds the results); a closed stderr
+/// does not stop the work.
+fn progress(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// `textgan compare`: one run per strategy, then the report; returns the exit status (130 if
 /// interrupted: the report then covers the runs done so far).
 pub fn compare(opts: &compare::CompareOptions, device: DeviceChoice) -> Result<u8> {
     let device = device::select(device)?;
     let control = Arc::new(Control::default());
     on_interrupt(&control)?;
-    let runs =
-        compare::compare_strategies(opts, &device, &control, &mut |line| println!("{line}"))?;
+    let runs = compare::compare_strategies(opts, &device, &control, &mut progress)?;
     for r in &runs {
         println!(
             "{}: {} iterations, {:.3} s/iteration",
@@ -209,7 +224,7 @@ pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice) -> Resul
     let device = device::select(device)?;
     let control = Arc::new(Control::default());
     on_interrupt(&control)?;
-    let runs = sweep::run_sweep(opts, &device, &control, &mut |line| println!("{line}"))?;
+    let runs = sweep::run_sweep(opts, &device, &control, &mut progress)?;
     println!(
         "{} runs; report: {}",
         runs.len(),
@@ -222,7 +237,7 @@ pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice) -> Resul
 /// figures are.
 pub fn diagnose(opts: &diagnose::DiagnoseOptions, device: DeviceChoice) -> Result<()> {
     let device = device::select(device)?;
-    diagnose::diagnose(opts, &device, &mut |line| println!("{line}"))?;
+    diagnose::diagnose(opts, &device, &mut progress)?;
     println!(
         "figures in {}: weights.svg, layer_grads.svg (numbers: diagnostics.json, layer_grads.csv)",
         opts.out.display()

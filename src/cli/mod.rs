@@ -47,6 +47,7 @@ pub fn main() -> ExitCode {
         Command::Sweep(a) => sweep(a),
         Command::Diagnose(a) => diagnose(a),
         Command::Bench(a) => bench(a),
+        Command::Completions(a) => completions(a),
         Command::Eval(a) => eval(a),
     };
     match result {
@@ -205,7 +206,8 @@ fn bench(a: args::BenchArgs) -> Result<u8> {
         Some(d) => Some(vec![d]),
         None => Some(textgan::experiments::bench::SUITE_DIMS.to_vec()),
     };
-    commands::bench(&opts, dims.as_deref(), &strategies, a.json, a.device).map(|()| 0)
+    let json = a.json || a.format == args::Format::Json;
+    commands::bench(&opts, dims.as_deref(), &strategies, json, a.device).map(|()| 0)
 }
 
 /// `textgan eval`: its flags mapped onto the library's options, then run.
@@ -221,9 +223,21 @@ fn eval(a: args::EvalArgs) -> Result<u8> {
         corpus: a.corpus,
         n: a.n,
         seed: a.seed,
-        json: a.json,
+        json: a.json || a.format == args::Format::Json,
         which: a.readout.checkpoint,
         temperature: a.readout.temperature,
     };
     commands::eval(opts, a.device).map(|()| 0)
+}
+
+/// `textgan completions SHELL`: the completion script clap derives from the commands above.
+fn completions(a: args::CompletionsArgs) -> Result<u8> {
+    use clap::CommandFactory;
+    clap_complete::generate(
+        a.shell,
+        &mut Cli::command(),
+        "textgan",
+        &mut std::io::stdout(),
+    );
+    Ok(0)
 }

@@ -39,6 +39,9 @@ pub fn on_interrupt(control: &Arc<Control>) -> Result<()> {
                 "\n{what}: saving a checkpoint (press Ctrl-C again to quit without saving)"
             );
         } else {
+            // Quit at once, but never leave the terminal in the dashboard's raw mode.
+            textgan::tui::restore_terminal();
+            let _ = writeln!(std::io::stderr(), "stopped twice: exiting without saving");
             std::process::exit(128 + SIGNAL.load(Ordering::SeqCst));
         }
     };
@@ -76,14 +79,15 @@ pub fn interrupt_code() -> u8 {
 /// (with the allowed values, if any) and exit status 2.
 pub fn clap_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
         return ExitCode::SUCCESS;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // A bare `textgan` (or a command missing its subcommand): the usage, on stderr, and
+        // the exit status of a usage error, as clap itself exits.
+        let _ = e.print();
+        return ExitCode::from(2);
     }
     let text = e.render().to_string();
     let parts: Vec<&str> = text

@@ -117,10 +117,11 @@ impl Vocab {
             .map_err(|e| Error::Config(format!("cannot build tokenizer: {e}")))?;
         let mut tok = Tokenizer::new(bpe);
         tok.with_decoder(Some(Fuse::new()));
-        tok.add_special_tokens(&[
+        tok.add_special_tokens([
             AddedToken::from(PAD_TOKEN, true),
             AddedToken::from(UNK_TOKEN, true),
-        ]);
+        ])
+        .map_err(|e| Error::Config(format!("cannot build tokenizer: {e}")))?;
         Ok(tok)
     }
 

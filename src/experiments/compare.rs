@@ -61,6 +61,10 @@ pub fn compare_strategies(
             "compare needs a budget for each run: --minutes M or --iters N".into(),
         ));
     }
+    // The report directory is this comparison's until it ends (each run's directory inside
+    // it is locked by its trainer as well).
+    std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+    let _lock = crate::run_dir::lock::RunLock::acquire(&opts.out, "compare")?;
     let mut summaries = Vec::new();
     let mut variants = Vec::new();
     let mut res_blocks = RES_BLOCKS;

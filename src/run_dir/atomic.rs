@@ -10,28 +10,57 @@ use crate::error::{Error, Result};
 
 /// Write `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |tmp| {
-        let mut f = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(tmp, e))
+    write_atomic_with(path, |file, tmp| {
+        file.write_all(bytes).map_err(|e| Error::io(tmp, e))
     })
 }
 
-/// Run `write` on a temporary path beside `path`, fsync the result, and rename it over `path`.
-pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+/// Run `write` on a new temporary file beside `path` (given as its open handle and its path),
+/// fsync it through that handle, and rename it over `path`. The temporary file has a name of
+/// its own (`.NAME.XXXXXX.tmp`), so two writers never share one; it is removed if anything
+/// fails.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File, &Path) -> Result<()>,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let result = write(&tmp).and_then(|()| {
-        let f = std::fs::File::open(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(TMP_SUFFIX);
+    // The permissions of an ordinary new file (0666 less the umask), not a temporary file's
+    // owner-only 0600: the file stays once renamed.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir.join(format!(".{name}.*{TMP_SUFFIX}")), e))?;
+    let tmp_path = tmp.path().to_path_buf();
+    write(tmp.as_file_mut(), &tmp_path)?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(&tmp_path, e))?;
+    // (On failure the temporary file is removed as `tmp` drops.)
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// The suffix of every temporary file [`write_atomic_with`] makes.
+pub const TMP_SUFFIX: &str = ".tmp";
+
+/// Whether `file_name` is one of [`write_atomic_with`]'s temporary files for `name` (left
+/// behind only by a process killed while writing).
+pub fn is_temporary_of(file_name: &str, name: &str) -> bool {
+    file_name
+        .strip_prefix(&format!(".{name}."))
+        .and_then(|rest| rest.strip_suffix(TMP_SUFFIX))
+        .is_some_and(|random| !random.is_empty() && !random.contains('.'))
 }
 
 /// fsync a directory, so the renames in it survive a power cut (no-op where unsupported).

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::atomic::{sync_dir, write_atomic};
+use super::atomic::{is_temporary_of, sync_dir, write_atomic};
 use super::{committable, staged, BEST_FILES, CHECKPOINT_FILES, COMMIT, METRICS};
 use crate::error::{Error, Result};
 
@@ -55,15 +55,23 @@ pub fn recover(dir: &Path) -> Result<()> {
             )
         })?;
     }
-    // Staged files, and the temporary files of writes that were cut off (see write_atomic).
+    // Staged files, and the temporary files of writes that were cut off (see
+    // `write_atomic_with`: `.NAME.XXXXXX.tmp`).
     let mut leftovers = Vec::new();
+    let mut ours = vec![COMMIT.to_string(), METRICS.to_string()];
     for name in CHECKPOINT_FILES.iter().chain(&BEST_FILES) {
         leftovers.push(staged(dir, name));
-        leftovers.push(dir.join(format!(".{name}.new.tmp")));
-        leftovers.push(dir.join(format!(".{name}.tmp")));
+        ours.push(name.to_string());
+        ours.push(format!("{name}.new"));
     }
-    leftovers.push(dir.join(format!(".{COMMIT}.tmp")));
-    leftovers.push(dir.join(format!(".{METRICS}.tmp")));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.filter_map(|e| e.ok()) {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if ours.iter().any(|name| is_temporary_of(&file, name)) {
+                leftovers.push(entry.path());
+            }
+        }
+    }
     // Best effort: leftovers never affect loading, so a read-only directory still loads.
     for p in leftovers {
         if p.is_file() {

@@ -6,12 +6,14 @@
 //! optimizer.safetensors  state.json  metrics.jsonl  samples/000100.txt
 //! ```
 //! [`atomic`] writes one file atomically; [`commit`] replaces a checkpoint's files together;
+//! [`lock`] keeps a second trainer out of a directory in use;
 //! [`tensors`] reads and checks safetensors files; [`checksums`] fingerprints them. What a
 //! trainer puts in these files is [`crate::train::checkpoint`]'s business.
 
 pub mod atomic;
 pub mod checksums;
 pub mod commit;
+pub mod lock;
 pub mod tensors;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! expected shape, a float dtype, finite), so a damaged or foreign file is refused by name.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -10,12 +11,15 @@ use super::atomic::write_atomic_with;
 use crate::error::{Error, Result};
 use crate::model::params::Params;
 
-/// Save named tensors as safetensors, atomically.
-pub fn save_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
-    write_atomic_with(path, |tmp| {
-        candle_core::safetensors::save(tensors, tmp)
-            .map_err(|e| Error::checkpoint(tmp, format!("cannot write: {e}")))
-    })
+/// Save named tensors as safetensors, atomically; returns the checksum of the bytes written
+/// ([`super::checksums::digest`]).
+pub fn save_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<String> {
+    let bytes = safetensors::serialize(tensors, None)
+        .map_err(|e| Error::checkpoint(path, format!("cannot serialise: {e}")))?;
+    write_atomic_with(path, |file, tmp| {
+        file.write_all(&bytes).map_err(|e| Error::io(tmp, e))
+    })?;
+    Ok(super::checksums::digest(&bytes))
 }
 
 /// Read a safetensors file onto `device`.

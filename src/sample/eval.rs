@@ -121,15 +121,12 @@ impl EvalReport {
     }
 }
 
-/// `js1`..`js4`, `valid_word_rate` (null when there are no words), `unique_rate`, `novelty`,
-/// `n_samples`.
+/// `js` (JSD-1..4, the key and shape `metrics.jsonl` uses), `valid_word_rate` (null when
+/// there are no words), `unique_rate`, `novelty`, `n_samples`.
 pub fn scores_json(s: &Scores) -> serde_json::Value {
     serde_json::json!({
         "n_samples": s.n_samples,
-        "js1": s.js[0],
-        "js2": s.js[1],
-        "js3": s.js[2],
-        "js4": s.js[3],
+        "js": s.js,
         "valid_word_rate": s.valid_word_rate,
         "unique_rate": s.unique_rate,
         "novelty": s.novelty,

@@ -18,7 +18,7 @@ use crate::data::corpus::Corpus;
 use crate::data::vocab::Vocab;
 use crate::error::{Error, Result};
 use crate::run_dir::atomic::{read_json, write_atomic, write_json};
-use crate::run_dir::checksums::{staged_checksums, verify};
+use crate::run_dir::checksums::{digest, verify};
 use crate::run_dir::commit::{commit, recover};
 use crate::run_dir::tensors::{all_finite, load_params, load_tensors, reject_extra, save_tensors};
 use crate::run_dir::{
@@ -352,15 +352,23 @@ impl Trainer {
         // Every file is staged, then all are committed together (see `checkpoint`).
         let staged = |name| staged(dir, name);
         write_json(&staged(CONFIG), &self.config)?;
+        // Each file's checksum from the bytes as they are written (never read back).
+        let mut checksums = BTreeMap::new();
         let tokenizer = staged(TOKENIZER);
-        write_atomic(&tokenizer, self.vocab.to_json(&tokenizer)?.as_bytes())?;
-        save_tensors(&staged(GENERATOR), &self.gen_params.tensors())?;
+        let json = self.vocab.to_json(&tokenizer)?;
+        write_atomic(&tokenizer, json.as_bytes())?;
+        checksums.insert(TOKENIZER.to_string(), digest(json.as_bytes()));
+        let mut save = |name: &'static str, tensors: &HashMap<String, Tensor>| -> Result<()> {
+            checksums.insert(name.to_string(), save_tensors(&staged(name), tensors)?);
+            Ok(())
+        };
+        save(GENERATOR, &self.gen_params.tensors())?;
         let mut names = vec![CONFIG, TOKENIZER, GENERATOR, CRITIC, OPTIMIZER];
         if let Some((_, avg)) = &self.ema {
-            save_tensors(&staged(GENERATOR_EMA), &avg.tensors())?;
+            save(GENERATOR_EMA, &avg.tensors())?;
             names.push(GENERATOR_EMA);
         }
-        save_tensors(&staged(CRITIC), &self.critic_params.tensors())?;
+        save(CRITIC, &self.critic_params.tensors())?;
         let mut moments = HashMap::new();
         for (k, v) in self.opt_g.state_tensors() {
             moments.insert(format!("generator.{k}"), v);
@@ -368,7 +376,7 @@ impl Trainer {
         for (k, v) in self.opt_d.state_tensors() {
             moments.insert(format!("critic.{k}"), v);
         }
-        save_tensors(&staged(OPTIMIZER), &moments)?;
+        save(OPTIMIZER, &moments)?;
         let state = TrainState {
             iteration: self.iteration,
             elapsed_secs: self.elapsed_secs,
@@ -377,7 +385,7 @@ impl Trainer {
             data_epoch: self.data.epoch,
             data_pos: self.data.pos,
             saved_at: unix_now(),
-            checksums: staged_checksums(dir, &names[1..])?,
+            checksums,
         };
         write_json(&staged(STATE), &state)?;
         names.push(STATE);
@@ -398,7 +406,7 @@ impl Trainer {
         }
         let dir = &self.run_dir;
         let written = (|| {
-            save_tensors(
+            let checksum = save_tensors(
                 &staged(dir, BEST_GENERATOR),
                 &self.shown_generator().1.tensors(),
             )?;
@@ -408,7 +416,7 @@ impl Trainer {
                 js: m.js,
                 valid_word_rate: m.valid_word_rate,
                 averaged: self.ema.is_some(),
-                checksums: staged_checksums(dir, &[BEST_GENERATOR])?,
+                checksums: BTreeMap::from([(BEST_GENERATOR.to_string(), checksum)]),
             };
             write_json(&staged(dir, BEST), &best)?;
             commit(dir, &BEST_FILES)

@@ -293,6 +293,8 @@ pub struct RunConfig {
     pub iters: u64,
     /// Wall-clock budget of one invocation, if any.
     pub minutes: Option<f64>,
+    /// Checkpoint every this many iterations; [`NEVER`] (written `null`) for never.
+    #[serde(with = "never_as_null")]
     pub save_every: u64,
     #[serde(alias = "sample_every")]
     pub eval_every: u64,
@@ -394,5 +396,58 @@ pub fn lr_scale(decay: u64, t: u64) -> f64 {
         1.0
     } else {
         1.0 / (1.0 + t as f64 / decay as f64)
+    }
+}
+
+/// `save_every` for a run that never checkpoints on its own (a sweep's runs).
+pub const NEVER: u64 = u64::MAX;
+
+/// [`NEVER`] is written `null` in `config.json` (and read back from `null` or, as older files
+/// wrote it, from its number).
+mod never_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    // (Named from the crate root: this is a module inside the file.)
+    use crate::train::settings::NEVER;
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        match *v {
+            NEVER => s.serialize_none(),
+            v => s.serialize_some(&v),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.unwrap_or(NEVER))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::train::presets::Preset;
+    use crate::train::settings::{RunConfig, TrainOptions, NEVER};
+
+    #[test]
+    fn never_saving_is_written_null_and_read_back_from_null_or_the_old_number() {
+        let opts = TrainOptions {
+            save_every: Some(NEVER),
+            ..TrainOptions::default()
+        };
+        let mut config = opts
+            .new_config("c.txt".into(), Preset::Cpu, "cpu".into())
+            .unwrap();
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["save_every"], serde_json::Value::Null);
+        let back: RunConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back.save_every, NEVER);
+        let mut old = json;
+        old["save_every"] = serde_json::json!(18446744073709551615u64);
+        assert_eq!(
+            serde_json::from_value::<RunConfig>(old).unwrap().save_every,
+            NEVER
+        );
+        config.save_every = 500;
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["save_every"], 500);
     }
 }

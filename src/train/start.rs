@@ -13,6 +13,7 @@ use crate::data::corpus::{self, Corpus};
 use crate::data::vocab::Vocab;
 use crate::device;
 use crate::error::{Error, Result};
+use crate::run_dir::lock::RunLock;
 use crate::run_dir::{self, checksums::fingerprint, STATE};
 
 /// The trainer `opts` ask for: a new run, or (with `resume`) the run in its directory.
@@ -32,8 +33,13 @@ fn prepare_new(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
         .clone()
         .unwrap_or_else(|| corpus::default_run_dir(&config.corpus));
     check_run_dir_free(&run_dir, opts.force)?;
-    let trainer = Trainer::new(config, corpus, vocab, &run_dir, device)?;
-    // Only now that the new run is built is the old one removed.
+    let mut trainer = Trainer::new(config, corpus, vocab, &run_dir, device)?;
+    // The directory is this trainer's from here on: a second one is refused.
+    std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(&run_dir, e))?;
+    trainer.lock = Some(RunLock::acquire(&run_dir, "train")?);
+    // Only now that the new run is built (and the directory held) is the old one removed;
+    // checked again under the lock, against a run started meanwhile.
+    check_run_dir_free(&run_dir, opts.force)?;
     if opts.force {
         run_dir::clear(&run_dir)?;
     }
@@ -88,6 +94,8 @@ fn resume_dir(opts: &TrainOptions) -> Result<PathBuf> {
 fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     let run_dir = resume_dir(opts)?;
     let saved = read_config(&run_dir)?;
+    // Held before the checkpoint is read: no other process writes it from here on.
+    let lock = RunLock::acquire(&run_dir, "train")?;
     if !run_dir.join(STATE).is_file() {
         return Err(Error::checkpoint(
             &run_dir,
@@ -110,5 +118,7 @@ fn prepare_resume(opts: &TrainOptions, device: &Device) -> Result<Trainer> {
     config.corpus = corpus_path.clone();
     let lines = corpus::parse_lines(&corpus_path, &bytes)?;
     let corpus = Corpus::split(&corpus_path, lines, config.seed, config.batch)?;
-    Trainer::resume(config, corpus, &run_dir, device)
+    let mut trainer = Trainer::resume(config, corpus, &run_dir, device)?;
+    trainer.lock = Some(lock);
+    Ok(trainer)
 }

@@ -24,6 +24,7 @@ use crate::model::autograd::generator::Generator;
 use crate::model::params::{Params, Store};
 use crate::model::penalty::{critic_loss, generator_loss, CriticStats, Lipschitz, Mix};
 use crate::quality::metrics::{NgramTable, Reference};
+use crate::run_dir::lock::RunLock;
 
 /// Samples from the fixed noise batch written at each evaluation.
 pub const SHOWN_SAMPLES: usize = 64;
@@ -54,6 +55,10 @@ pub struct Trainer {
     pub ema: Option<(Generator, Params)>,
     /// The lowest JSD-4 seen at an evaluation (its generator is kept as the best).
     pub(super) best_js4: Option<f64>,
+    /// The run directory's lock while this trainer may write there ([`start::prepare`]).
+    ///
+    /// [`start::prepare`]: super::start::prepare
+    pub(super) lock: Option<RunLock>,
     pub critic_params: Params,
     pub(super) opt_g: Optimizer,
     pub(super) opt_d: Optimizer,
@@ -151,6 +156,7 @@ impl Trainer {
             generator,
             ema,
             best_js4: None,
+            lock: None,
             critic,
             gen_params,
             critic_params,

@@ -24,6 +24,17 @@ pub const FPS: u64 = 4;
 /// dashboard must not draw again.
 static PANICKED: AtomicBool = AtomicBool::new(false);
 
+/// Set while the dashboard holds the terminal (raw mode, the alternate screen).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Give the terminal back if the dashboard holds it: for every way out, including a process
+/// about to exit from elsewhere (a second stop signal).
+pub fn restore_terminal() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        ratatui::restore();
+    }
+}
+
 /// A running dashboard: send it training events; `finish` closes it and returns its last state.
 pub struct DashboardThread {
     pub events: mpsc::Sender<Event>,
@@ -43,13 +54,14 @@ pub fn start(control: Arc<Control>) -> Result<DashboardThread> {
             let mut dashboard = Dashboard::default();
             let ui = match ratatui::try_init() {
                 Ok(mut terminal) => {
+                    ACTIVE.store(true, Ordering::SeqCst);
                     let restore_hook = std::panic::take_hook();
                     std::panic::set_hook(Box::new(move |info| {
                         PANICKED.store(true, Ordering::SeqCst);
                         restore_hook(info);
                     }));
                     let r = ui_loop(&mut terminal, &rx, &control, &mut dashboard);
-                    ratatui::restore();
+                    restore_terminal();
                     r
                 }
                 Err(e) => Err(e),
@@ -116,7 +128,7 @@ fn ui_loop(
                 match k.code {
                     _ if ctrl_c && d.stopping => {
                         // Second Ctrl-C: leave at once; the last complete checkpoint stays.
-                        ratatui::restore();
+                        restore_terminal();
                         eprintln!("interrupted twice: exiting without saving");
                         std::process::exit(130);
                     }

@@ -85,6 +85,9 @@ pub fn run_sweep(
         })?;
         configs.push(config);
     }
+    // The sweep's directory is this sweep's until it ends.
+    std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+    let _lock = crate::run_dir::lock::RunLock::acquire(&opts.out, "sweep")?;
     let mut results = Vec::new();
     for (entry, config) in grid.iter().zip(&configs) {
         for &seed in &opts.seeds {
@@ -158,7 +161,7 @@ fn train_options(opts: &SweepOptions, entry: &GridEntry, seed: u64) -> TrainOpti
         minutes: Some(opts.minutes),
         eval_every: opts.eval_every,
         // Only the final checkpoint is of interest.
-        save_every: Some(u64::MAX),
+        save_every: Some(crate::train::settings::NEVER),
         force: true,
         ..entry.options.clone()
     }
