@@ -8,10 +8,16 @@ use std::process::{Command, Output};
 use textgan::train::presets::Preset;
 
 fn textgan(args: &[&str], cwd: &Path) -> Output {
+    textgan_env(args, cwd, &[])
+}
+
+/// [`textgan`] with extra environment variables.
+fn textgan_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_textgan"))
         .args(args)
         .current_dir(cwd)
         .env("RUST_BACKTRACE", "1")
+        .envs(env.iter().copied())
         .output()
         .expect("textgan runs")
 }
@@ -63,6 +69,11 @@ fn assert_success(out: &Output) {
 
 /// Train a tiny run (2 iterations, dim 8) into `dir`.
 fn train_tiny(dir: &Path, extra: &[&str]) -> Output {
+    train_tiny_env(dir, extra, &[])
+}
+
+/// [`train_tiny`] with extra environment variables.
+fn train_tiny_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let corpus = tiny_corpus();
     let mut args = vec![
         "train",
@@ -78,7 +89,7 @@ fn train_tiny(dir: &Path, extra: &[&str]) -> Output {
         "--no-tui",
     ];
     args.extend_from_slice(extra);
-    textgan(&args, dir.parent().unwrap())
+    textgan_env(&args, dir.parent().unwrap(), env)
 }
 
 #[test]
@@ -1079,29 +1090,14 @@ fn generate_uses_the_best_generator_unless_told_last_and_says_which() {
 fn bf16_is_recorded_runs_f32_where_the_cpu_lacks_it_and_may_change_on_resume() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let corpus = tiny_corpus();
     let train = |extra: &[&str], no_bf16: bool| {
-        let mut args = vec![
-            "train",
-            corpus.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-            "--dim",
-            "8",
-            "--batch",
-            "16",
-            "--critic-iters",
-            "2",
-            "--no-tui",
-        ];
-        args.extend_from_slice(extra);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_textgan"));
-        cmd.args(&args).current_dir(tmp.path());
-        if no_bf16 {
-            // What a CPU without AVX-512 BF16 sees.
-            cmd.env(textgan::kernels::bf16::DISABLE_ENV, "1");
-        }
-        cmd.output().expect("textgan runs")
+        // With `no_bf16`: what a CPU without AVX-512 BF16 sees.
+        let env: &[(&str, &str)] = if no_bf16 {
+            &[(textgan::kernels::bf16::DISABLE_ENV, "1")]
+        } else {
+            &[]
+        };
+        train_tiny_env(&run, extra, env)
     };
     let out = train(&["--iters", "1", "--precision", "bf16"], true);
     assert_success(&out);

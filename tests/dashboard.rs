@@ -151,19 +151,20 @@ fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn in_a_real_terminal_samples_appear_and_q_saves_and_exits_cleanly() {
+/// A tiny training run (dim 8, a million iterations) started in a detached 100×30 tmux
+/// session: the session (killed on drop), the run directory and the file its exit status is
+/// written to. `None` (the test skips) where tmux is not installed, outside CI.
+fn train_in_tmux(tmp: &Path, tag: &str) -> Option<(Session, PathBuf, PathBuf)> {
     if Command::new("tmux").arg("-V").output().is_err() {
         assert!(
             std::env::var_os("CI").is_none(),
             "tmux is required in CI (.ci/run installs it)"
         );
         eprintln!("skipped: tmux is not installed");
-        return;
+        return None;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let run = tmp.path().join("run");
-    let exit_file = tmp.path().join("exit");
+    let run = tmp.join("run");
+    let exit_file = tmp.join("exit");
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt");
     let cmd = format!(
         "'{}' train '{}' --out '{}' --dim 8 --batch 16 --critic-iters 2 --iters 1000000; echo $? > '{}'; sleep 60",
@@ -172,7 +173,7 @@ fn in_a_real_terminal_samples_appear_and_q_saves_and_exits_cleanly() {
         run.display(),
         exit_file.display()
     );
-    let name = format!("textgan-test-{}", std::process::id());
+    let name = format!("textgan-{tag}-{}", std::process::id());
     let out = tmux(&[
         "new-session",
         "-d",
@@ -189,9 +190,22 @@ fn in_a_real_terminal_samples_appear_and_q_saves_and_exits_cleanly() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let _session = Session(name.clone());
-    let capture =
-        || String::from_utf8_lossy(&tmux(&["capture-pane", "-t", &name, "-p"]).stdout).into_owned();
+    Some((Session(name), run, exit_file))
+}
+
+/// What the session's pane shows now.
+fn capture(session: &Session) -> String {
+    String::from_utf8_lossy(&tmux(&["capture-pane", "-t", &session.0, "-p"]).stdout).into_owned()
+}
+
+#[test]
+fn in_a_real_terminal_samples_appear_and_q_saves_and_exits_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((session, run, exit_file)) = train_in_tmux(tmp.path(), "q") else {
+        return;
+    };
+    let capture = || capture(&session);
+    let name = session.0.clone();
     // The dashboard is up once the samples panel has drawn from a preview after iteration 0.
     wait_for("samples on screen", Duration::from_secs(60), || {
         let s = capture();
@@ -270,45 +284,12 @@ fn with_a_weight_average_the_dashboard_shows_both_generators_scores() {
 
 #[test]
 fn a_second_stop_signal_quits_at_once_and_gives_the_terminal_back() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is required in CI (.ci/run installs it)"
-        );
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
-    let run = tmp.path().join("run");
-    let exit_file = tmp.path().join("exit");
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt");
-    let cmd = format!(
-        "'{}' train '{}' --out '{}' --dim 8 --batch 16 --critic-iters 2 --iters 1000000; echo $? > '{}'; sleep 60",
-        env!("CARGO_BIN_EXE_textgan"),
-        corpus.display(),
-        run.display(),
-        exit_file.display()
-    );
-    let name = format!("textgan-signal-{}", std::process::id());
-    let out = tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &name,
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _session = Session(name.clone());
-    let capture =
-        || String::from_utf8_lossy(&tmux(&["capture-pane", "-t", &name, "-p"]).stdout).into_owned();
+    let Some((session, _run, exit_file)) = train_in_tmux(tmp.path(), "signal") else {
+        return;
+    };
+    let capture = || capture(&session);
+    let name = session.0.clone();
     let alternate = || {
         let out = tmux(&["display-message", "-p", "-t", &name, "#{alternate_on}"]);
         String::from_utf8_lossy(&out.stdout).trim().to_string()
