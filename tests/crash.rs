@@ -40,19 +40,18 @@ fn tiny_train(run: &Path) -> Vec<String> {
 }
 
 fn start_training(run: &Path, resume: bool) -> Child {
-    let mut args = tiny_train(run);
     // With a weight average, and an evaluation (which may keep a new best generator) every
     // third iteration: kills land in those saves too.
-    args.extend(["--iters", "1000000", "--eval-every", "3", "--ema", "0.9"].map(String::from));
-    if resume {
-        args.push("--resume".into());
-    }
-    bin()
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("textgan starts")
+    let args = [
+        "--iters",
+        "1000000",
+        "--eval-every",
+        "3",
+        "--ema",
+        "0.9",
+        "--resume",
+    ];
+    spawn_train(run, &args[..if resume { 7 } else { 6 }])
 }
 
 fn iteration(run: &Path) -> u64 {

@@ -74,6 +74,22 @@ fn shard_range(b: usize, n: usize, i: usize) -> std::ops::Range<usize> {
     b * i / n..b * (i + 1) / n
 }
 
+/// `run(i, shard)` for every shard, each on a thread of the pool (in place when there is one),
+/// the results in shard order.
+fn on_shards<R: Send>(
+    shards: &mut [Shard],
+    run: impl Fn(usize, &mut Shard) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    match shards {
+        [one] => Ok(vec![run(0, one)?]),
+        _ => shards
+            .par_iter_mut()
+            .enumerate()
+            .map(|(i, shard)| run(i, shard))
+            .collect(),
+    }
+}
+
 /// `sum ← Σ_s coef_s · grads_s` over the shards' gradients.
 fn weighted_sum<'a>(sum: &mut Vec<Vec<f32>>, parts: impl Iterator<Item = (&'a [Vec<f32>], f32)>) {
     for (s, (grads, coef)) in parts.enumerate() {
@@ -193,17 +209,7 @@ impl HandWritten {
                 Ok((stats, r.len() as f64 / b as f64))
             })
         };
-        let parts: Vec<(CriticStats, f64)> = if n == 1 {
-            vec![run(0, &mut self.shards[0])?]
-        } else {
-            let parts: Vec<Result<_>> = self
-                .shards
-                .par_iter_mut()
-                .enumerate()
-                .map(|(i, shard)| run(i, shard))
-                .collect();
-            parts.into_iter().collect::<Result<_>>()?
-        };
+        let parts = on_shards(&mut self.shards, run)?;
         if n > 1 {
             let grads = self.shards.iter().map(|s| s.critic.grads());
             let coefs = parts.iter().map(|(_, w)| *w as f32);
@@ -253,20 +259,11 @@ impl HandWritten {
                 Ok(sum)
             })
         };
-        let sums: Vec<f64> = if n == 1 {
-            vec![run(0, &mut self.shards[0])?]
-        } else {
-            let sums: Vec<Result<f64>> = self
-                .shards
-                .par_iter_mut()
-                .enumerate()
-                .map(|(i, shard)| run(i, shard))
-                .collect();
-            let sums = sums.into_iter().collect::<Result<_>>()?;
+        let sums = on_shards(&mut self.shards, run)?;
+        if n > 1 {
             let grads = self.shards.iter().map(|s| s.generator.grads());
             weighted_sum(&mut self.generator_sum, grads.zip(std::iter::repeat(1.0)));
-            sums
-        };
+        }
         Ok(-sums.iter().sum::<f64>() / b as f64)
     }
 }
