@@ -42,16 +42,11 @@ fn tiny_train(run: &Path) -> Vec<String> {
 fn start_training(run: &Path, resume: bool) -> Child {
     // With a weight average, and an evaluation (which may keep a new best generator) every
     // third iteration: kills land in those saves too.
-    let args = [
-        "--iters",
-        "1000000",
-        "--eval-every",
-        "3",
-        "--ema",
-        "0.9",
-        "--resume",
-    ];
-    spawn_train(run, &args[..if resume { 7 } else { 6 }])
+    let mut args = vec!["--iters", "1000000", "--eval-every", "3", "--ema", "0.9"];
+    if resume {
+        args.push("--resume");
+    }
+    spawn_train(run, &args)
 }
 
 fn iteration(run: &Path) -> u64 {
