@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := $(CARGO) run --release --quiet --
 DEMO_MINUTES ?= 5
 
-.PHONY: demo test build install lint clean-demo
+.PHONY: demo test build install lint check-lib check-cuda clean-demo
 
 build:
 	$(CARGO) build --release
@@ -23,6 +23,14 @@ test:
 # `textgan` on the PATH: cargo installs it into ~/.cargo/bin (or $$CARGO_INSTALL_ROOT/bin).
 install:
 	$(CARGO) install --locked --path .
+
+# The library alone, without the command line's dependencies (the `cli` feature).
+check-lib:
+	$(CARGO) check --lib --no-default-features
+
+# The CUDA build compiled (no GPU needed; nvcc comes from PyPI into target/cuda-venv).
+check-cuda:
+	scripts/check-cuda.sh
 
 lint:
 	$(CARGO) fmt --check

@@ -14,6 +14,9 @@
 //! fast; both use the plain-slice [`kernels`]). [`run_dir`] keeps what a run writes crash-safe; [`experiments`] are the studies built
 //! on training (bench, compare, diagnose, sweep); [`tui`] is the live dashboard and
 //! [`plain_log`] the plain one, two consumers of the same training events.
+//!
+//! The default `cli` feature adds what only the program needs (argument parsing, the
+//! dashboard, progress bars, charts, signal handling); without it the library builds alone.
 
 pub mod error;
 pub mod kernels;
@@ -29,6 +32,7 @@ pub mod train;
 
 pub mod device;
 pub mod plain_log;
+#[cfg(feature = "cli")]
 pub mod tui;
 
 pub use error::{Error, Result};

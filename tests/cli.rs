@@ -800,6 +800,14 @@ fn sweep_trains_every_configuration_scores_the_marks_and_reuses_finished_runs() 
     };
     let first = sweep("0.02", "0.005,0.01", "0,1");
     assert_success(&first);
+    // stderr is a pipe here: the progress lines, one per line, and no bar (it is drawn only on
+    // a terminal; tests/dashboard.rs checks it there).
+    let progress = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(progress.matches("done:").count(), 4, "{progress}");
+    assert!(
+        !progress.contains("ETA") && !progress.contains('\r') && !progress.contains('\x1b'),
+        "{progress}"
+    );
     let out = dir.join("sw");
     let results = [
         "results/narrow.seed0.json",

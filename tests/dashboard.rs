@@ -1,5 +1,6 @@
 //! The dashboard: rendered from events into ratatui's `TestBackend`, and driven for real in a
 //! terminal (tmux) — samples appear, `q` stops, the process exits 0 with a loadable checkpoint.
+//! In the same real terminal, a long command's progress bar (share done and ETA).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -151,10 +152,10 @@ fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     }
 }
 
-/// A tiny training run (dim 8, a million iterations) started in a detached 100×30 tmux
-/// session: the session (killed on drop), the run directory and the file its exit status is
-/// written to. `None` (the test skips) where tmux is not installed, outside CI.
-fn train_in_tmux(tmp: &Path, tag: &str) -> Option<(Session, PathBuf, PathBuf)> {
+/// `textgan ARGS` started in a detached 100×30 tmux session: the session (killed on drop) and
+/// the file its exit status is written to. `None` (the test skips) where tmux is not
+/// installed, outside CI.
+fn textgan_in_tmux(tmp: &Path, tag: &str, args: &str) -> Option<(Session, PathBuf)> {
     if Command::new("tmux").arg("-V").output().is_err() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -163,14 +164,10 @@ fn train_in_tmux(tmp: &Path, tag: &str) -> Option<(Session, PathBuf, PathBuf)> {
         eprintln!("skipped: tmux is not installed");
         return None;
     }
-    let run = tmp.join("run");
     let exit_file = tmp.join("exit");
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt");
     let cmd = format!(
-        "'{}' train '{}' --out '{}' --dim 8 --batch 16 --critic-iters 2 --iters 1000000; echo $? > '{}'; sleep 60",
+        "'{}' {args}; echo $? > '{}'; sleep 60",
         env!("CARGO_BIN_EXE_textgan"),
-        corpus.display(),
-        run.display(),
         exit_file.display()
     );
     let name = format!("textgan-{tag}-{}", std::process::id());
@@ -190,7 +187,24 @@ fn train_in_tmux(tmp: &Path, tag: &str) -> Option<(Session, PathBuf, PathBuf)> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some((Session(name), run, exit_file))
+    Some((Session(name), exit_file))
+}
+
+fn tiny_corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt")
+}
+
+/// A tiny training run (dim 8, a million iterations) in tmux: the session, the run directory
+/// and the file its exit status is written to.
+fn train_in_tmux(tmp: &Path, tag: &str) -> Option<(Session, PathBuf, PathBuf)> {
+    let run = tmp.join("run");
+    let args = format!(
+        "train '{}' --out '{}' --dim 8 --batch 16 --critic-iters 2 --iters 1000000",
+        tiny_corpus().display(),
+        run.display()
+    );
+    let (session, exit_file) = textgan_in_tmux(tmp, tag, &args)?;
+    Some((session, run, exit_file))
 }
 
 /// What the session's pane shows now.
@@ -331,4 +345,42 @@ fn a_second_stop_signal_quits_at_once_and_gives_the_terminal_back() {
         "0",
         "the terminal is left on the alternate screen"
     );
+}
+
+#[test]
+fn in_a_real_terminal_a_sweep_shows_a_bar_with_an_eta_and_its_lines_above_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = tmp.path().join("grid.txt");
+    std::fs::write(&grid, "tiny: --dim 8 --batch 16 --critic-iters 2\n").unwrap();
+    let args = format!(
+        "sweep '{}' --grid '{}' --minutes 0.25 --marks 0.1 --eval-every 20 --out '{}'",
+        tiny_corpus().display(),
+        grid.display(),
+        tmp.path().join("sweep").display()
+    );
+    let Some((session, exit_file)) = textgan_in_tmux(tmp.path(), "bar", &args) else {
+        return;
+    };
+    let capture = || capture(&session);
+    // The bar, with the share done and the estimate, under an evaluation's line.
+    wait_for(
+        "the bar and a line above it",
+        Duration::from_secs(60),
+        || {
+            let s = capture();
+            s.contains("ETA") && s.contains("%") && s.contains("[tiny seed 0]")
+        },
+    );
+    wait_for("the sweep to end", Duration::from_secs(120), || {
+        exit_file.exists()
+    });
+    let code = std::fs::read_to_string(&exit_file).unwrap();
+    assert_eq!(code.trim(), "0", "exit status");
+    let screen = capture();
+    assert!(
+        !screen.contains("ETA"),
+        "the bar is cleared at the end: {screen}"
+    );
+    assert!(screen.contains("done:"), "the lines stay: {screen}");
+    assert!(screen.contains("report:"), "the result on stdout: {screen}");
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use candle_core::Device;
 use textgan::experiments::diagnose::{diagnose, DiagnoseOptions};
 use textgan::train::presets::Preset;
+use textgan::train::progress::Progress;
 
 #[test]
 fn clipping_piles_weights_at_the_bound_and_scales_the_gradient_with_c() {
@@ -19,7 +20,21 @@ fn clipping_piles_weights_at_the_bound_and_scales_the_gradient_with_c() {
         dim: Some(8),
         seed: 0,
     };
-    let variants = diagnose(&opts, &Device::Cpu, &mut |_| {}).unwrap();
+    let mut heard = Heard::default();
+    let variants = diagnose(&opts, &Device::Cpu, &mut heard).unwrap();
+    // A line per variant, and the share done climbing to the whole job, never back.
+    assert_eq!(heard.lines.len(), 4, "{:?}", heard.lines);
+    assert_eq!(heard.shares.len(), 4 * 20);
+    assert!(
+        heard.shares.windows(2).all(|w| w[0] <= w[1]),
+        "{:?}",
+        heard.shares
+    );
+    assert_eq!(heard.shares.last(), Some(&1.0));
+    assert_eq!(
+        heard.shares[19], 0.25,
+        "the first variant is the first quarter"
+    );
     let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["clip 0.1", "clip 0.01", "clip 0.001", "gp"]);
     for (v, c) in variants.iter().zip([0.1, 0.01, 0.001]) {
@@ -66,5 +81,20 @@ fn clipping_piles_weights_at_the_bound_and_scales_the_gradient_with_c() {
     ] {
         let text = std::fs::read_to_string(opts.out.join(f)).unwrap();
         assert!(text.contains("clip 0.001") && text.contains("gp"), "{f}");
+    }
+}
+
+/// What a diagnose run tells its listener.
+#[derive(Default)]
+struct Heard {
+    lines: Vec<String>,
+    shares: Vec<f64>,
+}
+impl Progress for Heard {
+    fn line(&mut self, line: &str) {
+        self.lines.push(line.to_string());
+    }
+    fn done(&mut self, share: f64) {
+        self.shares.push(share);
     }
 }

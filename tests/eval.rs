@@ -37,6 +37,7 @@ fn eval_of_a_samples_file_matches_the_independent_script() {
             seed: 0,
         },
         &Device::Cpu,
+        &mut |_: &str| {},
     )
     .unwrap();
     let s = report.scores;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 use common::*;
 use textgan::model::autograd::critic::Critic;
 use textgan::model::autograd::generator::Generator;
@@ -15,7 +15,7 @@ use textgan::model::penalty::{
 use textgan::model::{CriticNorm, ModelShape};
 
 fn tiny_critic(seed: u64) -> (Critic, Params) {
-    Critic::init(TINY, Store::new(seed, DType::F64, &Device::Cpu)).unwrap()
+    Critic::init(TINY, Store::new(seed, DType::F64, &device())).unwrap()
 }
 
 fn tiny_layer_norm_critic(seed: u64) -> (Critic, Params) {
@@ -23,7 +23,7 @@ fn tiny_layer_norm_critic(seed: u64) -> (Critic, Params) {
         critic_norm: CriticNorm::Layer,
         ..TINY
     };
-    Critic::init(shape, Store::new(seed, DType::F64, &Device::Cpu)).unwrap()
+    Critic::init(shape, Store::new(seed, DType::F64, &device())).unwrap()
 }
 
 /// Mixing weights for the penalty: one per sample, and a second for `fd`.
@@ -111,7 +111,7 @@ fn check_input_gradient(critic: &Critic) {
         .unwrap();
     let base = x.flatten_all().unwrap().to_vec1::<f64>().unwrap();
     let total = |v: &[f64]| -> f64 {
-        let t = Tensor::from_vec(v.to_vec(), x.shape(), &Device::Cpu).unwrap();
+        let t = Tensor::from_vec(v.to_vec(), x.shape(), &device()).unwrap();
         scalar(&critic.forward(&t).unwrap().sum_all().unwrap())
     };
     let h = 1e-6;
@@ -304,13 +304,12 @@ fn penalty_gradient_includes_the_second_order_term_and_scales_with_lambda() {
 #[test]
 fn generator_loss_gradient_matches_finite_differences() {
     let (critic, _) = tiny_critic(7);
-    let (generator, gparams) =
-        Generator::init(TINY, Store::new(8, DType::F64, &Device::Cpu)).unwrap();
+    let (generator, gparams) = Generator::init(TINY, Store::new(8, DType::F64, &device())).unwrap();
     let mut r = rng(9);
     let v: Vec<f64> = (0..4 * TINY.noise_dim)
         .map(|_| rand::Rng::random_range(&mut r, -1.0..1.0))
         .collect();
-    let z = Tensor::from_vec(v, (4, TINY.noise_dim), &Device::Cpu).unwrap();
+    let z = Tensor::from_vec(v, (4, TINY.noise_dim), &device()).unwrap();
     let loss = || generator_loss(&critic, &generator.forward(&z).unwrap()).unwrap();
     let names = [
         "input.weight",
@@ -328,7 +327,7 @@ fn generator_loss_gradient_matches_finite_differences() {
 #[allow(clippy::needless_range_loop)] // index arithmetic mirrors the formula
 fn im2col_convolution_matches_a_direct_convolution() {
     use textgan::model::autograd::conv::Conv1d;
-    let store = Store::new(11, DType::F64, &Device::Cpu);
+    let store = Store::new(11, DType::F64, &device());
     let conv = Conv1d::new(&store.root(), 3, 2, 5).unwrap();
     let mut r = rng(12);
     let x = soft(

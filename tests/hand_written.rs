@@ -5,7 +5,7 @@
 
 mod common;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use common::*;
 use textgan::cpu_step::critic::{CriticStep, StepBatch};
 use textgan::cpu_step::generator::GeneratorStep;
@@ -92,7 +92,7 @@ struct Case {
 }
 
 fn case(shape: ModelShape, b: usize, seed: u64, strategy: Lipschitz) -> Case {
-    let (critic, params) = Critic::init(shape, Store::new(seed, DType::F64, &Device::Cpu)).unwrap();
+    let (critic, params) = Critic::init(shape, Store::new(seed, DType::F64, &device())).unwrap();
     randomise_biases(&params, seed + 200);
     let mut r = rng(seed + 100);
     let real = one_hot(&mut r, b, shape);
@@ -264,7 +264,7 @@ fn hand_written_gradient_penalty_step_matches_finite_differences() {
 
 /// A generator of `shape` in f64, noise, and a fixed "upstream gradient" w.r.t. its output.
 fn generator_case(shape: ModelShape, b: usize, seed: u64) -> (Generator, Params, Tensor, Tensor) {
-    let (g, params) = Generator::init(shape, Store::new(seed, DType::F64, &Device::Cpu)).unwrap();
+    let (g, params) = Generator::init(shape, Store::new(seed, DType::F64, &device())).unwrap();
     randomise_biases(&params, seed + 200);
     let mut r = rng(seed + 1);
     let z = (uniform(&mut r, b * shape.noise_dim)

@@ -7,14 +7,14 @@
 
 mod common;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use common::*;
 use textgan::model::autograd::critic::Critic;
 use textgan::model::params::Store;
 use textgan::model::penalty::{chord, interpolate, per_sample_norm, two_sided};
 
 fn t(v: Vec<f64>) -> Tensor {
-    Tensor::from_vec(v.clone(), v.len(), &Device::Cpu).unwrap()
+    Tensor::from_vec(v.clone(), v.len(), &device()).unwrap()
 }
 
 /// A smooth critic `D(x) = softplus(a·x)`: its gradient `σ(a·x)·a` always points along `a`.
@@ -88,7 +88,7 @@ fn chord_penalty_tends_to_the_gradient_penalty_on_a_smooth_critic() {
 
 #[test]
 fn chord_slope_on_the_critic_tends_to_its_directional_derivative() {
-    let (critic, _) = Critic::init(TINY, Store::new(31, DType::F64, &Device::Cpu)).unwrap();
+    let (critic, _) = Critic::init(TINY, Store::new(31, DType::F64, &device())).unwrap();
     let mut r = rng(32);
     let real = one_hot(&mut r, 3, TINY);
     let fake = soft(&mut r, 3, TINY);

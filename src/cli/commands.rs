@@ -18,6 +18,7 @@ use textgan::train::settings::TrainOptions;
 use textgan::train::start;
 use textgan::tui;
 
+use super::progress_bar::Reporter;
 use super::signals::{interrupt_code, interrupted, on_interrupt, EXIT_INTERRUPTED};
 
 /// How training is shown.
@@ -186,7 +187,7 @@ pub fn eval(args: EvalRequest, device: DeviceChoice) -> Result<()> {
         n,
         seed: args.seed,
     };
-    let report = textgan::sample::eval::evaluate(&opts, &device)?;
+    let report = textgan::sample::eval::evaluate(&opts, &device, &mut Reporter::new("eval"))?;
     if args.json {
         println!("{}", report.to_json());
     } else {
@@ -195,19 +196,13 @@ pub fn eval(args: EvalRequest, device: DeviceChoice) -> Result<()> {
     Ok(())
 }
 
-/// A progress line of a long command, on stderr (stdout holds the results); a closed stderr
-/// does not stop the work.
-fn progress(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
 /// `textgan compare`: one run per strategy, then the report; returns the exit status (130 if
 /// interrupted: the report then covers the runs done so far).
 pub fn compare(opts: &compare::CompareOptions, device: DeviceChoice) -> Result<u8> {
     let device = device::select(device)?;
     let control = Arc::new(Control::default());
     on_interrupt(&control)?;
-    let runs = compare::compare_strategies(opts, &device, &control, &mut progress)?;
+    let runs = compare::compare_strategies(opts, &device, &control, &mut Reporter::new("compare"))?;
     for r in &runs {
         println!(
             "{}: {} iterations, {:.3} s/iteration",
@@ -224,7 +219,7 @@ pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice) -> Resul
     let device = device::select(device)?;
     let control = Arc::new(Control::default());
     on_interrupt(&control)?;
-    let runs = sweep::run_sweep(opts, &device, &control, &mut progress)?;
+    let runs = sweep::run_sweep(opts, &device, &control, &mut Reporter::new("sweep"))?;
     println!(
         "{} runs; report: {}",
         runs.len(),
@@ -237,7 +232,7 @@ pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice) -> Resul
 /// figures are.
 pub fn diagnose(opts: &diagnose::DiagnoseOptions, device: DeviceChoice) -> Result<()> {
     let device = device::select(device)?;
-    diagnose::diagnose(opts, &device, &mut progress)?;
+    diagnose::diagnose(opts, &device, &mut Reporter::new("diagnose"))?;
     println!(
         "figures in {}: weights.svg, layer_grads.svg (numbers: diagnostics.json, layer_grads.csv)",
         opts.out.display()

@@ -1,8 +1,9 @@
-//! The command line: clap types ([`args`]), one function per command ([`commands`]), signals
-//! and exit statuses ([`signals`]). It parses and calls the library; the library does the work.
+//! The command line: clap types ([`args`]), one function per command ([`commands`]), the long
+//! commands' progress bars ([`progress_bar`]), signals and exit statuses ([`signals`]). It parses and calls the library; the library does the work.
 
 mod args;
 mod commands;
+mod progress_bar;
 mod signals;
 
 use std::io::Write;

@@ -16,6 +16,7 @@ use crate::experiments::plot::{self, Series};
 use crate::model::penalty::Lipschitz;
 use crate::model::RES_BLOCKS;
 use crate::train::events::{percent, Control, MetricsRecord};
+use crate::train::progress::{Part, Progress};
 use crate::train::settings::TrainOptions;
 
 #[derive(Debug, Clone)]
@@ -46,12 +47,13 @@ pub struct RunSummary {
     pub samples: Vec<String>,
 }
 
-/// Run every strategy in turn and write the report; `progress` hears about evaluations.
+/// Run every strategy in turn and write the report; `progress` hears about evaluations and
+/// the share done (every strategy an equal part).
 pub fn compare_strategies(
     opts: &CompareOptions,
     device: &Device,
     control: &Control,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn Progress,
 ) -> Result<Vec<RunSummary>> {
     if opts.strategies.is_empty() {
         return Err(Error::Config("--lipschitz lists no strategy".into()));
@@ -68,7 +70,8 @@ pub fn compare_strategies(
     let mut summaries = Vec::new();
     let mut variants = Vec::new();
     let mut res_blocks = RES_BLOCKS;
-    for &strategy in &opts.strategies {
+    for (index, &strategy) in opts.strategies.iter().enumerate() {
+        let mut part = Part::of(progress, index, opts.strategies.len());
         let train = TrainOptions {
             out: Some(opts.out.join("runs").join(strategy.name())),
             lipschitz: Some(strategy),
@@ -80,7 +83,7 @@ pub fn compare_strategies(
         };
         let name = strategy.name().to_string();
         let label = format!("[{name}]");
-        let mut run = harness::train_and_record(&train, &[], &label, device, control, progress)?;
+        let mut run = harness::train_and_record(&train, &[], &label, device, control, &mut part)?;
         if let Some((_, message)) = run.diverged.take() {
             return Err(Error::NonFinite(message));
         }

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::experiments::plot::{self, Series};
 use crate::model::penalty::{per_sample_norm, Lipschitz};
 use crate::train::optim::OptimConfig;
+use crate::train::progress::{Part, Progress};
 use crate::train::settings::RunConfig;
 use crate::train::settings::TrainOptions;
 use crate::train::start;
@@ -104,11 +105,12 @@ pub struct DiagnoseOptions {
 }
 
 /// Train the variants and write `weights.svg`, `layer_grads.svg`, `diagnostics.json` and
-/// `layer_grads.csv` into `opts.out`. `progress` hears one line per finished variant.
+/// `layer_grads.csv` into `opts.out`. `progress` hears one line per finished variant and the
+/// share of critic steps taken.
 pub fn diagnose(
     opts: &DiagnoseOptions,
     device: &Device,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn Progress,
 ) -> Result<Vec<Variant>> {
     if opts.steps == 0 {
         return Err(Error::Config("--steps must be at least 1".into()));
@@ -119,7 +121,9 @@ pub fn diagnose(
         .iter()
         .map(|&c| (format!("clip {c}"), Lipschitz::Clip, c))
         .chain([("gp".to_string(), Lipschitz::Gp, 0.0)]);
-    for (name, strategy, c) in strategies {
+    let count = CLIPS.len() + 1;
+    for (index, (name, strategy, c)) in strategies.enumerate() {
+        let mut part = Part::of(progress, index, count);
         let mut config = base.clone();
         config.lipschitz = strategy;
         config.optim_critic = if strategy == Lipschitz::Clip {
@@ -133,11 +137,12 @@ pub fn diagnose(
             trainer.load_generator(g)?;
         }
         let mut wasserstein = Vec::with_capacity(opts.steps);
-        for _ in 0..opts.steps {
+        for step in 0..opts.steps {
             wasserstein.push(trainer.critic_step()?.wasserstein);
+            part.done((step + 1) as f64 / opts.steps as f64);
         }
         let diagnostics = inspect(&mut trainer)?;
-        progress(&format!(
+        part.line(&format!(
             "{name}: {} critic steps, W estimate {:.4}, gradient norm at the input {:.3e}",
             opts.steps,
             wasserstein.last().copied().unwrap_or(f64::NAN),

@@ -8,6 +8,7 @@ use candle_core::Device;
 use super::bench::median;
 use crate::error::{Error, Result};
 use crate::train::events::{Control, Event, MetricsRecord};
+use crate::train::progress::{budget_share, Progress};
 use crate::train::settings::TrainOptions;
 use crate::train::start;
 use crate::train::Trainer;
@@ -33,17 +34,19 @@ impl Recorded {
 }
 
 /// Train the run `opts` asks for (a new one) with extra evaluations at `marks` (seconds of
-/// training), telling `progress` a line per evaluation, prefixed with `label`.
+/// training), telling `progress` a line per evaluation, prefixed with `label`, and the share of
+/// the run's budget used after every iteration.
 pub fn train_and_record(
     opts: &TrainOptions,
     marks: &[f64],
     label: &str,
     device: &Device,
     control: &Control,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn Progress,
 ) -> Result<Recorded> {
     let mut trainer = start::prepare(opts, device)?;
     trainer.eval_marks = marks.to_vec();
+    let (minutes, iters) = (trainer.config.minutes, trainer.config.iters);
     let mut steps = Vec::new();
     let mut metrics: Vec<MetricsRecord> = Vec::new();
     let mut secs = Vec::new();
@@ -53,9 +56,10 @@ pub fn train_and_record(
             elapsed += s.secs;
             secs.push(s.secs);
             steps.push((s.iteration, elapsed, s.wasserstein));
+            progress.done(budget_share(elapsed, minutes, s.iteration, iters));
         }
         Event::Metrics(m) => {
-            progress(&format!(
+            progress.line(&format!(
                 "{label} {:>5.2} min  iteration {:>6}  JSD-4 {:.3}  {}{}",
                 m.elapsed_secs / 60.0,
                 m.iteration,

@@ -7,5 +7,10 @@ pub mod bench;
 pub mod compare;
 pub mod diagnose;
 pub mod harness;
+// The charts need plotters, part of the `cli` feature; the library alone writes placeholders.
+#[cfg(feature = "cli")]
+pub mod plot;
+#[cfg(not(feature = "cli"))]
+#[path = "plot_placeholder.rs"]
 pub mod plot;
 pub mod sweep;

@@ -11,6 +11,7 @@ use crate::quality::markov::MarkovChain;
 use crate::quality::metrics::{Reference, Scores};
 use crate::sample::generate::Sampler;
 use crate::train::checkpoint::Which;
+use crate::train::progress::Progress;
 
 /// The most samples `eval` draws (they are all held in memory).
 pub const MAX_SAMPLES: usize = 1_000_000;
@@ -133,8 +134,13 @@ pub fn scores_json(s: &Scores) -> serde_json::Value {
     })
 }
 
-/// Score the samples of `opts.source` against the corpus.
-pub fn evaluate(opts: &EvalOptions, device: &Device) -> Result<EvalReport> {
+/// Score the samples of `opts.source` against the corpus; `progress` hears each stage and the
+/// share done.
+pub fn evaluate(
+    opts: &EvalOptions,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<EvalReport> {
     if opts.n == 0 || opts.n > MAX_SAMPLES {
         return Err(Error::Config(format!(
             "-n {}: the number of samples must be 1..={MAX_SAMPLES}",
@@ -160,9 +166,12 @@ pub fn evaluate(opts: &EvalOptions, device: &Device) -> Result<EvalReport> {
             ))
         }
     };
+    progress.stage("reading the corpus");
     let corpus = Corpus::load(&corpus_path, seed, 1)?;
     let all: Vec<&String> = corpus.all_lines().collect();
     let reference = Reference::new(&all, corpus.words.clone());
+    progress.done(0.2);
+    progress.stage("sampling");
     let (source, samples) = match &opts.source {
         Source::Model {
             dir,
@@ -173,25 +182,34 @@ pub fn evaluate(opts: &EvalOptions, device: &Device) -> Result<EvalReport> {
             let mut lines = Vec::with_capacity(opts.n);
             sampler.generate(opts.n, opts.seed, true, |l| {
                 lines.push(l);
+                progress.done(0.2 + 0.4 * lines.len() as f64 / opts.n as f64);
                 true
             })?;
             (format!("model {}", dir.display()), lines)
         }
         Source::Samples(path) => (format!("samples {}", path.display()), read_samples(path)?),
         Source::Markov(order) => {
+            progress.stage(&format!("fitting the order-{order} chain"));
             let chain = MarkovChain::fit(&corpus.train, *order);
+            progress.stage("sampling");
             (
                 format!("markov order {order}"),
                 chain.sample(opts.n, opts.seed),
             )
         }
     };
+    progress.done(0.6);
+    progress.stage("scoring the samples");
+    let scores = reference.score(&samples);
+    progress.done(0.8);
+    progress.stage("scoring held-out text (the floor)");
     let floor = Reference::new(&corpus.train, corpus.words.clone()).score(&corpus.heldout);
+    progress.done(1.0);
     Ok(EvalReport {
         source,
         corpus: corpus_path,
         corpus_lines: all.len(),
-        scores: reference.score(&samples),
+        scores,
         floor,
         examples: samples
             .iter()

@@ -23,7 +23,7 @@ pub fn one_hot(rng: &mut ChaCha8Rng, b: usize, s: ModelShape) -> Tensor {
     for row in 0..b * s.seq_len {
         v[row * s.vocab + rng.random_range(0..s.vocab)] = 1.0;
     }
-    Tensor::from_vec(v, (b, s.seq_len, s.vocab), &Device::Cpu).unwrap()
+    Tensor::from_vec(v, (b, s.seq_len, s.vocab), &device()).unwrap()
 }
 
 /// Random probability vectors `(b, L, V)` (softmax of Gaussian logits), like generator output.
@@ -31,13 +31,13 @@ pub fn soft(rng: &mut ChaCha8Rng, b: usize, s: ModelShape) -> Tensor {
     let v: Vec<f64> = (0..b * s.seq_len * s.vocab)
         .map(|_| rng.random_range(-2.0..2.0))
         .collect();
-    let t = Tensor::from_vec(v, (b, s.seq_len, s.vocab), &Device::Cpu).unwrap();
+    let t = Tensor::from_vec(v, (b, s.seq_len, s.vocab), &device()).unwrap();
     candle_nn::ops::softmax(&t, candle_core::D::Minus1).unwrap()
 }
 
 pub fn uniform(rng: &mut ChaCha8Rng, n: usize) -> Tensor {
     let v: Vec<f64> = (0..n).map(|_| rng.random::<f64>()).collect();
-    Tensor::from_vec(v, n, &Device::Cpu).unwrap()
+    Tensor::from_vec(v, n, &device()).unwrap()
 }
 
 pub fn rng(seed: u64) -> ChaCha8Rng {
@@ -62,7 +62,7 @@ pub fn set(var: &Var, i: usize, value: f64) {
         .to_vec1::<f64>()
         .unwrap();
     v[i] = value;
-    let t = Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap();
+    let t = Tensor::from_vec(v, var.shape(), var.device()).unwrap();
     var.set(&t).unwrap();
 }
 
@@ -88,5 +88,20 @@ pub fn rel_err(a: f64, b: f64) -> f64 {
         0.0
     } else {
         (a - b).abs() / d
+    }
+}
+
+/// The device the autograd tests build their networks on: the CPU, or the GPU named by
+/// `TEXTGAN_TEST_DEVICE=cuda|metal` (what `scripts/gpu-check.sh` sets, in a build with that
+/// feature). The hand-written step always runs on the CPU, reading the same weights.
+pub fn device() -> Device {
+    match std::env::var("TEXTGAN_TEST_DEVICE").as_deref() {
+        Err(_) | Ok("") | Ok("cpu") => Device::Cpu,
+        Ok("cuda") => Device::new_cuda(0)
+            .expect("TEXTGAN_TEST_DEVICE=cuda needs a CUDA GPU and a build with --features cuda"),
+        Ok("metal") => Device::new_metal(0).expect(
+            "TEXTGAN_TEST_DEVICE=metal needs a Metal GPU and a build with --features metal",
+        ),
+        Ok(other) => panic!("TEXTGAN_TEST_DEVICE={other}: expected cpu, cuda or metal"),
     }
 }

@@ -28,6 +28,7 @@ use super::harness::{self, Recorded};
 use crate::error::{Error, Result};
 use crate::run_dir::atomic::{read_json, write_json};
 use crate::train::events::Control;
+use crate::train::progress::{Part, Progress};
 use crate::train::settings::{RunConfig, TrainOptions};
 use crate::train::start;
 use grid::{read_grid, GridEntry};
@@ -35,13 +36,14 @@ use options::{marks_within, SweepOptions, DEFAULT_MARKS};
 use results::{result_path, stale, MarkScore, SweepRun};
 
 /// Train every configuration × seed that has no result yet, then write the report from all
-/// results. `progress` hears a line per evaluation and per finished run. After a stop request
+/// results. `progress` hears a line per evaluation and per finished run, and the share of the
+/// sweep done (every run an equal part). After a stop request
 /// the remaining lines are only looked up, so the report still shows every finished result.
 pub fn run_sweep(
     opts: &SweepOptions,
     device: &Device,
     control: &Control,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn Progress,
 ) -> Result<Vec<SweepRun>> {
     if !(opts.minutes.is_finite() && opts.minutes > 0.0) {
         return Err(Error::Config(format!(
@@ -89,8 +91,13 @@ pub fn run_sweep(
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
     let _lock = crate::run_dir::lock::RunLock::acquire(&opts.out, "sweep")?;
     let mut results = Vec::new();
+    // Every run is an equal part of the sweep (a stored result is a part done at once).
+    let runs = grid.len() * opts.seeds.len();
+    let mut index = 0;
     for (entry, config) in grid.iter().zip(&configs) {
         for &seed in &opts.seeds {
+            index += 1;
+            let mut part = Part::of(progress, index - 1, runs);
             let label = format!("[{} seed {seed}]", entry.name);
             let path = result_path(&opts.out, &entry.name, seed);
             let config = RunConfig {
@@ -101,27 +108,28 @@ pub fn run_sweep(
                 Ok(r) => match stale(&r, entry, &config, &marks) {
                     None => Some(r),
                     Some(why) => {
-                        progress(&format!("{label} stored result not reused: {why}"));
+                        part.line(&format!("{label} stored result not reused: {why}"));
                         None
                     }
                 },
                 Err(_) if !path.exists() => None,
                 Err(e) => {
-                    progress(&format!("{label} stored result not reused: {e}"));
+                    part.line(&format!("{label} stored result not reused: {e}"));
                     None
                 }
             };
             match stored {
                 Some(r) if !opts.redo => {
+                    part.done(1.0);
                     results.push(r);
                     continue;
                 }
                 _ if control.stop_requested() => continue,
                 _ => {}
             }
-            let r = train_one(opts, entry, seed, &marks, device, control, progress)?;
+            let r = train_one(opts, entry, seed, &marks, device, control, &mut part)?;
             if control.stop_requested() {
-                progress(&format!("{label} stopped: not recorded"));
+                part.line(&format!("{label} stopped: not recorded"));
                 continue;
             }
             if let Some(dir) = path.parent() {
@@ -134,7 +142,7 @@ pub fn run_sweep(
                 .map(|m| format!("{:.3} @ {} min", m.js[3], m.minutes))
                 .collect::<Vec<_>>()
                 .join(", ");
-            progress(&match r.diverged_at {
+            part.line(&match r.diverged_at {
                 Some(t) => format!("{label} diverged at {t:.2} min; JSD-4 {scores}"),
                 None => format!(
                     "{label} done: {} iterations, {:.3} s/iteration, JSD-4 {scores}",
@@ -174,7 +182,7 @@ fn train_one(
     marks: &[f64],
     device: &Device,
     control: &Control,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn Progress,
 ) -> Result<SweepRun> {
     let label = format!("[{} seed {seed}]", entry.name);
     let marks_secs: Vec<f64> = marks.iter().map(|m| m * 60.0).collect();
