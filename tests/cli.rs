@@ -762,6 +762,22 @@ fn compare_trains_each_strategy_and_writes_a_report() {
         "{config}"
     );
 
+    // The same with --format json: one object on stdout, a run per strategy, where the report is.
+    let json_args: Vec<&str> = args.iter().copied().chain(["--format", "json"]).collect();
+    let run = textgan(&json_args, tmp.path());
+    assert_success(&run);
+    let printed: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let strategies: Vec<&str> = printed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["strategy"].as_str().unwrap())
+        .collect();
+    assert_eq!(strategies, ["gp", "clip"], "{printed}");
+    assert_eq!(printed["runs"][1]["iterations"], 3);
+    assert_eq!(printed["runs"][0]["js"].as_array().map(Vec::len), Some(4));
+    assert!(printed["report"].as_str().unwrap().ends_with("report.md"));
+
     let no_budget = textgan(&["compare", c.to_str().unwrap()], tmp.path());
     assert_clean_error(&no_budget, "--minutes M or --iters N");
 }
@@ -884,6 +900,33 @@ fn sweep_trains_every_configuration_scores_the_marks_and_reuses_finished_runs() 
     assert!(!String::from_utf8_lossy(&again.stderr).contains("iteration"));
     let after: Vec<Vec<u8>> = results.iter().map(|f| stored(f)).collect();
     assert!(before == after, "a reused result was rewritten");
+    // --format json: the same results as one object on stdout.
+    let args = [
+        "sweep",
+        c.to_str().unwrap(),
+        "--grid",
+        grid.to_str().unwrap(),
+        "--minutes",
+        "0.02",
+        "--marks",
+        "0.005,0.01",
+        "--seeds",
+        "0,1",
+        "--eval-every",
+        "100000",
+        "--out",
+        "sw",
+        "--format",
+        "json",
+    ];
+    let json = textgan(&args, dir);
+    assert_success(&json);
+    let printed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let runs = printed["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6, "{printed}");
+    assert_eq!(runs[0]["marks"].as_array().map(Vec::len), Some(3));
+    assert!(runs.iter().any(|r| r["diverged_at"].is_number()));
+    assert!(printed["report"].as_str().unwrap().ends_with("report.md"));
     // A changed line trains again, and only that line.
     write_grid("--dim 12 --res-blocks 2 --batch 16 --critic-iters 1 --lr-critic 2e-3");
     let third = sweep("0.02", "0.005,0.01", "0,1");
@@ -1173,4 +1216,43 @@ fn completions_are_printed_for_a_shell_and_an_unknown_shell_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("#compdef textgan"));
     let out = textgan(&["completions", "tcsh"], tmp.path());
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn diagnose_prints_its_variants_as_json_and_writes_its_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("diag");
+    let c = tiny_corpus();
+    let args = [
+        "diagnose",
+        c.to_str().unwrap(),
+        "--steps",
+        "3",
+        "--dim",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let run = textgan(&args, tmp.path());
+    assert_success(&run);
+    let printed: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let names: Vec<&str> = printed["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["clip 0.1", "clip 0.01", "clip 0.001", "gp"],
+        "{printed}"
+    );
+    for f in printed["files"].as_array().unwrap() {
+        assert!(Path::new(f.as_str().unwrap()).is_file(), "{f}");
+    }
+    // The variants' lines went to stderr (a pipe here: lines, no bar).
+    let progress = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(progress.matches("critic steps").count(), 4, "{progress}");
 }

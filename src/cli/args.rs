@@ -193,6 +193,9 @@ pub struct CompareArgs {
     /// Where to train
     #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
     pub device: DeviceChoice,
+    /// Output on stdout: lines for people (text) or one JSON object (json); progress stays on stderr
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(clap::Args)]
@@ -224,6 +227,9 @@ pub struct SweepArgs {
     /// Where to train
     #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
     pub device: DeviceChoice,
+    /// Output on stdout: lines for people (text) or one JSON object (json); progress stays on stderr
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(clap::Args)]
@@ -248,6 +254,9 @@ pub struct DiagnoseArgs {
     /// Where to train
     #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
     pub device: DeviceChoice,
+    /// Output on stdout: lines for people (text) or one JSON object (json); progress stays on stderr
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(clap::Args)]

@@ -198,45 +198,99 @@ pub fn eval(args: EvalRequest, device: DeviceChoice) -> Result<()> {
 
 /// `textgan compare`: one run per strategy, then the report; returns the exit status (130 if
 /// interrupted: the report then covers the runs done so far).
-pub fn compare(opts: &compare::CompareOptions, device: DeviceChoice) -> Result<u8> {
+pub fn compare(opts: &compare::CompareOptions, device: DeviceChoice, json: bool) -> Result<u8> {
     let device = device::select(device)?;
     let control = Arc::new(Control::default());
     on_interrupt(&control)?;
     let runs = compare::compare_strategies(opts, &device, &control, &mut Reporter::new("compare"))?;
-    for r in &runs {
-        println!(
-            "{}: {} iterations, {:.3} s/iteration",
-            r.strategy, r.iterations, r.secs_per_iter
-        );
+    let report = opts.out.join("report.md");
+    if json {
+        let runs: Vec<_> = runs
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "strategy": r.strategy,
+                    "iterations": r.iterations,
+                    "secs_per_iter": r.secs_per_iter,
+                    "js": r.metrics.last().map(|m| m.js),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "runs": runs, "report": report }));
+    } else {
+        for r in &runs {
+            println!(
+                "{}: {} iterations, {:.3} s/iteration",
+                r.strategy, r.iterations, r.secs_per_iter
+            );
+        }
+        println!("report: {}", report.display());
     }
-    println!("report: {}", opts.out.join("report.md").display());
     Ok(if interrupted() { interrupt_code() } else { 0 })
 }
 
 /// `textgan sweep`: every configuration × seed without a result, then the report; returns
 /// the exit status (130 if interrupted: the report then covers the runs finished so far).
-pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice) -> Result<u8> {
+pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice, json: bool) -> Result<u8> {
     let device = device::select(device)?;
     let control = Arc::new(Control::default());
     on_interrupt(&control)?;
     let runs = sweep::run_sweep(opts, &device, &control, &mut Reporter::new("sweep"))?;
-    println!(
-        "{} runs; report: {}",
-        runs.len(),
-        opts.out.join("report.md").display()
-    );
+    let report = opts.out.join("report.md");
+    if json {
+        let runs: Vec<_> = runs
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.name,
+                    "seed": r.seed,
+                    "iterations": r.iterations,
+                    "secs_per_iter": r.secs_per_iter,
+                    "diverged_at": r.diverged_at,
+                    "marks": r.marks,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "runs": runs, "report": report }));
+    } else {
+        println!("{} runs; report: {}", runs.len(), report.display());
+    }
     Ok(if interrupted() { interrupt_code() } else { 0 })
 }
 
-/// `textgan diagnose`: train the critic variants, print a line for each, and where the
-/// figures are.
-pub fn diagnose(opts: &diagnose::DiagnoseOptions, device: DeviceChoice) -> Result<()> {
+/// `textgan diagnose`: train the critic variants, print where the figures are (the variants'
+/// lines went to stderr as they finished).
+pub fn diagnose(opts: &diagnose::DiagnoseOptions, device: DeviceChoice, json: bool) -> Result<()> {
     let device = device::select(device)?;
-    diagnose::diagnose(opts, &device, &mut Reporter::new("diagnose"))?;
-    println!(
-        "figures in {}: weights.svg, layer_grads.svg (numbers: diagnostics.json, layer_grads.csv)",
-        opts.out.display()
-    );
+    let variants = diagnose::diagnose(opts, &device, &mut Reporter::new("diagnose"))?;
+    let files = [
+        "weights.svg",
+        "layer_grads.svg",
+        "diagnostics.json",
+        "layer_grads.csv",
+    ];
+    if json {
+        let variants: Vec<_> = variants
+            .iter()
+            .map(|v| {
+                serde_json::json!({
+                    "name": v.name,
+                    "wasserstein": v.wasserstein.last(),
+                    "input_grad_norm": v.diagnostics.layer_grad_norms.first(),
+                })
+            })
+            .collect();
+        let files: Vec<_> = files.iter().map(|f| opts.out.join(f)).collect();
+        println!(
+            "{}",
+            serde_json::json!({ "variants": variants, "files": files })
+        );
+    } else {
+        println!(
+            "figures in {}: weights.svg, layer_grads.svg (numbers: diagnostics.json, layer_grads.csv)",
+            opts.out.display()
+        );
+    }
     Ok(())
 }
 

@@ -141,7 +141,7 @@ fn compare(a: args::CompareArgs) -> Result<u8> {
         out,
         command,
     };
-    commands::compare(&opts, a.device)
+    commands::compare(&opts, a.device, a.format == Format::Json)
 }
 
 /// `textgan sweep`: its flags mapped onto the library's options, then run.
@@ -159,7 +159,7 @@ fn sweep(a: args::SweepArgs) -> Result<u8> {
         command: command_line(),
         parse_flags: args::parse_grid_flags,
     };
-    commands::sweep(&opts, a.device)
+    commands::sweep(&opts, a.device, a.format == Format::Json)
 }
 
 /// `textgan diagnose`: its flags mapped onto the library's options, then run.
@@ -178,7 +178,7 @@ fn diagnose(a: args::DiagnoseArgs) -> Result<u8> {
         dim: a.dim,
         seed: a.seed,
     };
-    commands::diagnose(&opts, a.device).map(|()| 0)
+    commands::diagnose(&opts, a.device, a.format == Format::Json).map(|()| 0)
 }
 
 /// `textgan bench`: its flags mapped onto the library's options, then run.
