@@ -203,7 +203,8 @@ pub fn compare(opts: &compare::CompareOptions, device: DeviceChoice, json: bool)
     let control = Arc::new(Control::default());
     on_interrupt(&control)?;
     let runs = compare::compare_strategies(opts, &device, &control, &mut Reporter::new("compare"))?;
-    let report = opts.out.join("report.md");
+    // (Displayed: a path that is not UTF-8 would not serialise.)
+    let report = opts.out.join("report.md").display().to_string();
     if json {
         let runs: Vec<_> = runs
             .iter()
@@ -224,7 +225,7 @@ pub fn compare(opts: &compare::CompareOptions, device: DeviceChoice, json: bool)
                 r.strategy, r.iterations, r.secs_per_iter
             );
         }
-        println!("report: {}", report.display());
+        println!("report: {report}");
     }
     Ok(if interrupted() { interrupt_code() } else { 0 })
 }
@@ -236,7 +237,8 @@ pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice, json: bo
     let control = Arc::new(Control::default());
     on_interrupt(&control)?;
     let runs = sweep::run_sweep(opts, &device, &control, &mut Reporter::new("sweep"))?;
-    let report = opts.out.join("report.md");
+    // (Displayed: a path that is not UTF-8 would not serialise.)
+    let report = opts.out.join("report.md").display().to_string();
     if json {
         let runs: Vec<_> = runs
             .iter()
@@ -253,7 +255,7 @@ pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice, json: bo
             .collect();
         println!("{}", serde_json::json!({ "runs": runs, "report": report }));
     } else {
-        println!("{} runs; report: {}", runs.len(), report.display());
+        println!("{} runs; report: {report}", runs.len());
     }
     Ok(if interrupted() { interrupt_code() } else { 0 })
 }
@@ -280,7 +282,10 @@ pub fn diagnose(opts: &diagnose::DiagnoseOptions, device: DeviceChoice, json: bo
                 })
             })
             .collect();
-        let files: Vec<_> = files.iter().map(|f| opts.out.join(f)).collect();
+        let files: Vec<_> = files
+            .iter()
+            .map(|f| opts.out.join(f).display().to_string())
+            .collect();
         println!(
             "{}",
             serde_json::json!({ "variants": variants, "files": files })

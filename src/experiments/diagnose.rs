@@ -158,8 +158,9 @@ pub fn diagnose(
     let json = serde_json::json!({
         "steps": opts.steps,
         "dim": base.model.dim,
-        "corpus": base.corpus,
-        "generator": generator,
+        // Displayed: a path that is not UTF-8 would not serialise.
+        "corpus": base.corpus.display().to_string(),
+        "generator": generator.as_ref().map(|g| g.display().to_string()),
         "layers": layer_names(base.model.res_blocks),
         "variants": variants,
     });
