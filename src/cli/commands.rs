@@ -196,15 +196,33 @@ pub fn eval(args: EvalRequest, device: DeviceChoice) -> Result<()> {
     Ok(())
 }
 
-/// `textgan compare`: one run per strategy, then the report; returns the exit status (130 if
-/// interrupted: the report then covers the runs done so far).
-pub fn compare(opts: &compare::CompareOptions, device: DeviceChoice, json: bool) -> Result<u8> {
+/// A study that Ctrl-C stops between runs (compare, sweep): `run` on the chosen device with a
+/// stop flag and a progress bar named `what`; then its runs, the report's path (displayed: a
+/// path that is not UTF-8 would not serialise) and the exit status (130 if interrupted: the
+/// report then covers the runs finished so far).
+fn stoppable_study<T>(
+    what: &str,
+    device: DeviceChoice,
+    out: &Path,
+    run: impl FnOnce(&candle_core::Device, &Control, &mut Reporter) -> Result<T>,
+) -> Result<(T, String, u8)> {
     let device = device::select(device)?;
     let control = Arc::new(Control::default());
     on_interrupt(&control)?;
-    let runs = compare::compare_strategies(opts, &device, &control, &mut Reporter::new("compare"))?;
-    // (Displayed: a path that is not UTF-8 would not serialise.)
-    let report = opts.out.join("report.md").display().to_string();
+    let runs = run(&device, &control, &mut Reporter::new(what))?;
+    let report = out.join("report.md").display().to_string();
+    Ok((
+        runs,
+        report,
+        if interrupted() { interrupt_code() } else { 0 },
+    ))
+}
+
+/// `textgan compare`: one run per strategy, then the report; returns the exit status.
+pub fn compare(opts: &compare::CompareOptions, device: DeviceChoice, json: bool) -> Result<u8> {
+    let (runs, report, status) = stoppable_study("compare", device, &opts.out, |d, c, r| {
+        compare::compare_strategies(opts, d, c, r)
+    })?;
     if json {
         let runs: Vec<_> = runs
             .iter()
@@ -227,18 +245,15 @@ pub fn compare(opts: &compare::CompareOptions, device: DeviceChoice, json: bool)
         }
         println!("report: {report}");
     }
-    Ok(if interrupted() { interrupt_code() } else { 0 })
+    Ok(status)
 }
 
 /// `textgan sweep`: every configuration × seed without a result, then the report; returns
-/// the exit status (130 if interrupted: the report then covers the runs finished so far).
+/// the exit status.
 pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice, json: bool) -> Result<u8> {
-    let device = device::select(device)?;
-    let control = Arc::new(Control::default());
-    on_interrupt(&control)?;
-    let runs = sweep::run_sweep(opts, &device, &control, &mut Reporter::new("sweep"))?;
-    // (Displayed: a path that is not UTF-8 would not serialise.)
-    let report = opts.out.join("report.md").display().to_string();
+    let (runs, report, status) = stoppable_study("sweep", device, &opts.out, |d, c, r| {
+        sweep::run_sweep(opts, d, c, r)
+    })?;
     if json {
         let runs: Vec<_> = runs
             .iter()
@@ -257,7 +272,7 @@ pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice, json: bo
     } else {
         println!("{} runs; report: {report}", runs.len());
     }
-    Ok(if interrupted() { interrupt_code() } else { 0 })
+    Ok(status)
 }
 
 /// `textgan diagnose`: train the critic variants, print where the figures are (the variants'
