@@ -18,6 +18,8 @@
 #   4. the step's speed at the paper's width (`bench --dim 512`), beside the peer's f32 and bf16.
 set -euo pipefail
 peer=${1:-}
+[ -z "$peer" ] || peer=$(realpath "$peer")
+cd "$(dirname "$0")/.."
 python=${2:-python3}
 corpus=corpora/wordnet.txt
 work=$(mktemp -d)
@@ -36,14 +38,14 @@ echo "GPU: ${gpu:-unknown (no nvidia-smi)}; compute capability ${CUDA_COMPUTE_CA
 # 1. Build.
 start=$SECONDS
 cargo build --release --features cuda || fail "the CUDA build"
-cargo test --release --features cuda --no-run >/dev/null 2>&1 || fail "building the tests with CUDA"
+cargo test --release --features cuda --no-run || fail "building the tests with CUDA"
 row build "cargo build --release --features cuda" "ok ($((SECONDS - start)) s)"
 bin=$(cargo build --release --features cuda --message-format=json-render-diagnostics 2>/dev/null \
   | "$python" -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "textgan":
-        print(m["executable"])' | tail -1)
+        print(m["executable"])' | tail -1 || true)
 [ -x "$bin" ] || fail "finding the built binary"
 
 # 2. Gradients and equality with the networks on the GPU.
@@ -54,15 +56,16 @@ row "tests on CUDA" "gradients, penalties, hand_written (TEXTGAN_TEST_DEVICE=cud
 
 # 3. Two minutes of the paper's settings on the GPU.
 run=$work/run
-"$bin" train "$corpus" --device cuda --preset paper --minutes 2 --eval-every 100 \
+"$bin" train "$corpus" --device cuda --preset paper --minutes 2 --eval-every 25 \
   --out "$run" --no-tui --format json >"$work/train.jsonl" || fail "training on CUDA"
 jsd=$("$python" - "$run/metrics.jsonl" <<'EOF'
 import json, sys
 js = [json.loads(l)["js"][3] for l in open(sys.argv[1]) if l.strip()]
 print(f"{js[0]:.3f} {js[-1]:.3f} {len(js)}")
 EOF
-)
-read -r first last evals <<<"$jsd"
+) || fail "reading the run's metrics.jsonl"
+read -r first last evals
+[ "$evals" -ge 2 ] || fail "evaluating at least twice in 2 minutes (got $evals)" <<<"$jsd"
 iters=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["iteration"])' "$run/state.json")
 "$python" -c "import sys; sys.exit(0 if $last < $first else 1)" \
   || fail "JSD-4 falling during training (it went $first -> $last)"
@@ -76,10 +79,11 @@ secs=$("$bin" bench --device cuda --corpus "$corpus" "${shape[@]}" --warmup 2 --
 row "textgan bench, width 512, f32" "s per generator iteration (10 critic steps)" "$secs"
 if [ -n "$peer" ]; then
   for bf16 in "" --bf16; do
-    peer_secs=$("$python" "$peer" --corpus "$corpus" "${shape[@]}" --device cuda --warmup 2 --iters 7 $bf16 \
+    peer_secs=$("$python" "$peer" --corpus "$corpus" "${shape[@]}" --device cuda --warmup 2 --iters 9 $bf16 \
       | "$python" -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["median_iter_s"])') \
       || fail "the PyTorch peer on CUDA${bf16:+ ($bf16)}"
-    row "PyTorch peer, width 512, ${bf16:+bf16 autocast}${bf16:-f32}" "s per generator iteration" "$peer_secs"
+    label=f32; [ -z "$bf16" ] || label="bf16 autocast"
+    row "PyTorch peer, width 512, $label" "s per generator iteration (its --iters counts the warm-up)" "$peer_secs"
   done
 fi
 
