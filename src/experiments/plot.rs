@@ -168,10 +168,7 @@ fn draw_error(path: &Path, e: impl Display) -> Error {
 }
 
 fn write_svg(path: &Path, svg: &str) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(path, e))?;
-    }
-    crate::run_dir::atomic::write_atomic(path, svg.as_bytes())
+    crate::run_dir::atomic::write_atomic_in_new_dir(path, svg.as_bytes())
 }
 
 /// Draw the chart frame, mesh, lines, markers and legend. `y` is a linear or log range.

@@ -48,8 +48,5 @@ fn placeholder(path: &Path, title: &str) -> Result<()> {
          without its `cli` feature, which draws the charts)</text></svg>\n",
         escape(title)
     );
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::io(path, e))?;
-    }
-    crate::run_dir::atomic::write_atomic(path, svg.as_bytes())
+    crate::run_dir::atomic::write_atomic_in_new_dir(path, svg.as_bytes())
 }

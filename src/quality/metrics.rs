@@ -55,21 +55,20 @@ impl NgramTable {
             k.sort_unstable();
             k
         };
-        let mut keys = sorted(p);
         // The smaller table; between equal sizes, a fixed choice (totals, then keys), so that
         // JS(a, b) and JS(b, a) run the same sum.
         let swap = match q.len().cmp(&p.len()) {
             std::cmp::Ordering::Less => true,
             std::cmp::Ordering::Greater => false,
             std::cmp::Ordering::Equal => {
-                (other.totals[n - 1], sorted(q)) < (self.totals[n - 1], keys.clone())
+                (other.totals[n - 1], sorted(q)) < (self.totals[n - 1], sorted(p))
             }
         };
         if swap {
             std::mem::swap(&mut p, &mut q);
             std::mem::swap(&mut tp, &mut tq);
-            keys = sorted(p);
         }
+        let keys = sorted(p);
         let mut js = 0.0;
         let mut shared_q = 0.0;
         for k in keys {

@@ -15,6 +15,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// [`write_atomic`], creating `path`'s folder first if it is missing (charts and reports).
+pub fn write_atomic_in_new_dir(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(path, e))?;
+    }
+    write_atomic(path, bytes)
+}
+
 /// Run `write` on a new temporary file beside `path` (given as its open handle and its path),
 /// fsync it through that handle, and rename it over `path`. The temporary file has a name of
 /// its own (`.NAME.XXXXXX.tmp`), so two writers never share one; it is removed if anything
