@@ -3,8 +3,9 @@
 //! (second-order term included) as one reverse pass. Same maths as the autograd reference
 //! ([`crate::model::autograd`]), checked equal to it in the tests; about twice as fast on a CPU.
 //!
-//! [`crate::kernels`] (GEMM, im2col, masks; shared with the autograd path's convolution) →
-//! [`res_stack`] (the residual blocks, forward, backward and the input-gradient chain) →
+//! [`crate::kernels`] (GEMM, masks) → [`res_stack`] (the residual blocks, forward, backward
+//! and the input-gradient chain, in a padded layout where each convolution is one GEMM on a
+//! view of its input) →
 //! [`critic`] and [`generator`] (one network each) → [`adapter`] (what the trainer calls, on
 //! the networks' parameters).
 

@@ -7,7 +7,7 @@
 //! convolution weights `(k·d, d)`; rows of every matrix are `(sample, position)` pairs.
 
 use crate::error::{Error, Result};
-use crate::kernels::{add_col_sums, add_masked, im2col, mask_scale, matmul, Mat, Real};
+use crate::kernels::{add_col_sums, add_masked, mask_scale, matmul, Mat, Real};
 use crate::model::schema::CONV_BLOCK_TENSORS;
 use crate::model::{KERNEL, RESIDUAL_SCALE};
 
@@ -50,96 +50,116 @@ pub fn flip_kernel<T: Real>(w: &[T], out: &mut Vec<T>, c_in: usize, c_out: usize
     }
 }
 
-/// Samples per im2col chunk: the scratch holds this many samples' windows (21 MB at DIM 512)
-/// and every product still has `CHUNK·L` (2048) rows, plenty for the GEMM.
-const CHUNK: usize = 64;
+/// Zero rows around every sample in the padded layout: a width-`K` "same" convolution reads
+/// `PAD` positions either side of each output.
+const PAD: usize = (K - 1) / 2;
 
-/// For each chunk of samples of `x` `(rows, d)`: its im2col windows into `wide`, then
-/// `f(windows, rows of the chunk in x)`.
-fn by_chunks<T: Real>(
-    wide: &mut Vec<T>,
-    x: &[T],
-    l: usize,
-    d: usize,
-    mut f: impl FnMut(Mat<T>, std::ops::Range<usize>),
-) {
-    let chunk = CHUNK * l * d;
-    reserve(wide, CHUNK * l * K * d);
-    for (i, x) in x.chunks(chunk).enumerate() {
-        let n = x.len() / d;
-        im2col(x, wide, l, d, K);
-        f(Mat::new(wide, n, K * d), i * chunk..i * chunk + x.len());
+/// Rows of `b` samples of length `l` in the padded layout: `PAD` zero rows, then each sample's
+/// `l` rows followed by `PAD` zero rows (one gap serves the sample before it and the one after).
+/// Every window of `K` rows around a sample's position is then `K·d` consecutive elements, so
+/// a convolution is one GEMM on a view of the buffer, with no im2col copy; the `PAD` outputs
+/// centred on each gap are computed (the only extra work, `PAD/(l + PAD)` of it) and zeroed.
+pub fn padded_rows(b: usize, l: usize) -> usize {
+    PAD + b * (l + PAD)
+}
+
+/// `x` `(b·l, d)` rows into `dst` in the padded layout (gaps zero).
+fn pad_into<T: Real>(x: &[T], dst: &mut Vec<T>, l: usize, d: usize) {
+    let b = x.len() / (l * d);
+    resize(dst, padded_rows(b, l) * d);
+    dst[..PAD * d].fill(T::zero());
+    for (src, out) in x
+        .chunks(l * d)
+        .zip(dst[PAD * d..].chunks_mut((l + PAD) * d))
+    {
+        out[..l * d].copy_from_slice(src);
+        out[l * d..].fill(T::zero());
     }
 }
 
-/// `dst ← s·im2col(x)·w` (or `dst + …` with `accumulate`): a convolution of `x` `(rows, d)`
-/// with a `(k·d, d)` kernel.
-#[allow(clippy::too_many_arguments)]
-fn conv<T: Real>(
-    wide: &mut Vec<T>,
-    x: &[T],
-    w: &[T],
-    dst: &mut [T],
-    l: usize,
-    d: usize,
-    s: T,
-    accumulate: bool,
-) {
-    by_chunks(wide, x, l, d, |cols, rows| {
-        let w = Mat::new(w, K * d, d);
-        matmul(&mut dst[rows], cols, w, s, accumulate)
-    });
+/// The samples of the padded `src` back into `(b·l, d)` rows of `dst`.
+fn unpad_into<T: Real>(src: &[T], dst: &mut [T], l: usize, d: usize) {
+    for (out, s) in dst
+        .chunks_mut(l * d)
+        .zip(src[PAD * d..].chunks((l + PAD) * d))
+    {
+        out.copy_from_slice(&s[..l * d]);
+    }
 }
 
-/// `grad ← grad + s·im2col(x)ᵀ·g`: a convolution kernel's gradient for input `x` and output
-/// gradient `g` `(rows, d)`.
-fn conv_weight_grad<T: Real>(
-    wide: &mut Vec<T>,
-    x: &[T],
-    g: &[T],
-    grad: &mut [T],
-    l: usize,
-    d: usize,
-    s: T,
-) {
-    by_chunks(wide, x, l, d, |cols, rows| {
-        let g = Mat::new(&g[rows.clone()], rows.len() / d, d);
-        matmul(grad, cols.t(), g, s, true)
-    });
+/// Zero the gap rows of the padded `x` (after a product wrote its outputs there).
+fn zero_gaps<T: Real>(x: &mut [T], l: usize, d: usize) {
+    x[..PAD * d].fill(T::zero());
+    for s in x[PAD * d..].chunks_mut((l + PAD) * d) {
+        let n = s.len().min(l * d);
+        s[n..].fill(T::zero());
+    }
 }
 
-/// `dst ← s·∂/∂x` of a convolution with kernel `w`, for the output gradient `g`: the
+/// The window matrix of the padded `x` `(rows, d)`: one row per output position, from the
+/// first sample's first to the last sample's last, `(rows − 2·PAD, K·d)`.
+fn windows<T: Real>(x: &[T], d: usize) -> Mat<'_, T> {
+    let rows = x.len() / d;
+    Mat::windows(x, rows - 2 * PAD, K * d, d)
+}
+
+/// `dst ← s·conv(x)` (or `dst + …` with `accumulate`): a convolution of the padded `x` with a
+/// `(k·d, d)` kernel, into the padded `dst` (its gaps zero afterwards).
+fn conv<T: Real>(x: &[T], w: &[T], dst: &mut [T], d: usize, l: usize, s: T, accumulate: bool) {
+    let m = x.len() / d - 2 * PAD;
+    let cols = windows(x, d);
+    matmul(
+        &mut dst[PAD * d..(PAD + m) * d],
+        cols,
+        Mat::new(w, K * d, d),
+        s,
+        accumulate,
+    );
+    zero_gaps(dst, l, d);
+}
+
+/// `grad ← grad + s·windows(x)ᵀ·g`: a convolution kernel's gradient for the padded input `x`
+/// and output gradient `g` (whose gaps are zero, so the gap outputs add nothing).
+fn conv_weight_grad<T: Real>(x: &[T], g: &[T], grad: &mut [T], d: usize, s: T) {
+    let m = x.len() / d - 2 * PAD;
+    let cols = windows(x, d);
+    let g = Mat::new(&g[PAD * d..(PAD + m) * d], m, d);
+    matmul(grad, cols.t(), g, s, true)
+}
+
+/// `dst ← s·∂/∂x` of a convolution with kernel `w`, for the padded output gradient `g`: the
 /// convolution of `g` with the kernel flipped ([`flip_kernel`], built in `flip`).
 #[allow(clippy::too_many_arguments)]
 fn conv_input_grad<T: Real>(
-    wide: &mut Vec<T>,
     flip: &mut Vec<T>,
     w: &[T],
     g: &[T],
     dst: &mut [T],
-    l: usize,
     d: usize,
+    l: usize,
     s: T,
 ) {
     flip_kernel(w, flip, d, d);
-    conv(wide, g, flip, dst, l, d, s, false);
+    conv(g, flip, dst, d, l, s, false);
 }
 
-/// Buffers of the residual stack, sized on first use and then reused.
+/// Buffers of the residual stack, sized on first use and then reused. Everything inside is in
+/// the padded layout ([`padded_rows`]); what comes in and goes out is `(b·l, d)` rows.
 pub struct ResStack<T> {
     len: usize,
     dim: usize,
     blocks: usize,
-    /// Per block, `relu` of the block's input and of the first convolution's output, `(rows,
-    /// DIM)`, from the last forward pass: the convolutions' inputs, and by their sign the ReLU
-    /// masks.
+    /// Per block, `relu` of the block's input and of the first convolution's output, from the
+    /// last forward pass: the convolutions' inputs, and by their sign the ReLU masks.
     a: Vec<Vec<T>>,
     c: Vec<Vec<T>>,
-    /// Scratch: the im2col windows of one chunk, a flipped kernel, two `(rows, DIM)` matrices.
-    wide: Vec<T>,
+    /// Scratch: the padded stream (activations forward, gradients back), a flipped kernel,
+    /// two padded matrices, and the chain's result as rows.
+    h: Vec<T>,
     flip: Vec<T>,
     s1: Vec<T>,
     s2: Vec<T>,
+    out: Vec<T>,
     /// The input-gradient chain: the gradient at every block's output (`g[i]` at block `i`'s
     /// input, `g[blocks]` at the stack's output) and the inner `p` of every block.
     g: Vec<Vec<T>>,
@@ -154,13 +174,23 @@ impl<T: Real> ResStack<T> {
             blocks,
             a: vec![Vec::new(); blocks],
             c: vec![Vec::new(); blocks],
-            wide: Vec::new(),
+            h: Vec::new(),
             flip: Vec::new(),
             s1: Vec::new(),
             s2: Vec::new(),
+            out: Vec::new(),
             g: vec![Vec::new(); blocks + 1],
             p: vec![Vec::new(); blocks],
         }
+    }
+
+    /// The padded rows of `rows` rows of samples, and of samples `first..first + b` within
+    /// the padded activations (the gap before `first` included).
+    fn span(&self, rows: usize, first: usize) -> (usize, std::ops::Range<usize>) {
+        let (l, d) = (self.len, self.dim);
+        let np = padded_rows(rows / l, l);
+        let from = first * (l + PAD) * d;
+        (np, from..from + np * d)
     }
 }
 
@@ -187,23 +217,24 @@ impl<T: Real> ResStack<T> {
     /// Forward pass, in place on `h` `(rows, d)`, keeping each block's activations.
     pub fn forward(&mut self, w: &[&[T]], h: &mut [T]) {
         let (l, d) = (self.len, self.dim);
-        let n = h.len() / d;
-        reserve(&mut self.s1, n * d);
-        reserve(&mut self.s2, n * d);
+        let (np, _) = self.span(h.len() / d, 0);
+        pad_into(h, &mut self.h, l, d);
+        let hp = &mut self.h[..np * d];
         for i in 0..self.blocks {
             let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let a = &mut self.a[i];
-            resize(a, n * d);
-            crate::kernels::relu_into(h, a);
+            resize(a, np * d);
+            crate::kernels::relu_into(hp, a);
             let c = &mut self.c[i];
-            resize(c, n * d);
+            resize(c, np * d);
             crate::kernels::fill_rows(c, wb[1]);
-            conv(&mut self.wide, a, wb[0], c, l, d, T::one(), true);
+            conv(a, wb[0], c, d, l, T::one(), true);
             crate::kernels::relu_in_place(c);
             // h ← h + 0.3·(conv₂(c) + b₂)
-            crate::kernels::add_rows(h, wb[3], scale());
-            conv(&mut self.wide, c, wb[2], h, l, d, scale(), true);
+            crate::kernels::add_rows(hp, wb[3], scale());
+            conv(c, wb[2], hp, d, l, scale(), true);
         }
+        unpad_into(hp, h, l, d);
     }
 
     /// Backward pass over the first `gh.len() / d` rows of the last forward pass: `gh` holds
@@ -211,26 +242,31 @@ impl<T: Real> ResStack<T> {
     /// weight gradients are added to `grads` (4 per block).
     pub fn backward(&mut self, w: &[&[T]], grads: &mut [Vec<T>], gh: &mut [T]) {
         let (l, d) = (self.len, self.dim);
-        let n = gh.len() / d;
-        let gu = &mut self.s1[..n * d];
-        let tmp = &mut self.s2[..n * d];
+        let (np, _) = self.span(gh.len() / d, 0);
+        pad_into(gh, &mut self.h, l, d);
+        reserve(&mut self.s1, np * d);
+        reserve(&mut self.s2, np * d);
+        let gp = &mut self.h[..np * d];
+        let gu = &mut self.s1[..np * d];
+        let tmp = &mut self.s2[..np * d];
         for i in (0..self.blocks).rev() {
             let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let grads = &mut grads[i * PER_BLOCK..(i + 1) * PER_BLOCK];
-            let (a, c) = (&self.a[i][..n * d], &self.c[i][..n * d]);
-            let (wide, flip) = (&mut self.wide, &mut self.flip);
+            let (a, c) = (&self.a[i][..np * d], &self.c[i][..np * d]);
+            let flip = &mut self.flip;
             // Second convolution, scaled by 0.3: bias, weight, then back to its input.
-            add_col_sums(&mut grads[3], gh, scale());
-            conv_weight_grad(wide, c, gh, &mut grads[2], l, d, scale());
-            conv_input_grad(wide, flip, wb[2], gh, gu, l, d, scale());
+            add_col_sums(&mut grads[3], gp, scale());
+            conv_weight_grad(c, gp, &mut grads[2], d, scale());
+            conv_input_grad(flip, wb[2], gp, gu, d, l, scale());
             mask_scale(gu, c, T::one());
             // First convolution.
             add_col_sums(&mut grads[1], gu, T::one());
-            conv_weight_grad(wide, a, gu, &mut grads[0], l, d, T::one());
+            conv_weight_grad(a, gu, &mut grads[0], d, T::one());
             // The residual path adds the branch's input-gradient to the block's.
-            conv_input_grad(wide, flip, wb[0], gu, tmp, l, d, T::one());
-            add_masked(gh, tmp, a, T::one());
+            conv_input_grad(flip, wb[0], gu, tmp, d, l, T::one());
+            add_masked(gp, tmp, a, T::one());
         }
+        unpad_into(gp, gh, l, d);
     }
 
     /// The input-gradient chain at the ReLU masks of `b` samples of the last forward pass from
@@ -240,30 +276,31 @@ impl<T: Real> ResStack<T> {
     /// [`chain_reverse`]: Self::chain_reverse
     pub fn chain(&mut self, w: &[&[T]], first: usize, g_out: &[T]) -> &[T] {
         let (l, d) = (self.len, self.dim);
-        let n = g_out.len() / d;
-        let rows = first * l * d..first * l * d + n * d;
+        let (np, rows) = self.span(g_out.len() / d, first);
         for buf in self.g.iter_mut().chain(self.p.iter_mut()) {
-            resize(buf, n * d);
+            resize(buf, np * d);
         }
-        self.g[self.blocks].copy_from_slice(g_out);
-        reserve(&mut self.s2, n * d);
-        let tmp = &mut self.s2[..n * d];
+        pad_into(g_out, &mut self.g[self.blocks], l, d);
+        reserve(&mut self.s2, np * d);
+        let tmp = &mut self.s2[..np * d];
         for i in (0..self.blocks).rev() {
             let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let (a, c) = (&self.a[i][rows.clone()], &self.c[i][rows.clone()]);
-            let (wide, flip) = (&mut self.wide, &mut self.flip);
+            let flip = &mut self.flip;
             let (before, after) = self.g.split_at_mut(i + 1);
             let g_out = &after[0];
             // g_i = g_{i+1} + 0.3·(conv₁ᵀ(p) ⊙ m₁), p = conv₂ᵀ(g_{i+1}) ⊙ m₂.
             let p = &mut self.p[i];
-            conv_input_grad(wide, flip, wb[2], g_out, p, l, d, T::one());
+            conv_input_grad(flip, wb[2], g_out, p, d, l, T::one());
             mask_scale(p, c, T::one());
-            conv_input_grad(wide, flip, wb[0], p, tmp, l, d, T::one());
+            conv_input_grad(flip, wb[0], p, tmp, d, l, T::one());
             let g_in = &mut before[i];
             g_in.copy_from_slice(g_out);
             add_masked(g_in, tmp, a, scale());
         }
-        &self.g[0]
+        resize(&mut self.out, g_out.len());
+        unpad_into(&self.g[0], &mut self.out, l, d);
+        &self.out
     }
 
     /// Reverse pass of the last [`chain`](Self::chain) for the samples from `first` on: `r`
@@ -274,26 +311,113 @@ impl<T: Real> ResStack<T> {
     /// of the penalty included.
     pub fn chain_reverse(&mut self, w: &[&[T]], grads: &mut [Vec<T>], first: usize, r: &mut [T]) {
         let (l, d) = (self.len, self.dim);
-        let n = r.len() / d;
-        let rows = first * l * d..first * l * d + n * d;
-        let e = &mut self.s1[..n * d];
+        let (np, rows) = self.span(r.len() / d, first);
+        pad_into(r, &mut self.h, l, d);
+        reserve(&mut self.s1, np * d);
+        reserve(&mut self.s2, np * d);
+        let rp = &mut self.h[..np * d];
+        let e = &mut self.s1[..np * d];
+        let r_p = &mut self.s2[..np * d];
         for i in 0..self.blocks {
             let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let grads = &mut grads[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let (a, c) = (&self.a[i][rows.clone()], &self.c[i][rows.clone()]);
-            let wide = &mut self.wide;
-            // The adjoint of p·W₁ᵀ (before col2im) is im2col(e), e = 0.3·r ⊙ m₁: W₁'s
-            // gradient is im2col(e)ᵀ·p and p's adjoint im2col(e)·W₁.
-            e.copy_from_slice(r);
+            // The adjoint of p·W₁ᵀ (before col2im) is windows(e), e = 0.3·r ⊙ m₁: W₁'s
+            // gradient is windows(e)ᵀ·p and p's adjoint windows(e)·W₁.
+            e.copy_from_slice(rp);
             mask_scale(e, a, scale());
-            conv_weight_grad(wide, e, &self.p[i], &mut grads[0], l, d, T::one());
-            let r_p = &mut self.s2[..n * d];
-            conv(wide, e, wb[0], r_p, l, d, T::one(), false);
+            conv_weight_grad(e, &self.p[i], &mut grads[0], d, T::one());
+            conv(e, wb[0], r_p, d, l, T::one(), false);
             // Likewise for g_{i+1}·W₂ᵀ, with e = r_p ⊙ m₂.
             mask_scale(r_p, c, T::one());
-            conv_weight_grad(wide, r_p, &self.g[i + 1], &mut grads[2], l, d, T::one());
+            conv_weight_grad(r_p, &self.g[i + 1], &mut grads[2], d, T::one());
             // The adjoint of g_{i+1}: the identity path plus the branch.
-            conv(wide, r_p, wb[2], r, l, d, T::one(), true);
+            conv(r_p, wb[2], rp, d, l, T::one(), true);
+        }
+        unpad_into(rp, r, l, d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cpu_step::res_stack::{
+        conv, conv_weight_grad, pad_into, padded_rows, unpad_into, K, PAD,
+    };
+    use crate::kernels::{im2col, matmul, Mat};
+
+    /// Deterministic values in [−1, 1) (no RNG needed for a layout test).
+    fn values(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_padded_convolution_is_the_im2col_convolution_and_keeps_its_gaps_zero() {
+        // Odd sizes: 3 samples of 7 positions, 3 channels.
+        let (b, l, d) = (3, 7, 3);
+        let x = values(b * l * d, 1);
+        let w = values(K * d * d, 2);
+        let start = values(b * l * d, 3);
+        // The reference: the im2col windows copied out, one product, added to `start`.
+        let mut wide = vec![0.0; b * l * K * d];
+        im2col(&x, &mut wide, l, d, K);
+        let mut want = start.clone();
+        matmul(
+            &mut want,
+            Mat::new(&wide, b * l, K * d),
+            Mat::new(&w, K * d, d),
+            0.5,
+            true,
+        );
+
+        let mut xp = Vec::new();
+        pad_into(&x, &mut xp, l, d);
+        assert_eq!(xp.len(), padded_rows(b, l) * d);
+        let mut dst = Vec::new();
+        pad_into(&start, &mut dst, l, d);
+        conv(&xp, &w, &mut dst, d, l, 0.5, true);
+        let mut got = vec![0.0; b * l * d];
+        unpad_into(&dst, &mut got, l, d);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-12, "{g} vs {w}");
+        }
+        // The gaps (the rows that straddle two samples) are zero again for the next product.
+        let gap_rows = (0..PAD).chain((0..b).flat_map(|s| {
+            let end = PAD + s * (l + PAD) + l;
+            end..end + PAD
+        }));
+        for r in gap_rows {
+            assert!(
+                dst[r * d..(r + 1) * d].iter().all(|&v| v == 0.0),
+                "gap row {r}"
+            );
+        }
+
+        // The kernel's gradient: windows(x)ᵀ·g equals im2col(x)ᵀ·g.
+        let g = values(b * l * d, 4);
+        let mut want = vec![0.25; K * d * d];
+        matmul(
+            &mut want,
+            Mat::new(&wide, b * l, K * d).t(),
+            Mat::new(&g, b * l, d),
+            1.0,
+            true,
+        );
+        let mut gp = Vec::new();
+        pad_into(&g, &mut gp, l, d);
+        let mut got = vec![0.25; K * d * d];
+        conv_weight_grad(&xp, &gp, &mut got, d, 1.0);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-12, "{g} vs {w}");
         }
     }
 }

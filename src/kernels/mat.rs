@@ -24,6 +24,23 @@ impl<'a, T> Mat<'a, T> {
         }
     }
 
+    /// `rows` rows of `cols` elements starting `rs` elements apart, which may overlap: row `i`
+    /// of a convolution's window matrix is `cols` consecutive elements of its padded input
+    /// from row `i` on, so the windows are a view of the input (no im2col copy).
+    pub fn windows(data: &'a [T], rows: usize, cols: usize, rs: usize) -> Self {
+        assert!(
+            rows == 0 || (rows - 1) * rs + cols <= data.len(),
+            "windows larger than their slice"
+        );
+        Mat {
+            data,
+            rows,
+            cols,
+            rs,
+            cs: 1,
+        }
+    }
+
     /// The transpose (no copy: the strides swap).
     pub fn t(self) -> Self {
         Mat {
