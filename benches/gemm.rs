@@ -113,11 +113,13 @@ fn main() {
     }
     println!("| width | product | m × k × n | f32 GFLOP/s | bf16 GFLOP/s | bf16 ÷ f32 time |");
     println!("|---|---|---|---|---|---|");
-    // A shard's im2col chunk: 64 samples × 32 positions.
-    let rows = 2048;
+    // The step's convolution products on 64 samples of 32 positions in the padded layout
+    // (2 zero rows after each sample, 2 before the first): every output row's window is a row
+    // of an overlapping view of the input, `5·d` wide and `d` apart.
+    let rows = 64 * (32 + 2) - 2;
     for d in [32usize, 128, 512] {
         let kd = 5 * d;
-        let x: Vec<f32> = (0..rows * kd)
+        let x: Vec<f32> = (0..(rows + 4) * d)
             .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
             .collect();
         let w: Vec<f32> = (0..kd * d)
@@ -129,24 +131,19 @@ fn main() {
         let mut out = vec![0f32; rows * d];
         let mut grad = vec![0f32; kd * d];
         let cases: [(&str, (usize, usize, usize)); 2] = [
-            ("convolution: im2col(x)·W", (rows, kd, d)),
-            ("weight gradient: im2col(x)ᵀ·g", (kd, rows, d)),
+            ("convolution: windows(x)·W", (rows, kd, d)),
+            ("weight gradient: windows(x)ᵀ·g", (kd, rows, d)),
         ];
         for (name, (m, k, n)) in cases {
             let mut run = |p: Precision| {
                 let reps = if d >= 512 { 3 } else { 20 };
                 best(reps, || {
                     serial(p, || {
+                        let windows = Mat::windows(&x, rows, kd, d);
                         if m == rows {
-                            matmul(&mut out, Mat::new(&x, m, k), Mat::new(&w, k, n), 1.0, false)
+                            matmul(&mut out, windows, Mat::new(&w, k, n), 1.0, false)
                         } else {
-                            matmul(
-                                &mut grad,
-                                Mat::new(&x, k, m).t(),
-                                Mat::new(&g, k, n),
-                                1.0,
-                                true,
-                            )
+                            matmul(&mut grad, windows.t(), Mat::new(&g, k, n), 1.0, true)
                         }
                     })
                 })

@@ -179,6 +179,9 @@ pub fn time_one(opts: &BenchOptions, device: &Device) -> Result<BenchResult> {
     let train = TrainOptions {
         corpus: Some(opts.corpus.clone()),
         preset: Some(Preset::Paper),
+        // The generator's weight average that the default (`cpu`) preset updates after every
+        // generator step: timed too, so that `bench` times what training runs.
+        ema: Some(Preset::Cpu.values().ema),
         dim: Some(opts.dim),
         res_blocks: Some(opts.res_blocks),
         critic_iters: Some(opts.critic_iters),
