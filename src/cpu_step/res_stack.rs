@@ -345,20 +345,7 @@ mod tests {
     };
     use crate::kernels::{im2col, matmul, Mat};
 
-    /// Deterministic values in [−1, 1) (no RNG needed for a layout test).
-    fn values(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-            })
-            .collect()
-    }
+    use crate::kernels::test_values as values;
 
     #[test]
     fn the_padded_convolution_is_the_im2col_convolution_and_keeps_its_gaps_zero() {
