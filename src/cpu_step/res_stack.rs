@@ -129,7 +129,6 @@ fn conv_weight_grad<T: Real>(x: &[T], g: &[T], grad: &mut [T], d: usize, s: T) {
 
 /// `dst ← s·∂/∂x` of a convolution with kernel `w`, for the padded output gradient `g`: the
 /// convolution of `g` with the kernel flipped ([`flip_kernel`], built in `flip`).
-#[allow(clippy::too_many_arguments)]
 fn conv_input_grad<T: Real>(
     flip: &mut Vec<T>,
     w: &[T],
@@ -322,8 +321,8 @@ impl<T: Real> ResStack<T> {
             let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let grads = &mut grads[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let (a, c) = (&self.a[i][rows.clone()], &self.c[i][rows.clone()]);
-            // The adjoint of p·W₁ᵀ (before col2im) is windows(e), e = 0.3·r ⊙ m₁: W₁'s
-            // gradient is windows(e)ᵀ·p and p's adjoint windows(e)·W₁.
+            // p ↦ conv₁ᵀ(p) is linear in W₁: with e = 0.3·r ⊙ m₁, W₁'s gradient is
+            // windows(e)ᵀ·p and p's adjoint windows(e)·W₁.
             e.copy_from_slice(rp);
             mask_scale(e, a, scale());
             conv_weight_grad(e, &self.p[i], &mut grads[0], d, T::one());
