@@ -136,7 +136,7 @@ fn rel(a: f64, b: f64) -> f64 {
 
 #[test]
 fn hand_written_step_equals_autograd_for_every_strategy_and_weight() {
-    // 70 samples: more than one im2col chunk (64 samples) per product.
+    // 70 samples: a batch larger than the usual 64.
     // The last: a critic wider than the generator (`--critic-dim`).
     for (shape, b) in [(TINY, 3), (SMALL, 5), (TINY, 70), (WIDE_CRITIC, 4)] {
         for strategy in [Lipschitz::Gp, Lipschitz::Lp, Lipschitz::Fd, Lipschitz::Clip] {
@@ -293,7 +293,7 @@ fn hand_written_generator(
 
 #[test]
 fn hand_written_generator_equals_autograd() {
-    // 70 samples: more than one im2col chunk (64 samples) per product.
+    // 70 samples: a batch larger than the usual 64.
     for (shape, b) in [(TINY, 3), (SMALL, 5), (TINY, 70)] {
         let (g, params, z, seed_grad) = generator_case(shape, b, 5);
         let fake = g.forward(&z).unwrap();

@@ -100,14 +100,15 @@ fn zero_gaps<T: Real>(x: &mut [T], l: usize, d: usize) {
 /// first sample's first to the last sample's last, `(rows − 2·PAD, K·d)`.
 fn windows<T: Real>(x: &[T], d: usize) -> Mat<'_, T> {
     let rows = x.len() / d;
+    assert!(rows > 2 * PAD, "a padded buffer holds at least one sample");
     Mat::windows(x, rows - 2 * PAD, K * d, d)
 }
 
 /// `dst ← s·conv(x)` (or `dst + …` with `accumulate`): a convolution of the padded `x` with a
 /// `(k·d, d)` kernel, into the padded `dst` (its gaps zero afterwards).
 fn conv<T: Real>(x: &[T], w: &[T], dst: &mut [T], d: usize, l: usize, s: T, accumulate: bool) {
-    let m = x.len() / d - 2 * PAD;
     let cols = windows(x, d);
+    let m = x.len() / d - 2 * PAD;
     matmul(
         &mut dst[PAD * d..(PAD + m) * d],
         cols,
@@ -121,8 +122,8 @@ fn conv<T: Real>(x: &[T], w: &[T], dst: &mut [T], d: usize, l: usize, s: T, accu
 /// `grad ← grad + s·windows(x)ᵀ·g`: a convolution kernel's gradient for the padded input `x`
 /// and output gradient `g` (whose gaps are zero, so the gap outputs add nothing).
 fn conv_weight_grad<T: Real>(x: &[T], g: &[T], grad: &mut [T], d: usize, s: T) {
-    let m = x.len() / d - 2 * PAD;
     let cols = windows(x, d);
+    let m = x.len() / d - 2 * PAD;
     let g = Mat::new(&g[PAD * d..(PAD + m) * d], m, d);
     matmul(grad, cols.t(), g, s, true)
 }
@@ -187,6 +188,7 @@ impl<T: Real> ResStack<T> {
     /// the padded activations (the gap before `first` included).
     fn span(&self, rows: usize, first: usize) -> (usize, std::ops::Range<usize>) {
         let (l, d) = (self.len, self.dim);
+        debug_assert_eq!(rows % l, 0, "rows of whole samples");
         let np = padded_rows(rows / l, l);
         let from = first * (l + PAD) * d;
         (np, from..from + np * d)
@@ -311,6 +313,10 @@ impl<T: Real> ResStack<T> {
     pub fn chain_reverse(&mut self, w: &[&[T]], grads: &mut [Vec<T>], first: usize, r: &mut [T]) {
         let (l, d) = (self.len, self.dim);
         let (np, rows) = self.span(r.len() / d, first);
+        debug_assert!(
+            self.p.iter().all(|p| p.len() == np * d),
+            "chain_reverse follows a chain over the same samples"
+        );
         pad_into(r, &mut self.h, l, d);
         reserve(&mut self.s1, np * d);
         reserve(&mut self.s2, np * d);
