@@ -346,7 +346,7 @@ impl<T: Real> ResStack<T> {
 #[cfg(test)]
 mod tests {
     use crate::cpu_step::res_stack::{
-        conv, conv_weight_grad, pad_into, padded_rows, unpad_into, K, PAD,
+        conv, conv_input_grad, conv_weight_grad, pad_into, padded_rows, unpad_into, K, PAD,
     };
     use crate::kernels::{im2col, matmul, Mat};
 
@@ -411,5 +411,37 @@ mod tests {
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() < 1e-12, "{g} vs {w}");
         }
+    }
+
+    #[test]
+    fn the_padded_input_gradient_is_the_convolutions_adjoint() {
+        // ⟨conv(x), g⟩ = ⟨x, conv_input_grad(g)⟩ for any x and g: the flipped kernel on the
+        // padded layout is the exact transpose of the convolution, samples kept apart.
+        let (b, l, d) = (4, 6, 2);
+        let (x, g) = (values(b * l * d, 5), values(b * l * d, 6));
+        let w = values(K * d * d, 7);
+        let (mut xp, mut gp) = (Vec::new(), Vec::new());
+        pad_into(&x, &mut xp, l, d);
+        pad_into(&g, &mut gp, l, d);
+        let mut y = vec![9.0; xp.len()];
+        conv(&xp, &w, &mut y, d, l, 1.0, false);
+        let mut dx = vec![9.0; gp.len()];
+        conv_input_grad(&mut Vec::new(), &w, &gp, &mut dx, d, l, 1.0);
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>();
+        let (lhs, rhs) = (dot(&y, &gp), dot(&xp, &dx));
+        assert!(
+            (lhs - rhs).abs() < 1e-12 * lhs.abs().max(1.0),
+            "{lhs} vs {rhs}"
+        );
+        // A sample's input-gradient does not depend on another sample's output gradient.
+        let mut g2 = g.clone();
+        g2[..l * d].iter_mut().for_each(|v| *v += 1.0);
+        let mut gp2 = Vec::new();
+        pad_into(&g2, &mut gp2, l, d);
+        let mut dx2 = vec![0.0; gp2.len()];
+        conv_input_grad(&mut Vec::new(), &w, &gp2, &mut dx2, d, l, 1.0);
+        let from = PAD + l + PAD;
+        assert_eq!(&dx[from * d..], &dx2[from * d..]);
+        assert_ne!(&dx[..from * d], &dx2[..from * d]);
     }
 }
