@@ -195,6 +195,21 @@ impl<T: Real> ResStack<T> {
     }
 }
 
+/// `x` `(b·l, d)` padded into `h`, and two scratch matrices of the same padded size from `s1`
+/// and `s2`: the three padded streams a backward pass works on.
+fn streams<'a, T: Real>(
+    x: &[T],
+    (h, s1, s2): (&'a mut Vec<T>, &'a mut Vec<T>, &'a mut Vec<T>),
+    l: usize,
+    d: usize,
+) -> (&'a mut [T], &'a mut [T], &'a mut [T]) {
+    pad_into(x, h, l, d);
+    let n = h.len();
+    reserve(s1, n);
+    reserve(s2, n);
+    (&mut h[..], &mut s1[..n], &mut s2[..n])
+}
+
 /// Gradient buffers of the given `sizes`, all zero (reusing their memory).
 pub fn zero_grads<T: Real>(grads: &mut Vec<Vec<T>>, sizes: &[usize]) {
     grads.resize(sizes.len(), Vec::new());
@@ -244,12 +259,7 @@ impl<T: Real> ResStack<T> {
     pub fn backward(&mut self, w: &[&[T]], grads: &mut [Vec<T>], gh: &mut [T]) {
         let (l, d) = (self.len, self.dim);
         let (np, _) = self.span(gh.len() / d, 0);
-        pad_into(gh, &mut self.h, l, d);
-        reserve(&mut self.s1, np * d);
-        reserve(&mut self.s2, np * d);
-        let gp = &mut self.h[..np * d];
-        let gu = &mut self.s1[..np * d];
-        let tmp = &mut self.s2[..np * d];
+        let (gp, gu, tmp) = streams(gh, (&mut self.h, &mut self.s1, &mut self.s2), l, d);
         for i in (0..self.blocks).rev() {
             let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let grads = &mut grads[i * PER_BLOCK..(i + 1) * PER_BLOCK];
@@ -317,12 +327,7 @@ impl<T: Real> ResStack<T> {
             self.p.iter().all(|p| p.len() == np * d),
             "chain_reverse follows a chain over the same samples"
         );
-        pad_into(r, &mut self.h, l, d);
-        reserve(&mut self.s1, np * d);
-        reserve(&mut self.s2, np * d);
-        let rp = &mut self.h[..np * d];
-        let e = &mut self.s1[..np * d];
-        let r_p = &mut self.s2[..np * d];
+        let (rp, e, r_p) = streams(r, (&mut self.h, &mut self.s1, &mut self.s2), l, d);
         for i in 0..self.blocks {
             let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
             let grads = &mut grads[i * PER_BLOCK..(i + 1) * PER_BLOCK];
