@@ -22,6 +22,8 @@ fn main() {
         warmup: 1,
         iters: 3,
         autograd: false,
+        // The paper's step: its preset keeps no weight average.
+        ema: textgan::train::presets::Preset::Paper.values().ema,
         precision: match std::env::var("TEXTGAN_BENCH_PRECISION").as_deref() {
             Ok("bf16") => textgan::kernels::Precision::Bf16,
             _ => textgan::kernels::Precision::F32,

@@ -124,6 +124,8 @@ fn hand_written(
         fake: &fake,
         eps: &eps,
         eps2: eps2.as_deref(),
+        mean_over: eps.len(),
+        add: false,
     };
     let mut step = CriticStep::<f64>::new(shape).unwrap();
     let stats = step.step(&slices, &batch, strategy, 10.0).unwrap();
@@ -226,6 +228,8 @@ fn hand_written_gradient_penalty_step_matches_finite_differences() {
             fake: &fake,
             eps: &eps,
             eps2: None,
+            mean_over: eps.len(),
+            add: false,
         };
         let mut step = CriticStep::<f64>::new(shape).unwrap();
         step.step(&slices, &batch, Lipschitz::Gp, 10.0)
@@ -287,7 +291,7 @@ fn hand_written_generator(
     let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
     let mut step = GeneratorStep::<f64>::new(shape);
     let probs = step.forward(&slices, &flat(z)).unwrap().to_vec();
-    step.backward(&slices, &flat(seed_grad)).unwrap();
+    step.backward(&slices, &flat(seed_grad), false).unwrap();
     (probs, step.grads().to_vec())
 }
 
@@ -403,6 +407,8 @@ fn the_bf16_step_is_the_step_on_bf16_rounded_product_inputs() {
                 fake: &fake32,
                 eps: &eps32,
                 eps2: None,
+                mean_over: eps32.len(),
+                add: false,
             };
             let mut step = CriticStep::<f32>::new(shape).unwrap();
             let stats = step.step(&slices, &batch, strategy, 10.0).unwrap();
@@ -444,7 +450,8 @@ fn the_bf16_step_is_the_step_on_bf16_rounded_product_inputs() {
         let slices: Vec<&[f32]> = w32.iter().map(|v| v.as_slice()).collect();
         let mut step = GeneratorStep::<f32>::new(shape);
         step.forward(&slices, &to32(&flat(&z))).unwrap();
-        step.backward(&slices, &to32(&flat(&seed_grad))).unwrap();
+        step.backward(&slices, &to32(&flat(&seed_grad)), false)
+            .unwrap();
         step.grads().to_vec()
     });
     let err = worst(&grads, &reference.1);

@@ -302,17 +302,24 @@ fn the_cpu_trainer_takes_the_hand_written_step_or_says_why_not() {
 
 #[test]
 fn parameters_that_differ_from_the_schema_are_an_error_naming_the_tensor() {
-    use textgan::cpu_step::adapter::HandWritten;
+    use textgan::cpu_step::adapter::{HandWritten, Split};
     use textgan::model::params::Params;
     let tmp = tempfile::tempdir().unwrap();
     let t = tiny_trainer(Lipschitz::Gp, CriticNorm::None, tmp.path());
     let shape = t.config.model;
-    assert!(HandWritten::new(shape, &t.gen_params, &t.critic_params, 2, F32).is_ok());
+    assert!(HandWritten::new(
+        shape,
+        &t.gen_params,
+        &t.critic_params,
+        Split::Parallel(2),
+        F32
+    )
+    .is_ok());
     // A critic missing a tensor, and one with a tensor of another shape.
     let missing = Params {
         vars: t.critic_params.vars[1..].to_vec(),
     };
-    let err = HandWritten::new(shape, &t.gen_params, &missing, 2, F32)
+    let err = HandWritten::new(shape, &t.gen_params, &missing, Split::Parallel(2), F32)
         .err()
         .unwrap()
         .to_string();
@@ -325,10 +332,16 @@ fn parameters_that_differ_from_the_schema_are_an_error_naming_the_tensor() {
         .zip(&t.gen_params.vars)
         .map(|((_, v), (n, _))| (n.clone(), v.clone()))
         .collect();
-    let err = HandWritten::new(shape, &Params { vars: renamed }, &t.critic_params, 2, F32)
-        .err()
-        .unwrap()
-        .to_string();
+    let err = HandWritten::new(
+        shape,
+        &Params { vars: renamed },
+        &t.critic_params,
+        Split::Parallel(2),
+        F32,
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(
         err.contains("generator's tensor input.weight has shape"),
         "{err}"
@@ -343,18 +356,19 @@ fn parameters_that_differ_from_the_schema_are_an_error_naming_the_tensor() {
         .is_err());
 }
 
-/// Splitting the batch into shards (one per thread) computes the same step as one shard:
-/// every loss term is a per-sample mean, so the shards' gradients weighted by their share of
-/// the batch are the whole batch's, up to the order of f32 sums.
+/// Splitting the batch into pieces — run at once, one per thread, or one after another on
+/// the same buffers with the products split across the threads — computes the same step as
+/// the whole batch: every loss term is a per-sample mean, so the pieces' gradients, each its
+/// share of the batch's mean, add up to the whole batch's, up to the order of f32 sums.
 #[test]
-fn a_step_split_into_shards_equals_the_unsplit_step() {
+fn a_step_split_into_pieces_equals_the_unsplit_step() {
     use candle_core::Tensor;
-    use textgan::cpu_step::adapter::HandWritten;
+    use textgan::cpu_step::adapter::{HandWritten, Split};
     use textgan::model::penalty::Mix;
     let tmp = tempfile::tempdir().unwrap();
     let t = tiny_trainer(Lipschitz::Gp, CriticNorm::None, tmp.path());
     let shape = t.config.model;
-    // 7 samples in 3 shards: unequal shares (2, 2, 3).
+    // 7 samples in 3 pieces: unequal shares (2, 2, 3).
     let b = 7;
     let dev = Device::Cpu;
     let real = Tensor::rand(0f32, 1f32, (b, shape.seq_len, shape.vocab), &dev).unwrap();
@@ -392,31 +406,39 @@ fn a_step_split_into_shards_equals_the_unsplit_step() {
             eps2: eps2.clone().filter(|_| strategy == Lipschitz::Fd),
         };
         let params = (&t.gen_params, &t.critic_params);
-        let mut one = HandWritten::new(shape, &t.gen_params, &t.critic_params, 1, F32).unwrap();
-        let mut three = HandWritten::new(shape, &t.gen_params, &t.critic_params, 3, F32).unwrap();
+        let new = |split| HandWritten::new(shape, &t.gen_params, &t.critic_params, split, F32);
+        let mut one = new(Split::Parallel(1)).unwrap();
         let s1 = one
             .critic_step(params, &real, &z, &mix, strategy, 10.0)
             .unwrap();
-        let s3 = three
-            .critic_step(params, &real, &z, &mix, strategy, 10.0)
-            .unwrap();
-        let what = format!("{strategy:?} critic");
-        close(s1.loss, s3.loss, &what);
-        close(s1.wasserstein, s3.wasserstein, &what);
-        close(s1.penalty, s3.penalty, &what);
-        assert_eq!(s1.grad_norm.is_some(), s3.grad_norm.is_some(), "{what}");
-        if let (Some(a), Some(b)) = (s1.grad_norm, s3.grad_norm) {
-            close(a, b, &what);
-        }
-        same_grads(one.critic_grads(), three.critic_grads(), &what);
         let g1 = one
             .generator_step(&t.gen_params, &t.critic_params, &z)
             .unwrap();
-        let g3 = three
-            .generator_step(&t.gen_params, &t.critic_params, &z)
-            .unwrap();
-        close(g1, g3, "generator loss");
-        same_grads(one.generator_grads(), three.generator_grads(), "generator");
+        for split in [Split::Parallel(3), Split::Sequential(3)] {
+            let mut three = new(split).unwrap();
+            assert_eq!(three.split(), split);
+            // Twice: the second step must start from zero, not add to the first.
+            for _ in 0..2 {
+                let s3 = three
+                    .critic_step(params, &real, &z, &mix, strategy, 10.0)
+                    .unwrap();
+                let what = format!("{strategy:?} critic, {split:?}");
+                close(s1.loss, s3.loss, &what);
+                close(s1.wasserstein, s3.wasserstein, &what);
+                close(s1.penalty, s3.penalty, &what);
+                assert_eq!(s1.grad_norm.is_some(), s3.grad_norm.is_some(), "{what}");
+                if let (Some(a), Some(b)) = (s1.grad_norm, s3.grad_norm) {
+                    close(a, b, &what);
+                }
+                let g3 = three
+                    .generator_step(&t.gen_params, &t.critic_params, &z)
+                    .unwrap();
+                close(g1, g3, "generator loss");
+                // (Generator first: the critic's gradient must survive the generator step.)
+                same_grads(one.critic_grads(), three.critic_grads(), &what);
+                same_grads(one.generator_grads(), three.generator_grads(), &what);
+            }
+        }
     }
 }
 
@@ -428,7 +450,7 @@ fn a_step_split_into_shards_equals_the_unsplit_step() {
 #[test]
 fn the_bf16_step_follows_the_f32_step() {
     use candle_core::Tensor;
-    use textgan::cpu_step::adapter::HandWritten;
+    use textgan::cpu_step::adapter::{HandWritten, Split};
     use textgan::kernels::Precision::Bf16;
     use textgan::model::penalty::Mix;
     if !textgan::kernels::bf16::available() {
@@ -479,10 +501,22 @@ fn the_bf16_step_follows_the_f32_step() {
     let rel = |a: f64, b: f64| (a - b).abs() / a.abs().max(1e-6);
     for strategy in [Lipschitz::Gp, Lipschitz::Lp] {
         let params = (&t.gen_params, &t.critic_params);
-        let mut f32_step =
-            HandWritten::new(shape, &t.gen_params, &t.critic_params, 1, F32).unwrap();
-        let mut bf16_step =
-            HandWritten::new(shape, &t.gen_params, &t.critic_params, 1, Bf16).unwrap();
+        let mut f32_step = HandWritten::new(
+            shape,
+            &t.gen_params,
+            &t.critic_params,
+            Split::Parallel(1),
+            F32,
+        )
+        .unwrap();
+        let mut bf16_step = HandWritten::new(
+            shape,
+            &t.gen_params,
+            &t.critic_params,
+            Split::Parallel(1),
+            Bf16,
+        )
+        .unwrap();
         assert_eq!(bf16_step.precision(), Bf16);
         let a = f32_step
             .critic_step(params, &real, &z, &mix, strategy, 10.0)

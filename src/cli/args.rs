@@ -149,6 +149,11 @@ pub struct BenchArgs {
     /// Train the critic through candle's autograd instead of the hand-written CPU step
     #[arg(long)]
     pub autograd: bool,
+    /// Decay of the generator's weight average, updated after every generator step as
+    /// training with --ema does; the default is the cpu preset's (what the default command
+    /// trains), 0 times the step without it
+    #[arg(long, default_value_t = textgan::train::presets::Preset::Cpu.values().ema)]
+    pub ema: f64,
     /// Output: a Markdown table (text), or JSON (one object with --dim and one strategy, or
     /// one per line)
     #[arg(long, value_enum, default_value = "text")]

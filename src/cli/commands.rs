@@ -356,8 +356,13 @@ pub fn bench(
 }
 
 fn print_bench_setup(r: &bench::BenchResult) {
+    let average = if r.ema > 0.0 {
+        format!("weight average {}", r.ema)
+    } else {
+        "no weight average".to_string()
+    };
     println!(
-        "batch {}, {} critic steps per generator iteration, L {}, V {}, {} threads; medians of {} iterations after warm-up",
+        "batch {}, {} critic steps per generator iteration, L {}, V {}, {average}, {} threads; medians of {} iterations after warm-up",
         r.batch, r.critic_iters, r.seq_len, r.vocab, r.threads, r.timed_iterations
     );
 }

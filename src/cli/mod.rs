@@ -200,6 +200,7 @@ fn bench(a: args::BenchArgs) -> Result<u8> {
         iters: a.iters,
         autograd: a.autograd,
         precision: a.precision,
+        ema: a.ema,
     };
     // One width and one strategy run here; anything more is a suite of child processes.
     let dims = match a.dim {

@@ -35,22 +35,56 @@ struct Shard {
     generator: GeneratorStep<f32>,
 }
 
+/// How the hand-written step splits its batch. Every term of both losses is a mean over the
+/// batch's samples of something that depends on one sample only (the penalty too: Formula 9's
+/// norm is per sample), so any split into pieces gives the same gradient: each piece adds its
+/// share of the batch's mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// `n` pieces at once, one per thread, each on its own buffers with single-threaded
+    /// kernels ([`kernels::serial`]); their gradients are summed. At small widths the products
+    /// are too small to split well one by one: most of a split product's time went to
+    /// handing work between threads.
+    Parallel(usize),
+    /// `n` pieces one after another on one set of buffers, each product and pass split across
+    /// the pool ([`kernels::threaded`]), the gradients added in place: the memory of one piece.
+    Sequential(usize),
+}
+
+/// From this width on, a step's products are large enough to split across the threads one
+/// by one (at 512 that ran as fast as whole pieces per thread, bf16; within 6%, f32), and the
+/// activations' memory is worth saving.
+const WIDE: usize = 256;
+
+/// Samples per piece of a [`Split::Sequential`] step: a batch of 64 runs in two pieces, which
+/// halves the activations' memory.
+const PIECE: usize = 32;
+
+impl Split {
+    /// The split for networks of `shape`, batches of `batch` and `threads` threads.
+    pub fn for_shape(shape: &ModelShape, batch: usize, threads: usize) -> Split {
+        if shape.dim.max(shape.critic_width()) >= WIDE {
+            Split::Sequential(batch.div_ceil(PIECE).max(1))
+        } else {
+            Split::Parallel(threads.clamp(1, batch.max(1)))
+        }
+    }
+
+    fn pieces(self) -> usize {
+        match self {
+            Split::Parallel(n) | Split::Sequential(n) => n.max(1),
+        }
+    }
+}
+
 /// The hand-written CPU steps of both networks, and where their weights are in each network's
 /// parameters.
-///
-/// Every term of both losses is a mean over the batch's samples of something that depends on
-/// one sample only (the penalty too: Formula 9's norm is per sample), so the batch is split
-/// into one shard per thread, each shard runs the whole step on its own thread with
-/// single-threaded kernels ([`kernels::serial`]), and the gradients are the shards' weighted
-/// sum. At the `cpu` preset's width the products are too small to split well one by one: most
-/// of a split product's time went to handing work between threads.
 pub struct HandWritten {
+    /// One per piece for [`Split::Parallel`], else one.
     shards: Vec<Shard>,
+    split: Split,
     /// The products' input precision, as this CPU runs it.
     precision: Precision,
-    /// The summed gradients (with more than one shard), in schema order.
-    critic_sum: Vec<Vec<f32>>,
-    generator_sum: Vec<Vec<f32>>,
     /// `order[j]`: index in the network's parameters of the schema's `j`-th tensor.
     pub critic_order: Vec<usize>,
     pub generator_order: Vec<usize>,
@@ -74,50 +108,33 @@ fn shard_range(b: usize, n: usize, i: usize) -> std::ops::Range<usize> {
     b * i / n..b * (i + 1) / n
 }
 
-/// `run(i, shard)` for every shard, each on a thread of the pool (in place when there is one),
-/// the results in shard order.
-fn on_shards<R: Send>(
-    shards: &mut [Shard],
-    run: impl Fn(usize, &mut Shard) -> Result<R> + Sync,
-) -> Result<Vec<R>> {
-    match shards {
-        [one] => Ok(vec![run(0, one)?]),
-        _ => shards
-            .par_iter_mut()
-            .enumerate()
-            .map(|(i, shard)| run(i, shard))
-            .collect(),
-    }
-}
-
-/// `sum ← Σ_s coef_s · grads_s` over the shards' gradients.
-fn weighted_sum<'a>(sum: &mut Vec<Vec<f32>>, parts: impl Iterator<Item = (&'a [Vec<f32>], f32)>) {
-    for (s, (grads, coef)) in parts.enumerate() {
-        sum.resize(grads.len(), Vec::new());
-        for (acc, g) in sum.iter_mut().zip(grads) {
-            if s == 0 {
-                acc.clear();
-                acc.extend(g.iter().map(|&x| coef * x));
-            } else {
-                acc.iter_mut().zip(g).for_each(|(a, &x)| *a += coef * x);
-            }
+/// `first ← first + Σ_s grads_s`: the parallel pieces' gradients summed into the first
+/// shard's, in place (a separate sum would be one more copy of every gradient).
+fn sum_into_first<'a>(first: &mut [Vec<f32>], rest: impl Iterator<Item = &'a [Vec<f32>]>) {
+    for grads in rest {
+        for (acc, g) in first.iter_mut().zip(grads) {
+            acc.iter_mut().zip(g).for_each(|(a, &x)| *a += x);
         }
     }
 }
 
 impl HandWritten {
     /// The steps for networks of `shape` whose parameters are `gen_params` and
-    /// `critic_params`, the batch split into `shards` (one per thread that will run them).
+    /// `critic_params`, the batch split as `split` says ([`Split::for_shape`] chooses).
     /// Parameters that differ from their [`Schema`] are an error naming the tensor (never a
     /// quiet fall-back to the slower path).
     pub fn new(
         shape: ModelShape,
         gen_params: &Params,
         critic_params: &Params,
-        shards: usize,
+        split: Split,
         precision: Precision,
     ) -> Result<Self> {
-        let shards = (0..shards.max(1))
+        let buffers = match split {
+            Split::Parallel(n) => n.max(1),
+            Split::Sequential(_) => 1,
+        };
+        let shards = (0..buffers)
             .map(|_| {
                 Ok(Shard {
                     critic: CriticStep::new(shape)?,
@@ -129,10 +146,38 @@ impl HandWritten {
             critic_order: critic_params.positions(&Schema::of(Net::Critic, &shape))?,
             generator_order: gen_params.positions(&Schema::of(Net::Generator, &shape))?,
             shards,
+            split,
             precision: precision.on_this_cpu().0,
-            critic_sum: Vec::new(),
-            generator_sum: Vec::new(),
         })
+    }
+
+    /// How the batch is split.
+    pub fn split(&self) -> Split {
+        self.split
+    }
+
+    /// `run(shard, samples, add)` for every piece of a batch of `b` samples, as the split
+    /// says; `add` is set where the shard already holds an earlier piece's gradient. The
+    /// results in piece order.
+    fn each_piece<R: Send>(
+        &mut self,
+        b: usize,
+        run: impl Fn(&mut Shard, std::ops::Range<usize>, bool) -> Result<R> + Sync,
+    ) -> Result<Vec<R>> {
+        let (precision, n) = (self.precision, self.split.pieces());
+        match (self.split, self.shards.as_mut_slice()) {
+            (Split::Sequential(_), [shard, ..]) => (0..n)
+                .map(|i| kernels::threaded(precision, || run(shard, shard_range(b, n, i), i > 0)))
+                .collect(),
+            (_, [one]) => Ok(vec![kernels::serial(precision, || run(one, 0..b, false))?]),
+            (_, shards) => shards
+                .par_iter_mut()
+                .enumerate()
+                .map(|(i, shard)| {
+                    kernels::serial(precision, || run(shard, shard_range(b, n, i), false))
+                })
+                .collect(),
+        }
     }
 
     /// The precision the products run in (bf16 only where the CPU has it).
@@ -140,20 +185,15 @@ impl HandWritten {
         self.precision
     }
 
-    /// The critic's gradient of the last [`critic_step`](Self::critic_step), in schema order.
+    /// The critic's gradient of the last [`critic_step`](Self::critic_step), in schema order
+    /// (the pieces' sum is left in the first shard's).
     pub fn critic_grads(&self) -> &[Vec<f32>] {
-        match self.shards.as_slice() {
-            [one] => one.critic.grads(),
-            _ => &self.critic_sum,
-        }
+        self.shards[0].critic.grads()
     }
 
     /// The generator's gradient of the last [`generator_step`](Self::generator_step).
     pub fn generator_grads(&self) -> &[Vec<f32>] {
-        match self.shards.as_slice() {
-            [one] => one.generator.grads(),
-            _ => &self.generator_sum,
-        }
+        self.shards[0].generator.grads()
     }
 
     /// One critic step on the networks' current weights (generator, critic), with the fake
@@ -193,29 +233,28 @@ impl HandWritten {
                 "critic step: batch sizes do not match".into(),
             ));
         }
-        let (per, nz, n) = (real.len() / b, z.len() / b, self.shards.len());
-        let precision = self.precision;
-        let run = |i: usize, shard: &mut Shard| {
-            let r = shard_range(b, n, i);
-            kernels::serial(precision, || {
-                let fake = shard.generator.forward(&gw, &z[r.start * nz..r.end * nz])?;
-                let batch = StepBatch {
-                    real: &real[r.start * per..r.end * per],
-                    fake,
-                    eps: &eps[r.clone()],
-                    eps2: eps2.map(|e| &e[r.clone()]),
-                };
-                let stats = shard.critic.step(&cw, &batch, strategy, lambda)?;
-                Ok((stats, r.len() as f64 / b as f64))
-            })
+        let (per, nz) = (real.len() / b, z.len() / b);
+        let run = |shard: &mut Shard, r: std::ops::Range<usize>, add: bool| {
+            let fake = shard.generator.forward(&gw, &z[r.start * nz..r.end * nz])?;
+            let batch = StepBatch {
+                real: &real[r.start * per..r.end * per],
+                fake,
+                eps: &eps[r.clone()],
+                eps2: eps2.map(|e| &e[r.clone()]),
+                mean_over: b,
+                add,
+            };
+            let stats = shard.critic.step(&cw, &batch, strategy, lambda)?;
+            Ok((stats, r.len() as f64 / b as f64))
         };
-        let parts = on_shards(&mut self.shards, run)?;
-        if n > 1 {
-            let grads = self.shards.iter().map(|s| s.critic.grads());
-            let coefs = parts.iter().map(|(_, w)| *w as f32);
-            weighted_sum(&mut self.critic_sum, grads.zip(coefs));
+        let parts = self.each_piece(b, run)?;
+        if let Some((first, rest)) = self.shards.split_first_mut() {
+            sum_into_first(
+                first.critic.grads_mut(),
+                rest.iter().map(|s| s.critic.grads()),
+            );
         }
-        // Each shard's numbers are means over its samples: their mean weighted by its share.
+        // Each piece's numbers are means over its samples: their mean weighted by its share.
         let mean = |f: &dyn Fn(&CriticStats) -> f64| parts.iter().map(|(s, w)| w * f(s)).sum();
         Ok(CriticStats {
             loss: mean(&|s| s.loss),
@@ -243,26 +282,22 @@ impl HandWritten {
         let z = z.contiguous()?;
         let (zs, zl) = z.storage_and_layout();
         let z = host_slice(&zs, zl)?;
-        let (n, precision) = (self.shards.len(), self.precision);
         let nz = noise_width(z.len(), &self.shards[0])?;
         let b = z.len() / nz;
         // ∂(−mean D(G(z)))/∂G(z) = −∇ₓD/B, B the whole batch's size.
         let scale = -1.0 / b as f32;
-        let run = |i: usize, shard: &mut Shard| {
-            let r = shard_range(b, n, i);
-            kernels::serial(precision, || {
-                let probs = shard.generator.forward(&gw, &z[r.start * nz..r.end * nz])?;
-                let (scores, input_grad) = shard.critic.scores_and_input_grad(&cw, probs)?;
-                let sum = scores.iter().map(|&s| s as f64).sum::<f64>();
-                let dprobs: Vec<f32> = input_grad.iter().map(|&g| g * scale).collect();
-                shard.generator.backward(&gw, &dprobs)?;
-                Ok(sum)
-            })
+        let run = |shard: &mut Shard, r: std::ops::Range<usize>, add: bool| {
+            let probs = shard.generator.forward(&gw, &z[r.start * nz..r.end * nz])?;
+            let (scores, input_grad) = shard.critic.scores_and_input_grad(&cw, probs)?;
+            let sum = scores.iter().map(|&s| s as f64).sum::<f64>();
+            let dprobs: Vec<f32> = input_grad.iter().map(|&g| g * scale).collect();
+            shard.generator.backward(&gw, &dprobs, add)?;
+            Ok(sum)
         };
-        let sums = on_shards(&mut self.shards, run)?;
-        if n > 1 {
-            let grads = self.shards.iter().map(|s| s.generator.grads());
-            weighted_sum(&mut self.generator_sum, grads.zip(std::iter::repeat(1.0)));
+        let sums = self.each_piece(b, run)?;
+        if let Some((first, rest)) = self.shards.split_first_mut() {
+            let rest = rest.iter().map(|s| s.generator.grads());
+            sum_into_first(first.generator.grads_mut(), rest);
         }
         Ok(-sums.iter().sum::<f64>() / b as f64)
     }
@@ -277,4 +312,28 @@ fn noise_width(len: usize, shard: &Shard) -> Result<usize> {
         ));
     }
     Ok(nz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::presets::Preset;
+
+    #[test]
+    fn small_widths_split_per_thread_and_wide_ones_in_turn() {
+        let cpu = Preset::Cpu.values();
+        let mut shape = ModelShape::new(80, cpu.dim, cpu.res_blocks, CriticNorm::None);
+        assert_eq!(Split::for_shape(&shape, 64, 2), Split::Parallel(2));
+        assert_eq!(Split::for_shape(&shape, 64, 1), Split::Parallel(1));
+        // Never more pieces than samples.
+        assert_eq!(Split::for_shape(&shape, 3, 8), Split::Parallel(3));
+        shape.dim = 512;
+        assert_eq!(Split::for_shape(&shape, 64, 2), Split::Sequential(2));
+        assert_eq!(Split::for_shape(&shape, 65, 2), Split::Sequential(3));
+        assert_eq!(Split::for_shape(&shape, 8, 2), Split::Sequential(1));
+        // A wide critic alone is enough.
+        shape.dim = cpu.dim;
+        shape.critic_dim = Some(512);
+        assert_eq!(Split::for_shape(&shape, 64, 2), Split::Sequential(2));
+    }
 }

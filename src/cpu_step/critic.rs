@@ -33,6 +33,11 @@ pub struct StepBatch<'a, T> {
     pub eps: &'a [T],
     /// The second chord end of `fd`.
     pub eps2: Option<&'a [T]>,
+    /// The size of the whole batch this one is a piece of (`B` for a whole batch): the loss
+    /// is a mean over it, so each piece's gradient is its share and the pieces' gradients add.
+    pub mean_over: usize,
+    /// Add this piece's gradient to the last step's instead of starting from zero.
+    pub add: bool,
 }
 
 /// Buffers of the hand-written critic step, sized on first use and then reused.
@@ -95,6 +100,11 @@ impl<T: Real> CriticStep<T> {
         &self.grads
     }
 
+    /// The same gradient, to be summed into in place.
+    pub(super) fn grads_mut(&mut self) -> &mut [Vec<T>] {
+        &mut self.grads
+    }
+
     /// One critic step with `strategy`: the loss's value and, in [`grads`](Self::grads), its
     /// gradient w.r.t. every weight. `weights` in the [`Schema`]'s order.
     pub fn step(
@@ -112,7 +122,14 @@ impl<T: Real> CriticStep<T> {
                 "critic step: batch sizes do not match".into(),
             ));
         }
-        zero_grads(&mut self.grads, &self.sizes);
+        if batch.mean_over < b || (batch.add && self.grads.len() != self.sizes.len()) {
+            return Err(Error::Runtime(
+                "critic step: a piece larger than its batch, or nothing to add to".into(),
+            ));
+        }
+        if !batch.add {
+            zero_grads(&mut self.grads, &self.sizes);
+        }
         // Rows: real, fake, then the points the strategy needs.
         let points: Vec<&[T]> = match strategy {
             Lipschitz::Gp | Lipschitz::Lp => vec![batch.eps],
@@ -148,17 +165,19 @@ impl<T: Real> CriticStep<T> {
         let score = |s: usize| self.scores[s].to_f64();
         let mean = |from: usize| (from..from + b).map(score).sum::<f64>() / b as f64;
         let wasserstein = mean(0) - mean(b);
-        // ∂loss/∂score of every sample: −1/B for real, +1/B for fake (the loss is −W + P) …
-        let mut coefs = vec![-1.0 / b as f64; b];
-        coefs.extend(vec![1.0 / b as f64; b]);
+        // ∂loss/∂score of every sample: −1/B for real, +1/B for fake (the loss is −W + P; B
+        // the whole batch) …
+        let whole = batch.mean_over as f64;
+        let mut coefs = vec![-1.0 / whole; b];
+        coefs.extend(vec![1.0 / whole; b]);
         let (penalty, grad_norm) = match strategy {
             Lipschitz::Gp | Lipschitz::Lp => {
-                let (p, n) = self.gradient_penalty(weights, b, strategy, lambda);
+                let (p, n) = self.gradient_penalty(weights, b, whole, strategy, lambda);
                 (p, Some(n))
             }
             Lipschitz::Fd => {
                 // … and for the chord ends, the derivative of λ·mean((|d₁ − d₂|/dist − 1)²).
-                let (p, slope, d1, d2) = self.chord(batch, b, lambda);
+                let (p, slope, d1, d2) = self.chord(batch, b, whole, lambda);
                 coefs.extend(d1);
                 coefs.extend(d2);
                 (p, Some(slope))
@@ -238,11 +257,13 @@ impl<T: Real> CriticStep<T> {
     }
 
     /// The gradient penalty at the `b` points after real and fake (gp two-sided, lp one-sided):
-    /// adds its exact weight gradient; returns its value and `mean ‖∇D(x̂)‖`.
+    /// adds its exact weight gradient (as a share of a mean over `whole` samples); returns its
+    /// value and `mean ‖∇D(x̂)‖` over the `b`.
     fn gradient_penalty(
         &mut self,
         w: &[&[T]],
         b: usize,
+        whole: f64,
         strategy: Lipschitz,
         lambda: f64,
     ) -> (f64, f64) {
@@ -260,7 +281,7 @@ impl<T: Real> CriticStep<T> {
             };
             penalty += excess * excess;
             norm_sum += norm;
-            let coef = to_t::<T>(lambda / b as f64 * 2.0 * excess / norm);
+            let coef = to_t::<T>(lambda / whole * 2.0 * excess / norm);
             row.iter_mut().for_each(|x| *x *= coef);
         }
         // Reverse pass over the chain, from the input back up to w_out: the input
@@ -337,8 +358,15 @@ impl<T: Real> CriticStep<T> {
     }
 
     /// The chord penalty between the points after real and fake (samples `2B..3B` and
-    /// `3B..4B`): its value, the mean slope, and `∂P/∂D(x₁)`, `∂P/∂D(x₂)` per sample.
-    fn chord(&self, batch: &StepBatch<T>, b: usize, lambda: f64) -> (f64, f64, Vec<f64>, Vec<f64>) {
+    /// `3B..4B`): its value, the mean slope, and `∂P/∂D(x₁)`, `∂P/∂D(x₂)` per sample (as a
+    /// share of a mean over `whole` samples).
+    fn chord(
+        &self,
+        batch: &StepBatch<T>,
+        b: usize,
+        whole: f64,
+        lambda: f64,
+    ) -> (f64, f64, Vec<f64>, Vec<f64>) {
         let per = self.len * self.vocab;
         let eps2 = batch.eps2.unwrap_or(batch.eps);
         let (mut penalty, mut slope_sum) = (0.0, 0.0);
@@ -354,7 +382,7 @@ impl<T: Real> CriticStep<T> {
             let slope = diff.abs() / dist;
             penalty += (slope - 1.0).powi(2);
             slope_sum += slope;
-            let coef = lambda / b as f64 * 2.0 * (slope - 1.0) * diff.signum() / dist;
+            let coef = lambda / whole * 2.0 * (slope - 1.0) * diff.signum() / dist;
             d1.push(coef);
             d2.push(-coef);
         }

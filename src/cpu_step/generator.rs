@@ -6,7 +6,7 @@
 
 use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, ResStack};
 use crate::error::{Error, Result};
-use crate::kernels::{add_col_sums, fill_rows, matmul, Mat, Real};
+use crate::kernels::{add_col_sums, fill_rows, matmul, softmax_rows, Mat, Real};
 use crate::model::schema::{Net, Schema};
 use crate::model::ModelShape;
 
@@ -91,34 +91,25 @@ impl<T: Real> GeneratorStep<T> {
         fill_rows(&mut self.probs, w[out + 1]);
         let h = Mat::new(&self.h, n, d);
         matmul(&mut self.probs, h, Mat::new(w[out], d, v), T::one(), true);
-        for row in self.probs.chunks_mut(v) {
-            // Softmax, shifted by the row's maximum so that no exponential overflows.
-            let max = row
-                .iter()
-                .copied()
-                .fold(T::neg_infinity(), num_traits::Float::max);
-            let mut sum = T::zero();
-            for x in row.iter_mut() {
-                *x = (*x - max).exp();
-                sum += *x;
-            }
-            row.iter_mut().for_each(|x| *x /= sum);
-        }
+        softmax_rows(&mut self.probs, v);
         Ok(&self.probs)
     }
 
     /// Backward pass of a loss whose gradient w.r.t. the last forward pass's probabilities is
-    /// `dprobs` `(B, L, V)`: the weight gradients, in [`grads`](Self::grads).
-    pub fn backward(&mut self, w: &[&[T]], dprobs: &[T]) -> Result<()> {
+    /// `dprobs` `(B, L, V)`: the weight gradients, in [`grads`](Self::grads), or added to the
+    /// last ones with `add` (a batch run in pieces).
+    pub fn backward(&mut self, w: &[&[T]], dprobs: &[T], add: bool) -> Result<()> {
         let s = self.shape;
         let (l, d, v) = (s.seq_len, s.dim, s.vocab);
         let n = self.probs.len() / v;
-        if dprobs.len() != n * v {
+        if dprobs.len() != n * v || (add && self.grads.len() != self.sizes.len()) {
             return Err(Error::Runtime(
-                "generator step: gradient of the wrong size".into(),
+                "generator step: gradient of the wrong size, or nothing to add to".into(),
             ));
         }
-        zero_grads(&mut self.grads, &self.sizes);
+        if !add {
+            zero_grads(&mut self.grads, &self.sizes);
+        }
         // Softmax: ∂/∂logit_i = p_i·(∂/∂p_i − Σ_j p_j·∂/∂p_j).
         resize(&mut self.glogits, n * v);
         for ((gl, p), dp) in self
@@ -170,5 +161,10 @@ impl<T: Real> GeneratorStep<T> {
     /// The gradient of the last [`backward`](Self::backward), in the [`Schema`]'s order.
     pub fn grads(&self) -> &[Vec<T>] {
         &self.grads
+    }
+
+    /// The same gradient, to be summed into in place.
+    pub(super) fn grads_mut(&mut self) -> &mut [Vec<T>] {
+        &mut self.grads
     }
 }

@@ -42,13 +42,22 @@ pub fn flip_kernel<T: Real>(w: &[T], out: &mut Vec<T>, c_in: usize, c_out: usize
     for j in 0..K {
         let src = &w[(K - 1 - j) * c_in * c_out..(K - j) * c_in * c_out];
         let dst = &mut out[j * c_out * c_in..(j + 1) * c_out * c_in];
-        for i in 0..c_in {
-            for o in 0..c_out {
-                dst[o * c_in + i] = src[i * c_out + o];
+        // In tiles, so that both the reads and the scattered writes stay in cache lines
+        // (element by element, a 512-wide flip cost a tenth of the step).
+        for i0 in (0..c_in).step_by(FLIP_TILE) {
+            for o0 in (0..c_out).step_by(FLIP_TILE) {
+                for i in i0..(i0 + FLIP_TILE).min(c_in) {
+                    for o in o0..(o0 + FLIP_TILE).min(c_out) {
+                        dst[o * c_in + i] = src[i * c_out + o];
+                    }
+                }
             }
         }
     }
 }
+
+/// Side of the square tiles [`flip_kernel`] transposes.
+const FLIP_TILE: usize = 16;
 
 /// Zero rows around every sample in the padded layout: a width-`K` "same" convolution reads
 /// `PAD` positions either side of each output.

@@ -41,6 +41,8 @@ pub struct BenchOptions {
     pub autograd: bool,
     /// The hand-written step's matrix-product inputs.
     pub precision: Precision,
+    /// Decay of the generator's weight average updated after every generator step (0: none).
+    pub ema: f64,
 }
 
 /// What one configuration measured. Times are medians over the timed iterations.
@@ -56,6 +58,9 @@ pub struct BenchResult {
     /// "hand-written", "hand-written bf16" (bf16 products) or "autograd".
     pub critic_engine: String,
     pub threads: usize,
+    /// Decay of the generator's weight average updated in the timed steps (0: none).
+    #[serde(default)]
+    pub ema: f64,
     /// Seconds per critic step (generator forward for its fake batch included).
     pub critic_step_s: f64,
     /// Seconds per generator step alone.
@@ -179,9 +184,7 @@ pub fn time_one(opts: &BenchOptions, device: &Device) -> Result<BenchResult> {
     let train = TrainOptions {
         corpus: Some(opts.corpus.clone()),
         preset: Some(Preset::Paper),
-        // The generator's weight average that the default (`cpu`) preset updates after every
-        // generator step: timed too, so that `bench` times what training runs.
-        ema: Some(Preset::Cpu.values().ema),
+        ema: Some(opts.ema),
         dim: Some(opts.dim),
         res_blocks: Some(opts.res_blocks),
         critic_iters: Some(opts.critic_iters),
@@ -237,6 +240,7 @@ pub fn time_one(opts: &BenchOptions, device: &Device) -> Result<BenchResult> {
         }
         .to_string(),
         threads: rayon::current_num_threads(),
+        ema: opts.ema,
         critic_step_s: median(&mut critic_times),
         generator_step_s: median(&mut gen_times),
         generator_iteration_s,
@@ -271,6 +275,7 @@ pub fn suite(
                 .args(["--warmup", &base.warmup.to_string()])
                 .args(["--iters", &base.iters.to_string()])
                 .args(["--precision", base.precision.name()])
+                .args(["--ema", &base.ema.to_string()])
                 .arg("--json");
             if base.autograd {
                 cmd.arg("--autograd");

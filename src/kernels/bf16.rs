@@ -20,7 +20,7 @@ const NR: usize = 32;
 /// k-pairs per packed block (512 values of k): a block of B and of A stay in L2.
 const KC: usize = 256;
 /// Rows of A per packed block.
-const MC: usize = 10 * MR;
+pub(super) const MC: usize = 10 * MR;
 
 /// Set to force the f32 products on a CPU that has AVX-512 BF16 (to test the fall-back).
 pub const DISABLE_ENV: &str = "TEXTGAN_NO_BF16";

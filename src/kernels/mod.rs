@@ -1,16 +1,19 @@
 //! Dense CPU kernels on plain slices, shared by both execution paths: the hand-written step
 //! ([`crate::cpu_step`]) and, on the CPU, the autograd convolution's custom ops
 //! ([`crate::model::autograd::conv`]): one matrix product (the `gemm` crate, the same kernels
-//! candle's CPU matmul uses), the im2col window copy and its adjoint, and the few element-wise
-//! passes in between. Rows are `(sample, position)` pairs, columns are channels.
+//! candle's CPU matmul uses; bf16 inputs in [`bf16`]), the im2col window copy and its
+//! adjoint, the few element-wise passes in between, and the generator's output softmax
+//! ([`softmax`]). Rows are `(sample, position)` pairs, columns are channels.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub mod bf16;
 mod mat;
+mod softmax;
 
 pub use mat::Mat;
+pub use softmax::softmax_rows;
 
 /// `--precision`: the element type of the matrix products' inputs in the hand-written step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -98,13 +101,23 @@ thread_local! {
 
 /// Run `f` with every kernel on this thread single-threaded, and its f32 matrix products in
 /// `precision` (bf16 only where [`bf16::available`]). The hand-written step splits its batch
-/// into one shard per thread ([`crate::cpu_step::adapter`]); each shard's many small products
-/// and passes then run start to end on one thread instead of being handed between threads a
-/// few microseconds at a time.
+/// into one shard per thread ([`crate::cpu_step::adapter`]) where its products are small; each
+/// shard's many small products and passes then run start to end on one thread instead of
+/// being handed between threads a few microseconds at a time.
 pub fn serial<R>(precision: Precision, f: impl FnOnce() -> R) -> R {
+    scoped(precision, true, f)
+}
+
+/// Run `f` with the f32 matrix products on this thread in `precision`, each large product and
+/// pass split across rayon's pool (the hand-written step with one shard, at large widths).
+pub fn threaded<R>(precision: Precision, f: impl FnOnce() -> R) -> R {
+    scoped(precision, false, f)
+}
+
+fn scoped<R>(precision: Precision, serial: bool, f: impl FnOnce() -> R) -> R {
     let bf16 = precision.on_this_cpu().0 == Precision::Bf16;
     let before = (
-        SERIAL.with(|s| s.replace(true)),
+        SERIAL.with(|s| s.replace(serial)),
         BF16.with(|s| s.replace(bf16)),
     );
     let out = f();
@@ -153,7 +166,49 @@ pub fn matmul<T: Real>(dst: &mut [T], a: Mat<T>, b: Mat<T>, scale: T, accumulate
     // The last element each operand reads must lie inside its slice (the `gemm` call is unsafe).
     let last = |x: &Mat<T>| (x.rows - 1) * x.rs + (x.cols - 1) * x.cs;
     assert!(last(&a) < a.data.len() && last(&b) < b.data.len());
-    if BF16.with(std::cell::Cell::get) {
+    let bf16 = BF16.with(std::cell::Cell::get);
+    let threads = rayon::current_num_threads();
+    let parallel = threads > 1 && !SERIAL.with(std::cell::Cell::get);
+    if parallel && m * n * k >= ROWS_PAR_MIN && m >= 2 * ROW_BLOCK {
+        // Rows of C split across the pool, each thread running the single-threaded product on
+        // its rows: it packs its own rows of A and all of B again (`1/rows` of the product's
+        // work). At large widths this ran faster than `gemm`'s own threads, and the bf16
+        // kernel has no threads of its own.
+        let chunk = m.div_ceil(threads).next_multiple_of(ROW_BLOCK);
+        dst[..m * n]
+            .par_chunks_mut(chunk * n)
+            .enumerate()
+            .for_each(|(i, d)| {
+                let a = Mat {
+                    data: &a.data[i * chunk * a.rs..],
+                    rows: d.len() / n,
+                    ..a
+                };
+                product(d, a, b, scale, accumulate, bf16, false)
+            });
+    } else {
+        product(dst, a, b, scale, accumulate, bf16, parallel)
+    }
+}
+
+/// Multiply-adds from which [`matmul`] splits a product's rows across the pool.
+const ROWS_PAR_MIN: usize = 1 << 22;
+
+/// Rows of C per thread come in multiples of this (the bf16 kernel's packed block of A).
+const ROW_BLOCK: usize = bf16::MC;
+
+/// One checked product on this thread: bf16 inputs with `bf16`, `gemm`'s own threads with
+/// `threaded`.
+fn product<T: Real>(
+    dst: &mut [T],
+    a: Mat<T>,
+    b: Mat<T>,
+    scale: T,
+    accumulate: bool,
+    bf16: bool,
+    threaded: bool,
+) {
+    if bf16 {
         if let (Some(a), Some(b)) = (as_f32(a), as_f32(b)) {
             // SAFETY: T is f32 (checked by `as_f32`); the slice is `dst` itself.
             let dst =
@@ -165,9 +220,9 @@ pub fn matmul<T: Real>(dst: &mut [T], a: Mat<T>, b: Mat<T>, scale: T, accumulate
         // f32, as the f32 path rounds them), summed in f64.
         let (ra, rb) = (rounded_to_bf16(a), rounded_to_bf16(b));
         let (a, b) = (Mat::new(&ra, a.rows, a.cols), Mat::new(&rb, b.rows, b.cols));
-        return gemm_call(dst, a, b, scale, accumulate);
+        return gemm_call(dst, a, b, scale, accumulate, threaded);
     }
-    gemm_call(dst, a, b, scale, accumulate)
+    gemm_call(dst, a, b, scale, accumulate, threaded)
 }
 
 /// The elements of `m`, row-major, each rounded to bf16 and back.
@@ -182,10 +237,17 @@ fn rounded_to_bf16<T: Real>(m: Mat<T>) -> Vec<T> {
 }
 
 /// [`matmul`] by the `gemm` crate, once its arguments are checked.
-fn gemm_call<T: Real>(dst: &mut [T], a: Mat<T>, b: Mat<T>, scale: T, accumulate: bool) {
+fn gemm_call<T: Real>(
+    dst: &mut [T],
+    a: Mat<T>,
+    b: Mat<T>,
+    scale: T,
+    accumulate: bool,
+    threaded: bool,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let threads = rayon::current_num_threads();
-    let parallelism = if threads > 1 && m * n * k >= 1 << 15 && !SERIAL.with(std::cell::Cell::get) {
+    let parallelism = if threaded && threads > 1 && m * n * k >= 1 << 15 {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
@@ -432,6 +494,54 @@ mod tests {
             matmul(&mut dst, am, bm, 1.0, false);
             for (d, e) in dst.iter().zip(&expect) {
                 assert!((d - e).abs() < 1e-12);
+            }
+        }
+    }
+
+    /// A product large enough to be split by rows across the pool equals the same product on
+    /// one thread: f32 (`gemm`) to its rounding, and the bf16 kernel exactly (each row of C is
+    /// the same sums in the same order), for A as rows and as a transposed view, rows that do
+    /// not divide into the threads' blocks, with and without accumulation.
+    #[test]
+    fn a_product_split_by_rows_across_threads_equals_it_on_one_thread() {
+        let (m, k, n) = (2 * ROW_BLOCK + 61, 131, 150);
+        assert!(m * n * k >= ROWS_PAR_MIN);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .expect("a pool of 3 threads");
+        let f32s = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        let (a, b) = (f32s(values(m * k, 5)), f32s(values(k * n, 6)));
+        let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+        let start = f32s(values(m * n, 7));
+        let mut precisions = vec![Precision::F32];
+        if bf16::available() {
+            precisions.push(Precision::Bf16);
+        }
+        for precision in precisions {
+            for am in [Mat::new(&a, m, k), Mat::new(&at, k, m).t()] {
+                for accumulate in [false, true] {
+                    let run = |split: bool| {
+                        let mut dst = start.clone();
+                        let product = || matmul(&mut dst, am, Mat::new(&b, k, n), 0.5, accumulate);
+                        if split {
+                            pool.install(|| threaded(precision, product));
+                        } else {
+                            serial(precision, product);
+                        }
+                        dst
+                    };
+                    let (split, whole) = (run(true), run(false));
+                    let largest = whole.iter().fold(0f32, |x, v| x.max(v.abs()));
+                    let tol = match precision {
+                        Precision::Bf16 => 0.0,
+                        _ => 1e-6 * largest,
+                    };
+                    for (x, y) in split.iter().zip(&whole) {
+                        assert!((x - y).abs() <= tol, "{precision:?}: {x} vs {y}");
+                    }
+                    assert_ne!(split, start, "the product was computed");
+                }
             }
         }
     }

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use super::events::{Control, Event, RunInfo, StepStats, StopReason};
 use super::optim::Optimizer;
 use super::settings::{lr_scale, RunConfig};
-use crate::cpu_step::adapter::{self, HandWritten};
+use crate::cpu_step::adapter::{self, HandWritten, Split};
 use crate::data::batches::{self, DataOrder};
 use crate::data::corpus::{Corpus, SEQ_LEN};
 use crate::data::vocab::Vocab;
@@ -132,13 +132,14 @@ impl Trainer {
         let (hand_written, autograd_reason) =
             match adapter::unsupported(&config.model, device, dtype) {
                 None => {
-                    // One shard of the batch per thread of the pool (`--threads`).
-                    let shards = rayon::current_num_threads().min(config.batch);
+                    // Pieces of the batch per thread of the pool (`--threads`), or in turn.
+                    let threads = rayon::current_num_threads();
+                    let split = Split::for_shape(&config.model, config.batch, threads);
                     let hw = HandWritten::new(
                         config.model,
                         &gen_params,
                         &critic_params,
-                        shards,
+                        split,
                         config.precision,
                     )?;
                     (Some(hw), None)
