@@ -68,8 +68,9 @@ pub fn choice<T: Choice>() -> impl TypedValueParser<Value = T> {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Threads that compute (rayon's pool; the hand-written step splits its batch into one
-    /// shard per thread) [default: RAYON_NUM_THREADS if set, else every logical CPU]
+    /// Threads that compute (rayon's pool; below width 256 the hand-written step runs one
+    /// shard of the batch per thread, from 256 on it splits each product across them)
+    /// [default: RAYON_NUM_THREADS if set, else every logical CPU]
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 }
