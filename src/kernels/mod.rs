@@ -52,7 +52,7 @@ impl Precision {
         match self {
             Precision::Bf16 if !bf16::available() => (
                 Precision::F32,
-                Some("this CPU has no AVX-512 BF16 (or TEXTGAN_NO_BF16 is set): f32 products"),
+                Some("this CPU has no AVX-512 BF16, or TEXTGAN_NO_BF16 is set"),
             ),
             p => (p, None),
         }
