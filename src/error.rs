@@ -26,6 +26,11 @@ pub enum Error {
     #[error("{0}")]
     Runtime(String),
 
+    /// A broken invariant inside textgan (buffers of mismatched sizes, mixing weights that do
+    /// not fit the strategy): a bug, never the user's input. The message says what disagreed.
+    #[error("internal error (a bug in textgan, please report it): {0}")]
+    Internal(String),
+
     /// A tensor operation failed (shape mismatch, device error, ...).
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),

@@ -11,7 +11,8 @@
 //! Every training step takes one of two execution paths with the same maths: the
 //! **autograd reference** ([`model::autograd`], candle tensors on any device, differentiated
 //! by candle) or the **hand-written CPU step** ([`cpu_step`], direct GEMMs, about twice as
-//! fast; both use the plain-slice [`kernels`]). [`run_dir`] keeps what a run writes crash-safe; [`experiments`] are the studies built
+//! fast; both use the plain-slice [`kernels`]). [`run_dir`] keeps what a run writes crash-safe and
+//! [`streams`] names every random stream a run draws from; [`experiments`] are the studies built
 //! on training (bench, compare, diagnose, sweep); [`tui`] is the live dashboard and
 //! [`plain_log`] the plain one, two consumers of the same training events.
 //!
@@ -28,6 +29,7 @@ pub mod model;
 pub mod quality;
 pub mod run_dir;
 pub mod sample;
+pub mod streams;
 pub mod train;
 
 pub mod device;

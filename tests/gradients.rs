@@ -27,10 +27,8 @@ fn tiny_layer_norm_critic(seed: u64) -> (Critic, Params) {
 }
 
 /// Mixing weights for the penalty: one per sample, and a second for `fd`.
-fn mix(r: &mut rand_chacha::ChaCha8Rng, b: usize, strategy: Lipschitz) -> Mix {
-    let eps = uniform(r, b);
-    let eps2 = (strategy == Lipschitz::Fd).then(|| uniform(r, b));
-    Mix { eps, eps2 }
+fn mix(r: &mut rand_chacha::ChaCha8Rng, b: usize, strategy: Lipschitz) -> Mix<Tensor> {
+    Mix::draw(strategy, || Ok::<_, ()>(uniform(r, b))).unwrap()
 }
 
 /// Entries to check in a variable: spread over it, at most `k`.
@@ -174,7 +172,7 @@ fn one_sided_and_chord_penalty_losses_match_finite_differences() {
     let mut r = rng(4);
     let real = one_hot(&mut r, 4, TINY);
     let fake = soft(&mut r, 4, TINY);
-    let eps = mix(&mut r, 4, Lipschitz::Lp).eps;
+    let eps = mix(&mut r, 4, Lipschitz::Lp).first().clone();
     let x_hat = interpolate(&real, &fake, &eps).unwrap();
     let norms = || {
         textgan::model::penalty::per_sample_norm(&critic.input_grad(&x_hat).unwrap())

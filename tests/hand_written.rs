@@ -88,7 +88,7 @@ struct Case {
     params: Params,
     real: Tensor,
     fake: Tensor,
-    mix: Mix,
+    mix: Mix<Tensor>,
 }
 
 fn case(shape: ModelShape, b: usize, seed: u64, strategy: Lipschitz) -> Case {
@@ -99,13 +99,18 @@ fn case(shape: ModelShape, b: usize, seed: u64, strategy: Lipschitz) -> Case {
     let fake = soft(&mut r, b, shape);
     let eps = uniform(&mut r, b);
     centre_norms(&critic, &params, &interpolate(&real, &fake, &eps).unwrap());
-    let eps2 = (strategy == Lipschitz::Fd).then(|| uniform(&mut r, b));
+    // fd's second chord end after the first, as the trainer draws them.
+    let mut first = Some(eps);
+    let mix = Mix::draw(strategy, || {
+        Ok::<_, ()>(first.take().unwrap_or_else(|| uniform(&mut r, b)))
+    })
+    .unwrap();
     Case {
         critic,
         params,
         real,
         fake,
-        mix: Mix { eps, eps2 },
+        mix,
     }
 }
 
@@ -117,14 +122,13 @@ fn hand_written(
     let shape = c.critic.shape;
     let w = weights(&c.params, Net::Critic, shape);
     let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
-    let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(&c.mix.eps));
-    let eps2 = c.mix.eps2.as_ref().map(flat);
+    let (real, fake) = (flat(&c.real), flat(&c.fake));
+    let mix = c.mix.map(|e| Ok::<_, ()>(flat(e))).unwrap();
     let batch = StepBatch {
         real: &real,
         fake: &fake,
-        eps: &eps,
-        eps2: eps2.as_deref(),
-        mean_over: eps.len(),
+        mix: mix.map(|e| Ok::<_, ()>(e.as_slice())).unwrap(),
+        mean_over: mix.first().len(),
         add: false,
     };
     let mut step = CriticStep::<f64>::new(shape).unwrap();
@@ -222,12 +226,11 @@ fn hand_written_gradient_penalty_step_matches_finite_differences() {
     let names = names(Net::Critic, shape);
     let loss_at = |w: &[Vec<f64>]| {
         let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
-        let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(&c.mix.eps));
+        let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(c.mix.first()));
         let batch = StepBatch {
             real: &real,
             fake: &fake,
-            eps: &eps,
-            eps2: None,
+            mix: Mix::Point(&eps),
             mean_over: eps.len(),
             add: false,
         };
@@ -396,7 +399,7 @@ fn the_bf16_step_is_the_step_on_bf16_rounded_product_inputs() {
         let c = case(shape, 20, 3, strategy);
         let w = weights(&c.params, Net::Critic, shape);
         let w32: Vec<Vec<f32>> = w.iter().map(|v| to32(v)).collect();
-        let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(&c.mix.eps));
+        let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(c.mix.first()));
         let (real32, fake32, eps32) = (to32(&real), to32(&fake), to32(&eps));
         let exact = hand_written(&c, strategy);
         let reference = serial(Precision::Bf16, || hand_written(&c, strategy));
@@ -405,8 +408,7 @@ fn the_bf16_step_is_the_step_on_bf16_rounded_product_inputs() {
             let batch = StepBatch {
                 real: &real32,
                 fake: &fake32,
-                eps: &eps32,
-                eps2: None,
+                mix: Mix::Point(&eps32),
                 mean_over: eps32.len(),
                 add: false,
             };

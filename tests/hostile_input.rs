@@ -118,7 +118,7 @@ fn odd_but_valid_corpora_train() {
             ..TrainOptions::default()
         };
         let mut trainer = prepare(&opts, &Device::Cpu).unwrap();
-        assert!(trainer.vocab.len() <= 10, "{name}");
+        assert!(trainer.vocab().len() <= 10, "{name}");
         let stats = trainer.train_iteration().unwrap();
         assert!(stats.critic_loss.is_finite(), "{name}");
         trainer.save().unwrap();

@@ -28,6 +28,17 @@ fn tiny_trainer_with(
     dir: &Path,
     precision: textgan::kernels::Precision,
 ) -> Trainer {
+    tiny_trainer_edited(lipschitz, norm, dir, precision, |_| {})
+}
+
+/// [`tiny_trainer_with`] with the settings changed by `edit`.
+fn tiny_trainer_edited(
+    lipschitz: Lipschitz,
+    norm: CriticNorm,
+    dir: &Path,
+    precision: textgan::kernels::Precision,
+    edit: impl FnOnce(&mut RunConfig),
+) -> Trainer {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt");
     let batch = 32;
     let corpus = Corpus::load(&path, 0, batch).unwrap();
@@ -40,7 +51,7 @@ fn tiny_trainer_with(
             ..OptimConfig::paper()
         }
     };
-    let config = RunConfig {
+    let mut config = RunConfig {
         textgan_version: "test".into(),
         corpus: path.clone(),
         corpus_hash: String::new(),
@@ -65,6 +76,7 @@ fn tiny_trainer_with(
         device: "cpu".into(),
         dtype: "f32".into(),
     };
+    edit(&mut config);
     Trainer::new(config, corpus, vocab, dir, &Device::Cpu).unwrap()
 }
 
@@ -142,7 +154,7 @@ fn every_lipschitz_strategy_trains_and_clipping_keeps_weights_in_bounds() {
             Lipschitz::Clip => {
                 assert_eq!(last.penalty, 0.0);
                 assert_eq!(last.grad_norm, None);
-                for (name, var) in &trainer.critic_params.vars {
+                for (name, var) in &trainer.critic_params().vars {
                     let v = var
                         .as_tensor()
                         .flatten_all()
@@ -208,8 +220,8 @@ fn hand_written_and_autograd_steps_train_alike() {
             1e-3
         };
         for (p, q) in [
-            (&hand.gen_params, &auto.gen_params),
-            (&hand.critic_params, &auto.critic_params),
+            (hand.gen_params(), auto.gen_params()),
+            (hand.critic_params(), auto.critic_params()),
         ] {
             let matrices = p
                 .vars
@@ -257,22 +269,24 @@ fn lr_decay_divides_both_networks_steps_by_one_plus_t_over_n() {
     for autograd in [false, true] {
         for (t, decay, scale) in [(4, 0, 1.0), (2, 2, 0.5), (6, 2, 0.25), (3, 9, 0.75)] {
             let dir = tempfile::tempdir().unwrap();
-            let mut trainer = tiny_trainer(Lipschitz::Gp, CriticNorm::None, dir.path());
+            let mut trainer =
+                tiny_trainer_edited(Lipschitz::Gp, CriticNorm::None, dir.path(), F32, |c| {
+                    c.lr_decay = decay;
+                    c.critic_iters = 1;
+                });
             if autograd {
                 trainer.use_autograd();
             }
-            trainer.config.lr_decay = decay;
-            trainer.config.critic_iters = 1;
-            trainer.iteration = t;
+            trainer.continue_from(t);
             let (g0, d0) = (
-                snapshot(&trainer.gen_params),
-                snapshot(&trainer.critic_params),
+                snapshot(trainer.gen_params()),
+                snapshot(trainer.critic_params()),
             );
             trainer.train_iteration().unwrap();
             let want = 1e-3 * scale;
             for (net, moved) in [
-                ("generator", largest_move(&trainer.gen_params, &g0)),
-                ("critic", largest_move(&trainer.critic_params, &d0)),
+                ("generator", largest_move(trainer.gen_params(), &g0)),
+                ("critic", largest_move(trainer.critic_params(), &d0)),
             ] {
                 assert!(
                     (moved - want).abs() < 1e-3 * want,
@@ -306,36 +320,36 @@ fn parameters_that_differ_from_the_schema_are_an_error_naming_the_tensor() {
     use textgan::model::params::Params;
     let tmp = tempfile::tempdir().unwrap();
     let t = tiny_trainer(Lipschitz::Gp, CriticNorm::None, tmp.path());
-    let shape = t.config.model;
+    let shape = t.config().model;
     assert!(HandWritten::new(
         shape,
-        &t.gen_params,
-        &t.critic_params,
+        t.gen_params(),
+        t.critic_params(),
         Split::Parallel(2),
         F32
     )
     .is_ok());
     // A critic missing a tensor, and one with a tensor of another shape.
     let missing = Params {
-        vars: t.critic_params.vars[1..].to_vec(),
+        vars: t.critic_params().vars[1..].to_vec(),
     };
-    let err = HandWritten::new(shape, &t.gen_params, &missing, Split::Parallel(2), F32)
+    let err = HandWritten::new(shape, t.gen_params(), &missing, Split::Parallel(2), F32)
         .err()
         .unwrap()
         .to_string();
     assert!(err.contains("critic has no tensor input.weight"), "{err}");
-    let mut swapped = t.gen_params.clone();
+    let mut swapped = t.gen_params().clone();
     swapped.vars.swap(0, 1);
     let renamed: Vec<_> = swapped
         .vars
         .iter()
-        .zip(&t.gen_params.vars)
+        .zip(&t.gen_params().vars)
         .map(|((_, v), (n, _))| (n.clone(), v.clone()))
         .collect();
     let err = HandWritten::new(
         shape,
         &Params { vars: renamed },
-        &t.critic_params,
+        t.critic_params(),
         Split::Parallel(2),
         F32,
     )
@@ -367,7 +381,7 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
     use textgan::model::penalty::Mix;
     let tmp = tempfile::tempdir().unwrap();
     let t = tiny_trainer(Lipschitz::Gp, CriticNorm::None, tmp.path());
-    let shape = t.config.model;
+    let shape = t.config().model;
     // 7 samples in 3 pieces: unequal shares (2, 2, 3).
     let b = 7;
     let dev = Device::Cpu;
@@ -376,7 +390,7 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
     // The chord ends apart (|ε₁ − ε₂| ≥ 0.2): fd divides by their distance, which would
     // magnify the rounding of the scores' difference for points close together.
     let eps = Tensor::rand(0f32, 0.4f32, b, &dev).unwrap();
-    let eps2 = Some(Tensor::rand(0.6f32, 1f32, b, &dev).unwrap());
+    let eps2 = Tensor::rand(0.6f32, 1f32, b, &dev).unwrap();
     let close = |a: f64, b: f64, what: &str| {
         assert!(
             (a - b).abs() <= 1e-4 * (1.0 + a.abs().max(b.abs())),
@@ -401,18 +415,18 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
         }
     };
     for strategy in [Lipschitz::Gp, Lipschitz::Fd, Lipschitz::Clip] {
-        let mix = Mix {
-            eps: eps.clone(),
-            eps2: eps2.clone().filter(|_| strategy == Lipschitz::Fd),
+        let mix = match strategy {
+            Lipschitz::Fd => Mix::Chord(eps.clone(), eps2.clone()),
+            _ => Mix::Point(eps.clone()),
         };
-        let params = (&t.gen_params, &t.critic_params);
-        let new = |split| HandWritten::new(shape, &t.gen_params, &t.critic_params, split, F32);
+        let params = (t.gen_params(), t.critic_params());
+        let new = |split| HandWritten::new(shape, t.gen_params(), t.critic_params(), split, F32);
         let mut one = new(Split::Parallel(1)).unwrap();
         let s1 = one
             .critic_step(params, &real, &z, &mix, strategy, 10.0)
             .unwrap();
         let g1 = one
-            .generator_step(&t.gen_params, &t.critic_params, &z)
+            .generator_step(t.gen_params(), t.critic_params(), &z)
             .unwrap();
         for split in [Split::Parallel(3), Split::Sequential(3)] {
             let mut three = new(split).unwrap();
@@ -431,7 +445,7 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
                     close(a, b, &what);
                 }
                 let g3 = three
-                    .generator_step(&t.gen_params, &t.critic_params, &z)
+                    .generator_step(t.gen_params(), t.critic_params(), &z)
                     .unwrap();
                 close(g1, g3, "generator loss");
                 // (Generator first: the critic's gradient must survive the generator step.)
@@ -459,7 +473,7 @@ fn the_bf16_step_follows_the_f32_step() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let t = tiny_trainer(Lipschitz::Gp, CriticNorm::None, tmp.path());
-    let shape = t.config.model;
+    let shape = t.config().model;
     let b = 16;
     let dev = Device::Cpu;
     // A real batch of one-hot rows, as training draws.
@@ -471,10 +485,7 @@ fn the_bf16_step_follows_the_f32_step() {
         .unwrap();
     let real = candle_nn::encoding::one_hot(ids, shape.vocab, 1f32, 0f32).unwrap();
     let z = Tensor::randn(0f32, 1f32, (b, shape.noise_dim), &dev).unwrap();
-    let mix = Mix {
-        eps: Tensor::rand(0f32, 1f32, b, &dev).unwrap(),
-        eps2: None,
-    };
+    let mix = Mix::Point(Tensor::rand(0f32, 1f32, b, &dev).unwrap());
     let dot = |x: &[f32], y: &[f32]| {
         x.iter()
             .zip(y)
@@ -500,19 +511,19 @@ fn the_bf16_step_follows_the_f32_step() {
     };
     let rel = |a: f64, b: f64| (a - b).abs() / a.abs().max(1e-6);
     for strategy in [Lipschitz::Gp, Lipschitz::Lp] {
-        let params = (&t.gen_params, &t.critic_params);
+        let params = (t.gen_params(), t.critic_params());
         let mut f32_step = HandWritten::new(
             shape,
-            &t.gen_params,
-            &t.critic_params,
+            t.gen_params(),
+            t.critic_params(),
             Split::Parallel(1),
             F32,
         )
         .unwrap();
         let mut bf16_step = HandWritten::new(
             shape,
-            &t.gen_params,
-            &t.critic_params,
+            t.gen_params(),
+            t.critic_params(),
             Split::Parallel(1),
             Bf16,
         )
@@ -549,10 +560,10 @@ fn the_bf16_step_follows_the_f32_step() {
         // And they are not the same computation: bf16 rounding shows.
         assert_ne!(f32_step.critic_grads(), bf16_step.critic_grads(), "{what}");
         let ga = f32_step
-            .generator_step(&t.gen_params, &t.critic_params, &z)
+            .generator_step(t.gen_params(), t.critic_params(), &z)
             .unwrap();
         let gc = bf16_step
-            .generator_step(&t.gen_params, &t.critic_params, &z)
+            .generator_step(t.gen_params(), t.critic_params(), &z)
             .unwrap();
         assert!(rel(ga, gc) <= 1e-2, "generator loss {ga} vs {gc}");
         close(

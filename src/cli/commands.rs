@@ -42,7 +42,7 @@ pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Res
         && std::io::stdout().is_terminal()
         && std::io::stdin().is_terminal();
     if dashboard {
-        trainer.previews = true;
+        trainer.send_previews(true);
         let ui = tui::start(Arc::clone(&control))?;
         let tx = ui.events.clone();
         // The receiver only goes away if the terminal failed; training then stops anyway.
@@ -58,9 +58,9 @@ pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Res
         let _ = writeln!(
             err,
             "finished at iteration {} ({}); checkpoint in {}",
-            trainer.iteration,
+            trainer.iteration(),
             reason.describe(),
-            trainer.run_dir.display()
+            trainer.run_dir().display()
         );
         if let Some(m) = dashboard.metrics.last() {
             let _ = writeln!(
@@ -90,7 +90,7 @@ pub fn train(opts: &TrainOptions, device: DeviceChoice, display: Display) -> Res
         let _ = writeln!(
             std::io::stderr(),
             "checkpoint saved in {}",
-            trainer.run_dir.display()
+            trainer.run_dir().display()
         );
         return Ok(interrupt_code());
     }

@@ -204,7 +204,7 @@ impl HandWritten {
         (gen_params, critic_params): (&Params, &Params),
         real: &Tensor,
         z: &Tensor,
-        mix: &Mix,
+        mix: &Mix<Tensor>,
         strategy: Lipschitz,
         lambda: f64,
     ) -> Result<CriticStats> {
@@ -213,24 +213,16 @@ impl HandWritten {
         let critic_locked = lock_params(critic_params, &self.critic_order);
         let cw = host_slices(&critic_locked)?;
         // (`contiguous` is free on these, which are already.)
-        let (real, z, eps) = (real.contiguous()?, z.contiguous()?, mix.eps.contiguous()?);
-        let eps2 = mix.eps2.as_ref().map(Tensor::contiguous).transpose()?;
+        let (real, z) = (real.contiguous()?, z.contiguous()?);
+        let mix = mix.map(Tensor::contiguous)?;
         let (rs, rl) = real.storage_and_layout();
         let (zs, zl) = z.storage_and_layout();
-        let (es, el) = eps.storage_and_layout();
-        let e2 = eps2.as_ref().map(Tensor::storage_and_layout);
-        let (real, z, eps) = (
-            host_slice(&rs, rl)?,
-            host_slice(&zs, zl)?,
-            host_slice(&es, el)?,
-        );
-        let eps2 = match &e2 {
-            Some((s, l)) => Some(host_slice(s, l)?),
-            None => None,
-        };
-        let b = eps.len();
+        let locked = mix.map(|e| Ok::<_, Error>(e.storage_and_layout()))?;
+        let (real, z) = (host_slice(&rs, rl)?, host_slice(&zs, zl)?);
+        let mix: Mix<&[f32]> = locked.map(|(s, l)| host_slice(s, l))?;
+        let b = mix.first().len();
         if b == 0 || real.len() % b != 0 || z.len() % b != 0 {
-            return Err(Error::Runtime(
+            return Err(Error::Internal(
                 "critic step: batch sizes do not match".into(),
             ));
         }
@@ -240,8 +232,7 @@ impl HandWritten {
             let batch = StepBatch {
                 real: &real[r.start * per..r.end * per],
                 fake,
-                eps: &eps[r.clone()],
-                eps2: eps2.map(|e| &e[r.clone()]),
+                mix: mix.map(|&e| Ok::<_, Error>(&e[r.clone()]))?,
                 mean_over: b,
                 add,
             };
@@ -308,7 +299,7 @@ impl HandWritten {
 fn noise_width(len: usize, shard: &Shard) -> Result<usize> {
     let nz = shard.generator.noise_dim();
     if len == 0 || !len.is_multiple_of(nz) {
-        return Err(Error::Runtime(
+        return Err(Error::Internal(
             "generator step: noise of the wrong size".into(),
         ));
     }

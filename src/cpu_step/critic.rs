@@ -19,20 +19,19 @@
 use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, ResStack};
 use crate::error::{Error, Result};
 use crate::kernels::{self, add_col_sums, matmul, Mat, Real};
-use crate::model::penalty::{CriticStats, Lipschitz, NORM_EPS};
-use crate::model::schema::{Net, Schema};
+use crate::model::penalty::{mismatch, CriticStats, Lipschitz, Mix, NORM_EPS};
+use crate::model::schema::{Net, NetView, Schema};
 use crate::model::{CriticNorm, ModelShape};
 
-/// Position of the input weight (its bias next) in the [`Schema`]'s order.
-const W0: usize = Schema::INPUT_WEIGHT;
+/// The critic's weights by name.
+type Weights<'a, T> = NetView<&'a [T]>;
 
 /// One batch of a critic step: `real` and `fake` `(B, L, V)` row-major, mixing weights `(B)`.
 pub struct StepBatch<'a, T> {
     pub real: &'a [T],
     pub fake: &'a [T],
-    pub eps: &'a [T],
-    /// The second chord end of `fd`.
-    pub eps2: Option<&'a [T]>,
+    /// Where on each real–fake line the penalty looks: one point, or fd's chord.
+    pub mix: Mix<&'a [T]>,
     /// The size of the whole batch this one is a piece of (`B` for a whole batch): the loss
     /// is a mean over it, so each piece's gradient is its share and the pieces' gradients add.
     pub mean_over: usize,
@@ -115,15 +114,16 @@ impl<T: Real> CriticStep<T> {
         lambda: f64,
     ) -> Result<CriticStats> {
         check_sizes(weights, &self.sizes, "critic")?;
+        let w = self.schema.view(weights)?;
         let per = self.len * self.vocab;
-        let b = batch.eps.len();
+        let b = batch.mix.first().len();
         if b == 0 || batch.real.len() != b * per || batch.fake.len() != b * per {
-            return Err(Error::Runtime(
+            return Err(Error::Internal(
                 "critic step: batch sizes do not match".into(),
             ));
         }
         if batch.mean_over < b || (batch.add && self.grads.len() != self.sizes.len()) {
-            return Err(Error::Runtime(
+            return Err(Error::Internal(
                 "critic step: a piece larger than its batch, or nothing to add to".into(),
             ));
         }
@@ -131,17 +131,11 @@ impl<T: Real> CriticStep<T> {
             zero_grads(&mut self.grads, &self.sizes);
         }
         // Rows: real, fake, then the points the strategy needs.
-        let points: Vec<&[T]> = match strategy {
-            Lipschitz::Gp | Lipschitz::Lp => vec![batch.eps],
-            Lipschitz::Fd => match batch.eps2 {
-                Some(e2) => vec![batch.eps, e2],
-                None => {
-                    return Err(Error::Runtime(
-                        "the fd penalty needs two mixing weights per sample".into(),
-                    ))
-                }
-            },
-            Lipschitz::Clip => vec![],
+        let points: Vec<&[T]> = match (strategy, batch.mix) {
+            (Lipschitz::Gp | Lipschitz::Lp, Mix::Point(eps)) => vec![eps],
+            (Lipschitz::Fd, Mix::Chord(eps, eps2)) => vec![eps, eps2],
+            (Lipschitz::Clip, Mix::Point(_)) => vec![],
+            (_, mix) => return Err(mismatch(strategy, &mix)),
         };
         let samples = b * (2 + points.len());
         resize(&mut self.x, samples * per);
@@ -161,7 +155,7 @@ impl<T: Real> CriticStep<T> {
                 }
             }
         }
-        self.forward(weights, samples);
+        self.forward(&w, samples);
         let score = |s: usize| self.scores[s].to_f64();
         let mean = |from: usize| (from..from + b).map(score).sum::<f64>() / b as f64;
         let wasserstein = mean(0) - mean(b);
@@ -172,12 +166,15 @@ impl<T: Real> CriticStep<T> {
         coefs.extend(vec![1.0 / whole; b]);
         let (penalty, grad_norm) = match strategy {
             Lipschitz::Gp | Lipschitz::Lp => {
-                let (p, n) = self.gradient_penalty(weights, b, whole, strategy, lambda);
+                let (p, n) = self.gradient_penalty(&w, b, whole, strategy, lambda)?;
                 (p, Some(n))
             }
             Lipschitz::Fd => {
                 // … and for the chord ends, the derivative of λ·mean((|d₁ − d₂|/dist − 1)²).
-                let (p, slope, d1, d2) = self.chord(batch, b, whole, lambda);
+                let [eps, eps2] = points[..] else {
+                    return Err(mismatch(strategy, &batch.mix));
+                };
+                let (p, slope, d1, d2) = self.chord(batch, (eps, eps2), b, whole, lambda);
                 coefs.extend(d1);
                 coefs.extend(d2);
                 (p, Some(slope))
@@ -185,7 +182,7 @@ impl<T: Real> CriticStep<T> {
             Lipschitz::Clip => (0.0, None),
         };
         let coefs: Vec<T> = coefs.into_iter().map(to_t).collect();
-        self.backward(weights, &coefs);
+        self.backward(&w, &coefs)?;
         Ok(CriticStats {
             loss: penalty - wasserstein,
             wasserstein,
@@ -196,64 +193,57 @@ impl<T: Real> CriticStep<T> {
 
     /// Forward pass over the first `samples` inputs of `x`, keeping what the backward passes
     /// need; scores in `self.scores`.
-    fn forward(&mut self, w: &[&[T]], samples: usize) {
+    fn forward(&mut self, w: &Weights<T>, samples: usize) {
         let (v, l, d) = (self.vocab, self.len, self.dim);
         let n = samples * l;
-        let out = self.out();
         resize(&mut self.h, n * d);
         let h = &mut self.h[..n * d];
-        kernels::fill_rows(h, w[W0 + 1]);
+        kernels::fill_rows(h, w.input.bias);
         matmul(
             h,
             Mat::new(&self.x, n, v),
-            Mat::new(w[W0], v, d),
+            Mat::new(w.input.weight, v, d),
             T::one(),
             true,
         );
-        self.stack.forward(&w[self.schema.stack()], h);
-        let (w_out, b_out) = (w[out], w[out + 1][0]);
+        self.stack.forward(&w.blocks, h);
+        let (w_out, b_out) = (w.output.weight, w.output.bias[0]);
         self.scores = h
             .chunks(l * d)
             .map(|row| row.iter().zip(w_out).map(|(&x, &y)| x * y).sum::<T>() + b_out)
             .collect();
     }
 
-    /// Position of the output weight (its bias next) in the [`Schema`]'s order.
-    fn out(&self) -> usize {
-        self.schema.output_weight()
-    }
-
     /// Backward pass of `Σ_s coefs[s]·D(x_s)` over the first `coefs.len()` samples of the
     /// last forward pass; adds to the gradients.
-    fn backward(&mut self, w: &[&[T]], coefs: &[T]) {
+    fn backward(&mut self, w: &Weights<T>, coefs: &[T]) -> Result<()> {
         let (v, l, d) = (self.vocab, self.len, self.dim);
         let n = coefs.len() * l;
-        let out = self.out();
+        let mut g = self.schema.view_mut(&mut self.grads)?;
         resize(&mut self.gh, n * d);
         // ∂/∂h_last = coef_s·w_out, and ∂/∂w_out = Σ_s coef_s·h_last[s].
         let gh = &mut self.gh[..n * d];
         for ((row, hrow), &cf) in gh.chunks_mut(l * d).zip(self.h.chunks(l * d)).zip(coefs) {
             for ((o, &wo), (dw, &hv)) in row
                 .iter_mut()
-                .zip(w[out])
-                .zip(self.grads[out].iter_mut().zip(hrow))
+                .zip(w.output.weight)
+                .zip(g.output.weight.iter_mut().zip(hrow))
             {
                 *o = cf * wo;
                 *dw += cf * hv;
             }
         }
-        self.grads[out + 1][0] += coefs.iter().copied().sum::<T>();
-        let range = self.schema.stack();
-        self.stack
-            .backward(&w[range.clone()], &mut self.grads[range], gh);
-        add_col_sums(&mut self.grads[W0 + 1], gh, T::one());
+        g.output.bias[0] += coefs.iter().copied().sum::<T>();
+        self.stack.backward(&w.blocks, &mut g.blocks, gh);
+        add_col_sums(g.input.bias, gh, T::one());
         matmul(
-            &mut self.grads[W0],
+            g.input.weight,
             Mat::new(&self.x, n, v).t(),
             Mat::new(gh, n, d),
             T::one(),
             true,
         );
+        Ok(())
     }
 
     /// The gradient penalty at the `b` points after real and fake (gp two-sided, lp one-sided):
@@ -261,12 +251,12 @@ impl<T: Real> CriticStep<T> {
     /// value and `mean ‖∇D(x̂)‖` over the `b`.
     fn gradient_penalty(
         &mut self,
-        w: &[&[T]],
+        w: &Weights<T>,
         b: usize,
         whole: f64,
         strategy: Lipschitz,
         lambda: f64,
-    ) -> (f64, f64) {
+    ) -> Result<(f64, f64)> {
         let (v, l, d) = (self.vocab, self.len, self.dim);
         let n = b * l;
         self.chain(w, 2 * b, b);
@@ -286,11 +276,11 @@ impl<T: Real> CriticStep<T> {
         }
         // Reverse pass over the chain, from the input back up to w_out: the input
         // convolution (∇D = g₀·W₀ᵀ), the blocks, then g_N = w_out for every sample.
-        let out = self.out();
+        let mut g = self.schema.view_mut(&mut self.grads)?;
         resize(&mut self.gh, n * d);
         let r = &mut self.gh[..n * d];
         matmul(
-            &mut self.grads[W0],
+            g.input.weight,
             Mat::new(&self.gx, n, v).t(),
             Mat::new(&self.g0, n, d),
             T::one(),
@@ -299,41 +289,38 @@ impl<T: Real> CriticStep<T> {
         matmul(
             r,
             Mat::new(&self.gx, n, v),
-            Mat::new(w[W0], v, d),
+            Mat::new(w.input.weight, v, d),
             T::one(),
             false,
         );
-        let range = self.schema.stack();
-        self.stack
-            .chain_reverse(&w[range.clone()], &mut self.grads[range], 2 * b, r);
+        self.stack.chain_reverse(&w.blocks, &mut g.blocks, 2 * b, r);
         for row in r.chunks(l * d) {
-            for (o, &x) in self.grads[out].iter_mut().zip(row) {
+            for (o, &x) in g.output.weight.iter_mut().zip(row) {
                 *o += x;
             }
         }
         let bf = b as f64;
-        (lambda * penalty / bf, norm_sum / bf)
+        Ok((lambda * penalty / bf, norm_sum / bf))
     }
 
     /// The input-gradient chain `∇ₓ Σ_s D(x_s)` for the `b` samples of the last forward pass
     /// from sample `first` on, into `self.gx` (and `self.g0`).
-    fn chain(&mut self, w: &[&[T]], first: usize, b: usize) {
+    fn chain(&mut self, w: &Weights<T>, first: usize, b: usize) {
         let (v, l, d) = (self.vocab, self.len, self.dim);
         let n = b * l;
         resize(&mut self.gx, n * v);
         // g_N = w_out for every sample (built in g0, which then takes the chain's result).
-        let out = self.out();
-        let w_out = w[out];
+        let w_out = w.output.weight;
         resize(&mut self.g0, n * d);
         for row in self.g0.chunks_mut(l * d) {
             row.copy_from_slice(w_out);
         }
-        let g0 = self.stack.chain(&w[self.schema.stack()], first, &self.g0);
+        let g0 = self.stack.chain(&w.blocks, first, &self.g0);
         self.g0.copy_from_slice(g0);
         matmul(
             &mut self.gx,
             Mat::new(&self.g0, n, d),
-            Mat::new(w[W0], v, d).t(),
+            Mat::new(w.input.weight, v, d).t(),
             T::one(),
             false,
         );
@@ -343,17 +330,18 @@ impl<T: Real> CriticStep<T> {
     /// any weight gradient: what the generator's step needs of the critic.
     pub fn scores_and_input_grad(&mut self, weights: &[&[T]], x: &[T]) -> Result<(&[T], &[T])> {
         check_sizes(weights, &self.sizes, "critic")?;
+        let w = self.schema.view(weights)?;
         let per = self.len * self.vocab;
         let b = x.len() / per;
         if b == 0 || x.len() != b * per {
-            return Err(Error::Runtime(
+            return Err(Error::Internal(
                 "critic step: input of the wrong size".into(),
             ));
         }
         resize(&mut self.x, b * per);
         self.x[..b * per].copy_from_slice(&x[..b * per]);
-        self.forward(weights, b);
-        self.chain(weights, 0, b);
+        self.forward(&w, b);
+        self.chain(&w, 0, b);
         Ok((&self.scores[..b], &self.gx[..b * per]))
     }
 
@@ -363,16 +351,16 @@ impl<T: Real> CriticStep<T> {
     fn chord(
         &self,
         batch: &StepBatch<T>,
+        (eps, eps2): (&[T], &[T]),
         b: usize,
         whole: f64,
         lambda: f64,
     ) -> (f64, f64, Vec<f64>, Vec<f64>) {
         let per = self.len * self.vocab;
-        let eps2 = batch.eps2.unwrap_or(batch.eps);
         let (mut penalty, mut slope_sum) = (0.0, 0.0);
         let (mut d1, mut d2) = (Vec::with_capacity(b), Vec::with_capacity(b));
         let pairs = batch.real.chunks(per).zip(batch.fake.chunks(per));
-        for (s, ((real, fake), (&e1, &e2))) in pairs.zip(batch.eps.iter().zip(eps2)).enumerate() {
+        for (s, ((real, fake), (&e1, &e2))) in pairs.zip(eps.iter().zip(eps2)).enumerate() {
             // ‖x₁ − x₂‖ = |ε₁ − ε₂|·‖real − fake‖, as `penalty::critic_loss`.
             let gap = (real.iter().zip(fake))
                 .map(|(&r, &f)| (r - f).to_f64().powi(2))

@@ -10,9 +10,6 @@ use crate::kernels::{add_col_sums, fill_rows, matmul, softmax_rows, Mat, Real};
 use crate::model::schema::{Net, Schema};
 use crate::model::ModelShape;
 
-/// Position of the input layer's weight (its bias next) in the [`Schema`]'s order.
-const W_IN: usize = Schema::INPUT_WEIGHT;
-
 /// Buffers of the hand-written generator, sized on first use and then reused.
 pub struct GeneratorStep<T> {
     shape: ModelShape,
@@ -54,19 +51,15 @@ impl<T: Real> GeneratorStep<T> {
         self.shape.noise_dim
     }
 
-    /// Position of the output layer's weight (its bias next).
-    fn out(&self) -> usize {
-        self.schema.output_weight()
-    }
-
     /// The probabilities `G(z)`, `(B, L, V)` row-major, for noise `z` `(B, noise_dim)`;
     /// keeps what [`backward`](Self::backward) needs.
     pub fn forward(&mut self, w: &[&[T]], z: &[T]) -> Result<&[T]> {
         let s = self.shape;
         check_sizes(w, &self.sizes, "generator")?;
+        let w = self.schema.view(w)?;
         let b = z.len() / s.noise_dim;
         if b == 0 || z.len() != b * s.noise_dim {
-            return Err(Error::Runtime(
+            return Err(Error::Internal(
                 "generator step: noise of the wrong size".into(),
             ));
         }
@@ -76,21 +69,21 @@ impl<T: Real> GeneratorStep<T> {
         self.z.copy_from_slice(z);
         // (B, L·d) rows are (B·L, d) rows: position t of sample b is row b·L + t.
         resize(&mut self.h, n * d);
-        fill_rows(&mut self.h, w[W_IN + 1]);
+        fill_rows(&mut self.h, w.input.bias);
         let (nz, ld) = (s.noise_dim, l * d);
         matmul(
             &mut self.h,
             Mat::new(z, b, nz),
-            Mat::new(w[W_IN], nz, ld),
+            Mat::new(w.input.weight, nz, ld),
             T::one(),
             true,
         );
-        self.stack.forward(&w[self.schema.stack()], &mut self.h);
-        let out = self.out();
+        self.stack.forward(&w.blocks, &mut self.h);
         resize(&mut self.probs, n * v);
-        fill_rows(&mut self.probs, w[out + 1]);
+        fill_rows(&mut self.probs, w.output.bias);
         let h = Mat::new(&self.h, n, d);
-        matmul(&mut self.probs, h, Mat::new(w[out], d, v), T::one(), true);
+        let w_out = Mat::new(w.output.weight, d, v);
+        matmul(&mut self.probs, h, w_out, T::one(), true);
         softmax_rows(&mut self.probs, v);
         Ok(&self.probs)
     }
@@ -103,7 +96,7 @@ impl<T: Real> GeneratorStep<T> {
         let (l, d, v) = (s.seq_len, s.dim, s.vocab);
         let n = self.probs.len() / v;
         if dprobs.len() != n * v || (add && self.grads.len() != self.sizes.len()) {
-            return Err(Error::Runtime(
+            return Err(Error::Internal(
                 "generator step: gradient of the wrong size, or nothing to add to".into(),
             ));
         }
@@ -123,33 +116,30 @@ impl<T: Real> GeneratorStep<T> {
                 *o = pi * (di - dot);
             }
         }
-        let out = self.out();
+        let w = self.schema.view(w)?;
+        let mut g = self.schema.view_mut(&mut self.grads)?;
         let gl = Mat::new(&self.glogits, n, v);
         matmul(
-            &mut self.grads[out],
+            g.output.weight,
             Mat::new(&self.h, n, d).t(),
             gl,
             T::one(),
             true,
         );
-        add_col_sums(&mut self.grads[out + 1], &self.glogits, T::one());
+        add_col_sums(g.output.bias, &self.glogits, T::one());
         resize(&mut self.gh, n * d);
         matmul(
             &mut self.gh,
             gl,
-            Mat::new(w[out], d, v).t(),
+            Mat::new(w.output.weight, d, v).t(),
             T::one(),
             false,
         );
-        self.stack.backward(
-            &w[self.schema.stack()],
-            &mut self.grads[self.schema.stack()],
-            &mut self.gh,
-        );
+        self.stack.backward(&w.blocks, &mut g.blocks, &mut self.gh);
         let (b, nz, ld) = (n / l, s.noise_dim, l * d);
-        add_col_sums(&mut self.grads[W_IN + 1], &self.gh, T::one());
+        add_col_sums(g.input.bias, &self.gh, T::one());
         matmul(
-            &mut self.grads[W_IN],
+            g.input.weight,
             Mat::new(&self.z, b, nz).t(),
             Mat::new(&self.gh, b, ld),
             T::one(),

@@ -3,18 +3,20 @@
 //! its backward pass (weight gradients and the input-gradient), and, for the critic's
 //! gradient penalty, the input-gradient chain at fixed ReLU masks and its reverse pass.
 //!
-//! Weights come as 4 slices per block, `[conv1.weight, conv1.bias, conv2.weight, conv2.bias]`,
+//! Weights come by name, one [`ConvBlock`] per block ([`crate::model::schema::Schema::view`]),
 //! convolution weights `(k·d, d)`; rows of every matrix are `(sample, position)` pairs.
 
 use crate::error::{Error, Result};
 use crate::kernels::{add_col_sums, add_masked, mask_scale, matmul, Mat, Real};
-use crate::model::schema::CONV_BLOCK_TENSORS;
+use crate::model::schema::ConvBlock;
 use crate::model::{KERNEL, RESIDUAL_SCALE};
 
 const K: usize = KERNEL;
 
-/// Slices per block in the weights and gradients.
-const PER_BLOCK: usize = CONV_BLOCK_TENSORS;
+/// The weights of one block, read.
+type Weights<'a, T> = ConvBlock<&'a [T]>;
+/// The weight gradients of one block, added to.
+type Grads<'a, T> = ConvBlock<&'a mut Vec<T>>;
 
 pub(crate) fn resize<T: Real>(v: &mut Vec<T>, n: usize) {
     if v.len() != n {
@@ -231,7 +233,7 @@ pub fn zero_grads<T: Real>(grads: &mut Vec<Vec<T>>, sizes: &[usize]) {
 /// Refuse `weights` unless they have the `sizes` of `net`'s parameters.
 pub fn check_sizes<T>(weights: &[&[T]], sizes: &[usize], net: &str) -> Result<()> {
     if weights.len() != sizes.len() || weights.iter().zip(sizes).any(|(w, &n)| w.len() != n) {
-        return Err(Error::Runtime(format!(
+        return Err(Error::Internal(format!(
             "{net} step: the weights do not match the {net}'s shape"
         )));
     }
@@ -240,50 +242,49 @@ pub fn check_sizes<T>(weights: &[&[T]], sizes: &[usize], net: &str) -> Result<()
 
 impl<T: Real> ResStack<T> {
     /// Forward pass, in place on `h` `(rows, d)`, keeping each block's activations.
-    pub fn forward(&mut self, w: &[&[T]], h: &mut [T]) {
+    pub fn forward(&mut self, w: &[Weights<T>], h: &mut [T]) {
         let (l, d) = (self.len, self.dim);
         let (np, _) = self.span(h.len() / d, 0);
         pad_into(h, &mut self.h, l, d);
         let hp = &mut self.h[..np * d];
-        for i in 0..self.blocks {
-            let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
+        debug_assert_eq!(w.len(), self.blocks, "one block of weights per block");
+        for (i, wb) in w.iter().enumerate() {
             let a = &mut self.a[i];
             resize(a, np * d);
             crate::kernels::relu_into(hp, a);
             let c = &mut self.c[i];
             resize(c, np * d);
-            crate::kernels::fill_rows(c, wb[1]);
-            conv(a, wb[0], c, d, l, T::one(), true);
+            crate::kernels::fill_rows(c, wb.conv1.bias);
+            conv(a, wb.conv1.weight, c, d, l, T::one(), true);
             crate::kernels::relu_in_place(c);
             // h ← h + 0.3·(conv₂(c) + b₂)
-            crate::kernels::add_rows(hp, wb[3], scale());
-            conv(c, wb[2], hp, d, l, scale(), true);
+            crate::kernels::add_rows(hp, wb.conv2.bias, scale());
+            conv(c, wb.conv2.weight, hp, d, l, scale(), true);
         }
         unpad_into(hp, h, l, d);
     }
 
     /// Backward pass over the first `gh.len() / d` rows of the last forward pass: `gh` holds
     /// the gradient at the stack's output and is turned into the gradient at its input; the
-    /// weight gradients are added to `grads` (4 per block).
-    pub fn backward(&mut self, w: &[&[T]], grads: &mut [Vec<T>], gh: &mut [T]) {
+    /// weight gradients are added to `grads` (one [`ConvBlock`] per block).
+    pub fn backward(&mut self, w: &[Weights<T>], grads: &mut [Grads<T>], gh: &mut [T]) {
         let (l, d) = (self.len, self.dim);
         let (np, _) = self.span(gh.len() / d, 0);
         let (gp, gu, tmp) = streams(gh, (&mut self.h, &mut self.s1, &mut self.s2), l, d);
-        for i in (0..self.blocks).rev() {
-            let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
-            let grads = &mut grads[i * PER_BLOCK..(i + 1) * PER_BLOCK];
+        debug_assert!(w.len() == self.blocks && grads.len() == self.blocks);
+        for (i, (wb, gb)) in w.iter().zip(grads.iter_mut()).enumerate().rev() {
             let (a, c) = (&self.a[i][..np * d], &self.c[i][..np * d]);
             let flip = &mut self.flip;
             // Second convolution, scaled by 0.3: bias, weight, then back to its input.
-            add_col_sums(&mut grads[3], gp, scale());
-            conv_weight_grad(c, gp, &mut grads[2], d, scale());
-            conv_input_grad(flip, wb[2], gp, gu, d, l, scale());
+            add_col_sums(gb.conv2.bias, gp, scale());
+            conv_weight_grad(c, gp, gb.conv2.weight, d, scale());
+            conv_input_grad(flip, wb.conv2.weight, gp, gu, d, l, scale());
             mask_scale(gu, c, T::one());
             // First convolution.
-            add_col_sums(&mut grads[1], gu, T::one());
-            conv_weight_grad(a, gu, &mut grads[0], d, T::one());
+            add_col_sums(gb.conv1.bias, gu, T::one());
+            conv_weight_grad(a, gu, gb.conv1.weight, d, T::one());
             // The residual path adds the branch's input-gradient to the block's.
-            conv_input_grad(flip, wb[0], gu, tmp, d, l, T::one());
+            conv_input_grad(flip, wb.conv1.weight, gu, tmp, d, l, T::one());
             add_masked(gp, tmp, a, T::one());
         }
         unpad_into(gp, gh, l, d);
@@ -294,7 +295,7 @@ impl<T: Real> ResStack<T> {
     /// input (returned), keeping every block's intermediate gradients for [`chain_reverse`].
     ///
     /// [`chain_reverse`]: Self::chain_reverse
-    pub fn chain(&mut self, w: &[&[T]], first: usize, g_out: &[T]) -> &[T] {
+    pub fn chain(&mut self, w: &[Weights<T>], first: usize, g_out: &[T]) -> &[T] {
         let (l, d) = (self.len, self.dim);
         let (np, rows) = self.span(g_out.len() / d, first);
         for buf in self.g.iter_mut().chain(self.p.iter_mut()) {
@@ -303,17 +304,17 @@ impl<T: Real> ResStack<T> {
         pad_into(g_out, &mut self.g[self.blocks], l, d);
         reserve(&mut self.s2, np * d);
         let tmp = &mut self.s2[..np * d];
-        for i in (0..self.blocks).rev() {
-            let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
+        debug_assert_eq!(w.len(), self.blocks, "one block of weights per block");
+        for (i, wb) in w.iter().enumerate().rev() {
             let (a, c) = (&self.a[i][rows.clone()], &self.c[i][rows.clone()]);
             let flip = &mut self.flip;
             let (before, after) = self.g.split_at_mut(i + 1);
             let g_out = &after[0];
             // g_i = g_{i+1} + 0.3·(conv₁ᵀ(p) ⊙ m₁), p = conv₂ᵀ(g_{i+1}) ⊙ m₂.
             let p = &mut self.p[i];
-            conv_input_grad(flip, wb[2], g_out, p, d, l, T::one());
+            conv_input_grad(flip, wb.conv2.weight, g_out, p, d, l, T::one());
             mask_scale(p, c, T::one());
-            conv_input_grad(flip, wb[0], p, tmp, d, l, T::one());
+            conv_input_grad(flip, wb.conv1.weight, p, tmp, d, l, T::one());
             let g_in = &mut before[i];
             g_in.copy_from_slice(g_out);
             add_masked(g_in, tmp, a, scale());
@@ -329,7 +330,13 @@ impl<T: Real> ResStack<T> {
     /// constants (a ReLU's derivative does not depend on the weights almost everywhere), so
     /// the chain is linear in each weight and this is its exact gradient, second-order term
     /// of the penalty included.
-    pub fn chain_reverse(&mut self, w: &[&[T]], grads: &mut [Vec<T>], first: usize, r: &mut [T]) {
+    pub fn chain_reverse(
+        &mut self,
+        w: &[Weights<T>],
+        grads: &mut [Grads<T>],
+        first: usize,
+        r: &mut [T],
+    ) {
         let (l, d) = (self.len, self.dim);
         let (np, rows) = self.span(r.len() / d, first);
         debug_assert!(
@@ -337,21 +344,20 @@ impl<T: Real> ResStack<T> {
             "chain_reverse follows a chain over the same samples"
         );
         let (rp, e, r_p) = streams(r, (&mut self.h, &mut self.s1, &mut self.s2), l, d);
-        for i in 0..self.blocks {
-            let wb = &w[i * PER_BLOCK..(i + 1) * PER_BLOCK];
-            let grads = &mut grads[i * PER_BLOCK..(i + 1) * PER_BLOCK];
+        debug_assert!(w.len() == self.blocks && grads.len() == self.blocks);
+        for (i, (wb, gb)) in w.iter().zip(grads.iter_mut()).enumerate() {
             let (a, c) = (&self.a[i][rows.clone()], &self.c[i][rows.clone()]);
             // p ↦ conv₁ᵀ(p) is linear in W₁: with e = 0.3·r ⊙ m₁, W₁'s gradient is
             // windows(e)ᵀ·p and p's adjoint windows(e)·W₁.
             e.copy_from_slice(rp);
             mask_scale(e, a, scale());
-            conv_weight_grad(e, &self.p[i], &mut grads[0], d, T::one());
-            conv(e, wb[0], r_p, d, l, T::one(), false);
+            conv_weight_grad(e, &self.p[i], gb.conv1.weight, d, T::one());
+            conv(e, wb.conv1.weight, r_p, d, l, T::one(), false);
             // Likewise for g_{i+1}·W₂ᵀ, with e = r_p ⊙ m₂.
             mask_scale(r_p, c, T::one());
-            conv_weight_grad(r_p, &self.g[i + 1], &mut grads[2], d, T::one());
+            conv_weight_grad(r_p, &self.g[i + 1], gb.conv2.weight, d, T::one());
             // The adjoint of g_{i+1}: the identity path plus the branch.
-            conv(r_p, wb[2], rp, d, l, T::one(), true);
+            conv(r_p, wb.conv2.weight, rp, d, l, T::one(), true);
         }
         unpad_into(rp, r, l, d);
     }

@@ -4,12 +4,13 @@
 
 use candle_core::{DType, Device, Tensor};
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use super::corpus::SEQ_LEN;
 use crate::error::Result;
+use crate::streams::Stream;
 
 /// The epoch-by-epoch shuffled order of training lines; `(epoch, pos)` is all a checkpoint
 /// needs to continue it.
@@ -35,7 +36,7 @@ impl DataOrder {
 
     fn shuffle(&mut self) {
         self.perm.sort_unstable();
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0xDA7A_0000_0000_0000 ^ self.epoch);
+        let mut rng = Stream::DataOrder { epoch: self.epoch }.rng(self.seed);
         self.perm.shuffle(&mut rng);
     }
 

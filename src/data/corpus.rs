@@ -5,10 +5,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
+use crate::streams::Stream;
 
 /// Characters per sample, as in the paper's language model.
 pub const SEQ_LEN: usize = 32;
@@ -54,8 +53,8 @@ impl Corpus {
                 ),
             ));
         }
-        // A separate RNG stream from training's, so the split depends on the seed only.
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_C0DE_0000_0001);
+        // A stream of its own, so the split depends on the seed only.
+        let mut rng = Stream::HeldOut.rng(seed);
         lines.shuffle(&mut rng);
         let heldout = lines.split_off(n_train);
         Ok(Corpus {

@@ -219,7 +219,7 @@ pub fn time_one(opts: &BenchOptions, device: &Device) -> Result<BenchResult> {
             iter_times.push(start.elapsed().as_secs_f64());
         }
     }
-    let shape = trainer.config.model;
+    let shape = trainer.config().model;
     let flops = Flops::new(shape, opts.batch);
     let gflop = (flops.generator_step()
         + opts.critic_iters as f64 * flops.critic_step(opts.lipschitz))

@@ -87,7 +87,7 @@ pub fn compare_strategies(
         if let Some((_, message)) = run.diverged.take() {
             return Err(Error::NonFinite(message));
         }
-        res_blocks = run.trainer.config.model.res_blocks;
+        res_blocks = run.trainer.config().model.res_blocks;
         let samples = run.trainer.fixed_samples()?.into_iter().take(12).collect();
         let diagnostics = diagnose::inspect(&mut run.trainer)?;
         variants.push(Variant {
@@ -97,8 +97,8 @@ pub fn compare_strategies(
         });
         summaries.push(RunSummary {
             strategy: name,
-            iterations: run.trainer.iteration,
-            train_secs: run.trainer.elapsed_secs,
+            iterations: run.trainer.iteration(),
+            train_secs: run.trainer.elapsed_secs(),
             secs_per_iter: run.secs_per_iter(),
             steps: run.steps,
             metrics: run.metrics,

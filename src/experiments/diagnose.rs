@@ -51,7 +51,7 @@ pub fn layer_names(res_blocks: usize) -> Vec<String> {
 pub fn inspect(trainer: &mut Trainer) -> Result<CriticDiagnostics> {
     let x_hat = trainer.probe_batch()?;
     let mut layer_grad_norms = trainer
-        .critic
+        .critic()
         .layer_grads(&x_hat)?
         .iter()
         .map(|g| {
@@ -63,7 +63,7 @@ pub fn inspect(trainer: &mut Trainer) -> Result<CriticDiagnostics> {
         .collect::<Result<Vec<f64>>>()?;
     layer_grad_norms.reverse(); // input first
     let mut weights = Vec::new();
-    for (name, var) in &trainer.critic_params.vars {
+    for (name, var) in &trainer.critic_params().vars {
         if name.ends_with(".weight") {
             let v = var
                 .as_tensor()

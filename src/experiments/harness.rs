@@ -45,8 +45,8 @@ pub fn train_and_record(
     progress: &mut dyn Progress,
 ) -> Result<Recorded> {
     let mut trainer = start::prepare(opts, device)?;
-    trainer.eval_marks = marks.to_vec();
-    let (minutes, iters) = (trainer.config.minutes, trainer.config.iters);
+    trainer.evaluate_at_secs(marks.to_vec());
+    let (minutes, iters) = (trainer.config().minutes, trainer.config().iters);
     let mut steps = Vec::new();
     let mut metrics: Vec<MetricsRecord> = Vec::new();
     let mut secs = Vec::new();
@@ -75,10 +75,10 @@ pub fn train_and_record(
     // reached.
     let diverged = match outcome {
         Ok(_) => None,
-        Err(Error::NonFinite(m)) => Some((trainer.elapsed_secs / 60.0, m)),
+        Err(Error::NonFinite(m)) => Some((trainer.elapsed_secs() / 60.0, m)),
         Err(e) => return Err(e),
     };
-    if diverged.is_none() && metrics.last().map(|m| m.iteration) != Some(trainer.iteration) {
+    if diverged.is_none() && metrics.last().map(|m| m.iteration) != Some(trainer.iteration()) {
         metrics.push(trainer.evaluate()?);
     }
     Ok(Recorded {

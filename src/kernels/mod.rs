@@ -82,13 +82,13 @@ pub fn host_slice<'a, T: Real>(
     layout: &candle_core::Layout,
 ) -> crate::Result<&'a [T]> {
     let candle_core::Storage::Cpu(cpu) = storage else {
-        return Err(crate::Error::Runtime(
+        return Err(crate::Error::Internal(
             "expected a tensor in CPU memory".into(),
         ));
     };
     let (from, to) = layout
         .contiguous_offsets()
-        .ok_or_else(|| crate::Error::Runtime("expected a contiguous tensor".into()))?;
+        .ok_or_else(|| crate::Error::Internal("expected a contiguous tensor".into()))?;
     Ok(&cpu.as_slice::<T>()?[from..to])
 }
 

@@ -43,7 +43,7 @@ impl Params {
     /// Where each of `schema`'s tensors is in these parameters; an error names the tensor
     /// that is missing, misshapen or extra.
     pub fn positions(&self, schema: &Schema) -> Result<Vec<usize>> {
-        schema.positions(&self.specs()).map_err(Error::Schema)
+        schema.positions(&self.specs())
     }
 
     /// These parameters are exactly `schema`'s, in its order.

@@ -14,7 +14,7 @@ use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::autograd::critic::Critic;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// λ of the paper.
 pub const LAMBDA: f64 = 10.0;
@@ -91,11 +91,74 @@ pub struct CriticLoss {
     pub grad_norm: Option<Tensor>,
 }
 
-/// Per-sample mixing weights of a critic step: `eps` for `x̂` (gp, lp) or `x₁`, and `eps2` for
-/// `x₂` (fd only), each `(B)` in `[0, 1]`.
-pub struct Mix {
-    pub eps: Tensor,
-    pub eps2: Option<Tensor>,
+/// Per-sample mixing weights of a critic step, each `(B)` in `[0, 1)`: where on the line
+/// between a real and a fake sample the Lipschitz penalty looks. `T` is a tensor on the
+/// autograd path and a host slice in the hand-written step.
+#[derive(Debug, Clone, Copy)]
+pub enum Mix<T> {
+    /// One point per sample, `x̂ = ε·real + (1−ε)·fake`: gp and lp (Formulas 9 and 4). Clipping
+    /// draws it too, unused, so that every strategy draws the same stream.
+    Point(T),
+    /// The two ends of a chord, `x₁` and `x₂`: fd (Formula 10).
+    Chord(T, T),
+}
+
+impl<T> Mix<T> {
+    /// The shape of mixing weights `strategy` needs, filled by `draw` (called once per point,
+    /// first point first: the order the training stream is drawn in).
+    pub fn draw<E>(
+        strategy: Lipschitz,
+        mut draw: impl FnMut() -> std::result::Result<T, E>,
+    ) -> std::result::Result<Self, E> {
+        let first = draw()?;
+        Ok(match strategy {
+            Lipschitz::Fd => Mix::Chord(first, draw()?),
+            Lipschitz::Gp | Lipschitz::Lp | Lipschitz::Clip => Mix::Point(first),
+        })
+    }
+
+    /// The first point's weights (`x̂`, or the chord's `x₁`).
+    pub fn first(&self) -> &T {
+        match self {
+            Mix::Point(e) | Mix::Chord(e, _) => e,
+        }
+    }
+
+    /// The same points, each mapped by `f`.
+    pub fn map<'a, U, E>(
+        &'a self,
+        mut f: impl FnMut(&'a T) -> std::result::Result<U, E>,
+    ) -> std::result::Result<Mix<U>, E> {
+        Ok(match self {
+            Mix::Point(e) => Mix::Point(f(e)?),
+            Mix::Chord(a, b) => Mix::Chord(f(a)?, f(b)?),
+        })
+    }
+
+    /// Whether `strategy` reads these points (a chord for fd, one point for the others).
+    pub fn fits(&self, strategy: Lipschitz) -> bool {
+        matches!(
+            (strategy, self),
+            (Lipschitz::Fd, Mix::Chord(..))
+                | (
+                    Lipschitz::Gp | Lipschitz::Lp | Lipschitz::Clip,
+                    Mix::Point(_)
+                )
+        )
+    }
+}
+
+/// The one way a strategy and its mixing weights can disagree: only by a caller that built
+/// them apart from [`Mix::draw`].
+pub fn mismatch<T>(strategy: Lipschitz, mix: &Mix<T>) -> Error {
+    let points = match mix {
+        Mix::Point(_) => "one point",
+        Mix::Chord(..) => "a chord",
+    };
+    Error::Internal(format!(
+        "the {} penalty was given mixing weights of {points} (draw them with Mix::draw)",
+        strategy.name()
+    ))
 }
 
 /// `x̂ = ε·real + (1−ε)·fake`, `eps` of shape `(B)`.
@@ -153,19 +216,19 @@ pub fn critic_loss(
     critic: &Critic,
     real: &Tensor,
     fake: &Tensor,
-    mix: &Mix,
+    mix: &Mix<Tensor>,
     strategy: Lipschitz,
     lambda: f64,
 ) -> Result<CriticLoss> {
     let b = real.dim(0)?;
-    let (scores, penalty, grad_norm) = match (strategy, &mix.eps2) {
-        (Lipschitz::Fd, Some(eps2)) => {
+    let (scores, penalty, grad_norm) = match (strategy, mix) {
+        (Lipschitz::Fd, Mix::Chord(eps, eps2)) => {
             // One forward over real, fake and both chord ends: no input-gradient pass at all.
-            let x1 = interpolate(real, fake, &mix.eps)?;
+            let x1 = interpolate(real, fake, eps)?;
             let x2 = interpolate(real, fake, eps2)?;
             let scores = critic.forward(&Tensor::cat(&[real, fake, &x1, &x2], 0)?)?;
             // ‖x₁ − x₂‖ = |ε₁ − ε₂|·‖real − fake‖, exactly, without the subtraction's rounding.
-            let dist = (&mix.eps - eps2)?
+            let dist = (eps - eps2)?
                 .abs()?
                 .mul(&per_sample_norm(&(real - fake)?)?)?
                 .affine(1.0, NORM_EPS)?;
@@ -177,15 +240,10 @@ pub fn critic_loss(
             )?;
             (scores, penalty, Some(slope))
         }
-        (Lipschitz::Fd, None) => {
-            return Err(crate::error::Error::Runtime(
-                "the fd penalty needs two mixing weights per sample".into(),
-            ))
-        }
-        (Lipschitz::Gp | Lipschitz::Lp, _) => {
+        (Lipschitz::Gp | Lipschitz::Lp, Mix::Point(eps)) => {
             // One forward over both batches: one larger GEMM per layer.
             let scores = critic.forward(&Tensor::cat(&[real, fake], 0)?)?;
-            let x_hat = interpolate(real, fake, &mix.eps)?;
+            let x_hat = interpolate(real, fake, eps)?;
             let norms = per_sample_norm(&critic.input_grad(&x_hat)?)?;
             let penalty = if strategy == Lipschitz::Gp {
                 two_sided(&norms, lambda)?
@@ -199,6 +257,7 @@ pub fn critic_loss(
             let zero = Tensor::zeros((), scores.dtype(), scores.device())?;
             (scores, zero, None)
         }
+        (_, mix) => return Err(mismatch(strategy, mix)),
     };
     let real_mean = scores.narrow(0, 0, b)?.mean_all()?;
     let fake_mean = scores.narrow(0, b, b)?.mean_all()?;

@@ -12,6 +12,7 @@
 use std::ops::Range;
 
 use super::{CriticNorm, ModelShape, KERNEL};
+use crate::error::{Error, Result};
 
 pub const INPUT: &str = "input";
 pub const OUTPUT: &str = "output";
@@ -155,20 +156,21 @@ impl Schema {
     }
 
     /// Where each of the schema's tensors is in `have` (names and shapes, any order): exactly
-    /// the schema's tensors, or an error naming the first one missing, misshapen or extra.
-    pub fn positions(&self, have: &[(String, Vec<usize>)]) -> Result<Vec<usize>, String> {
+    /// the schema's tensors, or an [`Error::Schema`] naming the first one missing, misshapen
+    /// or extra.
+    pub fn positions(&self, have: &[(String, Vec<usize>)]) -> Result<Vec<usize>> {
         let net = self.net.name();
         let mut order = Vec::with_capacity(self.params.len());
         for p in &self.params {
             let i = have
                 .iter()
                 .position(|(n, _)| *n == p.name)
-                .ok_or_else(|| format!("the {net} has no tensor {}", p.name))?;
+                .ok_or_else(|| Error::Schema(format!("the {net} has no tensor {}", p.name)))?;
             if have[i].1 != p.shape {
-                return Err(format!(
+                return Err(Error::Schema(format!(
                     "the {net}'s tensor {} has shape {:?}, its schema says {:?}",
                     p.name, have[i].1, p.shape
-                ));
+                )));
             }
             order.push(i);
         }
@@ -176,12 +178,81 @@ impl Schema {
             .iter()
             .find(|(n, _)| !self.params.iter().any(|p| p.name == *n))
         {
-            return Err(format!(
+            return Err(Error::Schema(format!(
                 "the {net} has a tensor {extra} its schema does not list"
-            ));
+            )));
         }
         Ok(order)
     }
+
+    /// `tensors` (one per parameter, in this schema's order: weights, their gradients, …) by
+    /// name: what the hand-written step reads instead of positions.
+    pub fn view<E: Copy>(&self, tensors: &[E]) -> Result<NetView<E>> {
+        self.view_of(tensors.iter().copied())
+    }
+
+    /// [`view`](Self::view) of tensors to write (a step's gradients).
+    pub fn view_mut<'a, E>(&self, tensors: &'a mut [E]) -> Result<NetView<&'a mut E>> {
+        self.view_of(tensors.iter_mut())
+    }
+
+    fn view_of<E>(&self, tensors: impl ExactSizeIterator<Item = E>) -> Result<NetView<E>> {
+        if tensors.len() != self.params.len() || self.per_block < CONV_BLOCK_TENSORS {
+            return Err(Error::Internal(format!(
+                "{} tensors where the {}'s schema has {}",
+                tensors.len(),
+                self.net.name(),
+                self.params.len()
+            )));
+        }
+        let mut it = tensors;
+        let missing = || Error::Internal("a schema view ran out of tensors".into());
+        let dense = |it: &mut dyn Iterator<Item = E>| -> Result<Dense<E>> {
+            let weight = it.next().ok_or_else(missing)?;
+            let bias = it.next().ok_or_else(missing)?;
+            Ok(Dense { weight, bias })
+        };
+        let input = dense(&mut it)?;
+        let mut blocks = Vec::with_capacity(self.blocks);
+        for _ in 0..self.blocks {
+            // Layer norms (autograd only) come first in a block; the convolutions last.
+            it.by_ref()
+                .take(self.per_block - CONV_BLOCK_TENSORS)
+                .for_each(drop);
+            let conv1 = dense(&mut it)?;
+            let conv2 = dense(&mut it)?;
+            blocks.push(ConvBlock { conv1, conv2 });
+        }
+        let output = dense(&mut it)?;
+        Ok(NetView {
+            input,
+            blocks,
+            output,
+        })
+    }
+}
+
+/// A layer's weight `(in, out)` and bias `(out)`: a dense layer's or a convolution's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dense<E> {
+    pub weight: E,
+    pub bias: E,
+}
+
+/// A residual block's two convolutions, by name (`conv1` reads the block's input).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConvBlock<E> {
+    pub conv1: Dense<E>,
+    pub conv2: Dense<E>,
+}
+
+/// One network's tensors by name ([`Schema::view`]): the input layer, the residual blocks in
+/// order (their convolutions; layer norms are the autograd path's alone), the output layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetView<E> {
+    pub input: Dense<E>,
+    pub blocks: Vec<ConvBlock<E>>,
+    pub output: Dense<E>,
 }
 
 #[cfg(test)]
@@ -243,17 +314,55 @@ mod tests {
             (0..n).rev().collect::<Vec<_>>()
         );
         have[0].1 = vec![1, 2];
-        let err = s.positions(&have).unwrap_err();
-        assert!(err.contains("output.bias has shape [1, 2]"), "{err}");
+        let err = |have: &[(String, Vec<usize>)]| match s.positions(have) {
+            Err(Error::Schema(e)) => e,
+            other => panic!("expected a schema error, got {other:?}"),
+        };
+        let e = err(&have);
+        assert!(e.contains("output.bias has shape [1, 2]"), "{e}");
         have[0].0 = "output.gain".into();
-        let err = s.positions(&have).unwrap_err();
-        assert!(err.contains("has no tensor output.bias"), "{err}");
+        let e = err(&have);
+        assert!(e.contains("has no tensor output.bias"), "{e}");
         have[0] = ("output.bias".into(), vec![1]);
         have.push(("extra.weight".into(), vec![1]));
-        let err = s.positions(&have).unwrap_err();
+        let err = err(&have);
         assert!(
             err.contains("extra.weight its schema does not list"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_view_names_every_tensor_of_the_schema_with_or_without_layer_norm() {
+        for norm in [CriticNorm::None, CriticNorm::Layer] {
+            let s = Schema::of(Net::Critic, &shape(norm));
+            let names = s.names();
+            let v = s.view(&names).unwrap();
+            assert_eq!(
+                (v.input.weight, v.input.bias),
+                ("input.weight", "input.bias")
+            );
+            assert_eq!(v.blocks.len(), 2);
+            for (i, b) in v.blocks.iter().enumerate() {
+                assert_eq!(b.conv1.weight, format!("blocks.{i}.conv1.weight"));
+                assert_eq!(b.conv1.bias, format!("blocks.{i}.conv1.bias"));
+                assert_eq!(b.conv2.weight, format!("blocks.{i}.conv2.weight"));
+                assert_eq!(b.conv2.bias, format!("blocks.{i}.conv2.bias"));
+            }
+            assert_eq!(
+                (v.output.weight, v.output.bias),
+                ("output.weight", "output.bias")
+            );
+            // Writing through the mutable view reaches the tensor it names.
+            let mut sizes = s.sizes();
+            *s.view_mut(&mut sizes).unwrap().blocks[1].conv2.bias = 0;
+            let at = names
+                .iter()
+                .position(|n| *n == "blocks.1.conv2.bias")
+                .unwrap();
+            assert_eq!(sizes[at], 0);
+            // A list of another length is a bug, said as one.
+            assert!(matches!(s.view(&names[1..]), Err(Error::Internal(_))));
+        }
     }
 }

@@ -5,11 +5,12 @@
 
 use std::collections::HashMap;
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::corpus::SEQ_LEN;
 use crate::quality::metrics::{pad_line, PAD_CHAR};
+use crate::streams::Stream;
 
 /// Stands before the first character of a line, so the first characters have a context.
 const START: char = '\u{2}';
@@ -73,7 +74,7 @@ impl MarkovChain {
 
     /// `n` lines of `SEQ_LEN` characters, padding stripped, from `seed`.
     pub fn sample(&self, n: usize, seed: u64) -> Vec<String> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = Stream::Markov.rng(seed);
         (0..n)
             .map(|_| {
                 let mut text = vec![START; self.order];

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use candle_core::{DType, Device, D};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::batches::noise;
@@ -14,6 +14,7 @@ use crate::model::autograd::generator::Generator;
 use crate::model::params::Store;
 use crate::quality::metrics::PAD_CHAR;
 use crate::run_dir::tensors::load_params;
+use crate::streams::Stream;
 use crate::train::checkpoint::{generator_file, read_config, read_vocab, Which};
 use crate::train::settings::RunConfig;
 
@@ -105,9 +106,9 @@ impl Sampler {
         keep_padding: bool,
         mut emit: impl FnMut(String) -> bool,
     ) -> Result<()> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = Stream::SampleNoise.rng(seed);
         // Draws at a temperature come from their own stream: the noise stays that of argmax.
-        let mut draws = ChaCha8Rng::seed_from_u64(seed ^ 0x7E3F);
+        let mut draws = Stream::SampleDraws.rng(seed);
         let mut left = n;
         while left > 0 {
             let b = left.min(CHUNK);

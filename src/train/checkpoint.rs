@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::draws::DrawPosition;
 use super::ema;
 use super::events::MetricsRecord;
 use super::settings::RunConfig;
 use super::trainer::Trainer;
-use crate::data::batches::DataOrder;
 use crate::data::corpus::Corpus;
 use crate::data::vocab::Vocab;
 use crate::error::{Error, Result};
@@ -261,14 +261,14 @@ impl Trainer {
         let vocab = read_vocab(run_dir, &config)?;
         let state: TrainState = read_json(&run_dir.join(STATE))?;
         let mut t = Trainer::new(config, corpus, vocab, run_dir, device)?;
-        load_params(&t.gen_params, &run_dir.join(GENERATOR), device)?;
-        load_params(&t.critic_params, &run_dir.join(CRITIC), device)?;
-        if let Some((_, avg)) = &t.ema {
+        load_params(t.nets.gen_params(), &run_dir.join(GENERATOR), device)?;
+        load_params(t.nets.critic_params(), &run_dir.join(CRITIC), device)?;
+        if let Some(avg) = t.nets.average() {
             // The saved average, or (averaging turned on at this resume) the weights as they are.
             if state.checksums.contains_key(GENERATOR_EMA) {
                 load_params(avg, &run_dir.join(GENERATOR_EMA), device)?;
             } else {
-                ema::copy(avg, &t.gen_params)?;
+                ema::copy(avg, t.nets.gen_params())?;
             }
         }
         let opt_path = run_dir.join(OPTIMIZER);
@@ -297,22 +297,20 @@ impl Trainer {
             .rng_word_pos
             .parse()
             .map_err(|_| Error::checkpoint(run_dir.join(STATE), "rng_word_pos is not a number"))?;
-        t.rng.set_word_pos(word_pos);
-        if state.data_pos > t.train_ids.len() {
+        if state.data_pos > t.draws.lines() {
             return Err(Error::checkpoint(
                 run_dir.join(STATE),
                 "data_pos is beyond the corpus",
             ));
         }
-        t.data = DataOrder::new(
-            t.config.seed,
-            t.train_ids.len(),
-            state.data_epoch,
-            state.data_pos,
-        );
+        t.draws.restore(DrawPosition {
+            word_pos,
+            epoch: state.data_epoch,
+            pos: state.data_pos,
+        });
         t.iteration = state.iteration;
         t.elapsed_secs = state.elapsed_secs;
-        t.best_js4 = read_best(run_dir)?.map(|b| b.js[3]);
+        t.show.best_js4 = read_best(run_dir)?.map(|b| b.js[3]);
         t.resumed = true;
         Ok(t)
     }
@@ -320,8 +318,8 @@ impl Trainer {
     /// Write the whole checkpoint. State goes last, so it never points past the weights.
     pub fn save(&self) -> Result<()> {
         for (name, p) in [
-            ("generator", &self.gen_params),
-            ("critic", &self.critic_params),
+            ("generator", self.nets.gen_params()),
+            ("critic", self.nets.critic_params()),
         ] {
             for (pname, var) in &p.vars {
                 if !all_finite(var.as_tensor())? {
@@ -362,13 +360,13 @@ impl Trainer {
             checksums.insert(name.to_string(), save_tensors(&staged(name), tensors)?);
             Ok(())
         };
-        save(GENERATOR, &self.gen_params.tensors())?;
+        save(GENERATOR, &self.nets.gen_params().tensors())?;
         let mut names = vec![CONFIG, TOKENIZER, GENERATOR, CRITIC, OPTIMIZER];
-        if let Some((_, avg)) = &self.ema {
+        if let Some(avg) = self.nets.average() {
             save(GENERATOR_EMA, &avg.tensors())?;
             names.push(GENERATOR_EMA);
         }
-        save(CRITIC, &self.critic_params.tensors())?;
+        save(CRITIC, &self.nets.critic_params().tensors())?;
         let mut moments = HashMap::new();
         for (k, v) in self.opt_g.state_tensors() {
             moments.insert(format!("generator.{k}"), v);
@@ -377,13 +375,14 @@ impl Trainer {
             moments.insert(format!("critic.{k}"), v);
         }
         save(OPTIMIZER, &moments)?;
+        let at = self.draws.position();
         let state = TrainState {
             iteration: self.iteration,
             elapsed_secs: self.elapsed_secs,
             adam_steps: (self.opt_g.t, self.opt_d.t),
-            rng_word_pos: self.rng.get_word_pos().to_string(),
-            data_epoch: self.data.epoch,
-            data_pos: self.data.pos,
+            rng_word_pos: at.word_pos.to_string(),
+            data_epoch: at.epoch,
+            data_pos: at.pos,
             saved_at: unix_now(),
             checksums,
         };
@@ -392,7 +391,7 @@ impl Trainer {
         commit(dir, &names)?;
         // An average left by an earlier session that averaged is not this checkpoint's.
         let stale = dir.join(GENERATOR_EMA);
-        if self.ema.is_none() && stale.is_file() {
+        if self.nets.average().is_none() && stale.is_file() {
             std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
         }
         Ok(())
@@ -401,7 +400,7 @@ impl Trainer {
     /// Keep the shown generator as the run's best if `m` (its evaluation just now) has the
     /// lowest JSD-4 so far: `best_generator.safetensors` and `best.json` replaced together.
     pub(super) fn keep_if_best(&mut self, m: &MetricsRecord) -> Result<()> {
-        if self.best_js4.is_some_and(|b| b <= m.js[3]) || !m.js[3].is_finite() {
+        if self.show.best_js4.is_some_and(|b| b <= m.js[3]) || !m.js[3].is_finite() {
             return Ok(());
         }
         let dir = &self.run_dir;
@@ -415,7 +414,7 @@ impl Trainer {
                 elapsed_secs: m.elapsed_secs,
                 js: m.js,
                 valid_word_rate: m.valid_word_rate,
-                averaged: self.ema.is_some(),
+                averaged: self.nets.average().is_some(),
                 checksums: BTreeMap::from([(BEST_GENERATOR.to_string(), checksum)]),
             };
             write_json(&staged(dir, BEST), &best)?;
@@ -431,7 +430,7 @@ impl Trainer {
                 ),
             )
         })?;
-        self.best_js4 = Some(m.js[3]);
+        self.show.best_js4 = Some(m.js[3]);
         Ok(())
     }
 }

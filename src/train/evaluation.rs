@@ -2,21 +2,65 @@
 //! live previews, and the evaluation written to `samples/` and `metrics.jsonl` (the n-gram
 //! JSD-1..4 of 640 samples, as the paper's code monitors, and the word rates).
 
-use candle_core::Tensor;
-use rand::SeedableRng;
+use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::events::{Event, MetricsRecord, RawScores};
+use super::settings::RunConfig;
 use super::trainer::{Trainer, SHOWN_SAMPLES};
 use crate::data::batches::noise;
+use crate::data::corpus::Corpus;
 use crate::error::{Error, Result};
 use crate::model::autograd::generator::Generator;
-use crate::quality::metrics::{Scores, PAD_CHAR};
+use crate::quality::metrics::{NgramTable, Reference, Scores, PAD_CHAR};
 use crate::run_dir::atomic::{append_line, write_atomic};
 use crate::run_dir::{samples_file, METRICS, SAMPLES};
+use crate::streams::Stream;
 
 /// Samples drawn for each evaluation (10 batches of 64, as the paper's monitor).
 pub const EVAL_SAMPLES: usize = 640;
+
+/// What a run shows of itself: the trainer's part that never touches training's draws.
+pub struct Showcase {
+    /// The training lines, for scoring samples.
+    pub(super) reference: Reference,
+    /// JSD-1..4 of the held-out lines: the floor a perfect generator would reach.
+    pub(super) floor_js: [f64; 4],
+    /// The noise of the samples written at each evaluation ([`Stream::FixedNoise`]).
+    fixed_noise: Tensor,
+    /// Noise of the live preview: the fixed noise until "new random samples" is asked for.
+    preview_noise: Tensor,
+    /// Draws new preview noise ([`Stream::Preview`]); display only.
+    preview_rng: ChaCha8Rng,
+    /// The lowest JSD-4 seen at an evaluation (its generator is kept as the best).
+    pub(super) best_js4: Option<f64>,
+    dtype: DType,
+    device: Device,
+}
+
+impl Showcase {
+    pub fn new(config: &RunConfig, corpus: &Corpus, dtype: DType, device: &Device) -> Result<Self> {
+        let reference = Reference::new(&corpus.train, corpus.words.clone());
+        let floor_js = NgramTable::from_lines(&corpus.heldout).js_all(reference.ngrams());
+        let fixed_noise = noise(
+            &mut Stream::FixedNoise.rng(config.seed),
+            SHOWN_SAMPLES,
+            config.model.noise_dim,
+            dtype,
+            device,
+        )?;
+        Ok(Showcase {
+            reference,
+            floor_js,
+            preview_noise: fixed_noise.clone(),
+            fixed_noise,
+            preview_rng: Stream::Preview.rng(config.seed),
+            best_js4: None,
+            dtype,
+            device: device.clone(),
+        })
+    }
+}
 
 impl Trainer {
     /// Decoded samples of the shown generator ([`Trainer::shown_generator`]) for noise `z`:
@@ -42,7 +86,7 @@ impl Trainer {
     /// Samples from the fixed noise batch: the same inputs at every evaluation, so a viewer
     /// sees the same samples sharpen.
     pub fn fixed_samples(&self) -> Result<Vec<String>> {
-        self.decode(&self.fixed_noise, false)
+        self.decode(&self.show.fixed_noise, false)
     }
 
     /// JSD-1..4, valid-word, unique and novelty rates of 640 samples against the training
@@ -52,9 +96,9 @@ impl Trainer {
     /// valid-word rate on the same noise come with them.
     pub fn evaluate(&self) -> Result<MetricsRecord> {
         let scores = self.score(self.shown_generator().0)?;
-        let raw = match &self.ema {
+        let raw = match self.nets.average() {
             Some(_) => {
-                let s = self.score(&self.generator)?;
+                let s = self.score(self.nets.generator())?;
                 Some(RawScores {
                     js: s.js,
                     valid_word_rate: s.valid_word_rate,
@@ -67,7 +111,7 @@ impl Trainer {
             iteration: self.iteration,
             elapsed_secs: self.elapsed_secs,
             js: scores.js,
-            floor_js: self.floor_js,
+            floor_js: self.show.floor_js,
             valid_word_rate: scores.valid_word_rate,
             unique_rate: Some(scores.unique_rate),
             novelty: Some(scores.novelty),
@@ -76,20 +120,20 @@ impl Trainer {
 
     /// The scores of 640 samples of `g` against the training lines.
     fn score(&self, g: &Generator) -> Result<Scores> {
-        let mut rng =
-            ChaCha8Rng::seed_from_u64(self.config.seed ^ 0xE7A1 ^ self.iteration.rotate_left(17));
+        let iteration = self.iteration;
+        let mut rng = Stream::Evaluation { iteration }.rng(self.config.seed);
         let mut lines = Vec::with_capacity(EVAL_SAMPLES);
         for _ in 0..EVAL_SAMPLES / 64 {
             let z = noise(
                 &mut rng,
                 64,
                 self.config.model.noise_dim,
-                self.dtype,
-                &self.device,
+                self.show.dtype,
+                &self.show.device,
             )?;
             lines.extend(self.decode_with(g, &z, true)?);
         }
-        Ok(self.reference.score(&lines))
+        Ok(self.show.reference.score(&lines))
     }
 
     /// Write the fixed-noise samples and the evaluation, and tell `sink`.
@@ -125,15 +169,16 @@ impl Trainer {
     ) -> Result<()> {
         if new_noise {
             let dim = self.config.model.noise_dim;
-            self.preview_noise = noise(
-                &mut self.preview_rng,
+            let show = &mut self.show;
+            show.preview_noise = noise(
+                &mut show.preview_rng,
                 SHOWN_SAMPLES,
                 dim,
-                self.dtype,
-                &self.device,
+                show.dtype,
+                &show.device,
             )?;
         }
-        let lines = self.decode(&self.preview_noise, false)?;
+        let lines = self.decode(&self.show.preview_noise, false)?;
         sink(Event::Preview {
             iteration: self.iteration,
             lines,

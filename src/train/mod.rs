@@ -3,14 +3,18 @@
 //! loop ([`trainer`]), what it shows of itself ([`evaluation`]) and tells its displays
 //! ([`events`]), and its checkpoint ([`checkpoint`]); long jobs built on it report through [`progress`].
 //!
-//! The trainer takes one of the two execution paths for every step: the hand-written CPU step
-//! ([`crate::cpu_step`]) where it applies, candle's autograd ([`crate::model::autograd`])
-//! elsewhere, and says which ([`trainer::Trainer::engine`]).
+//! A trainer is made of parts: the [`networks`], their optimisers, the [`draws`] of training
+//! (from the run's seed, [`crate::streams`]) and one [`engine`], chosen once: the hand-written
+//! CPU step ([`crate::cpu_step`]) where it applies, candle's autograd
+//! ([`crate::model::autograd`]) elsewhere; it says which ([`trainer::Trainer::engine`]).
 
 pub mod checkpoint;
+pub mod draws;
 pub mod ema;
+pub mod engine;
 pub mod evaluation;
 pub mod events;
+pub mod networks;
 pub mod optim;
 pub mod presets;
 pub mod progress;

@@ -58,6 +58,18 @@ impl OptimConfig {
     }
 }
 
+/// One step's gradients, as the engine that computed them holds them ([`super::engine`]).
+pub enum Grads<'a> {
+    /// candle's autograd: a gradient per variable.
+    Tensors(GradStore),
+    /// The hand-written step's host buffers: `grads[j]` is the gradient of parameter
+    /// `order[j]`.
+    Host {
+        order: &'a [usize],
+        grads: &'a [Vec<f32>],
+    },
+}
+
 pub struct Optimizer {
     pub config: OptimConfig,
     params: Params,
@@ -83,6 +95,14 @@ impl Optimizer {
             v: zeros(params)?,
             t: 0,
         })
+    }
+
+    /// One update from either engine's gradients.
+    pub fn apply(&mut self, grads: &Grads) -> Result<()> {
+        match grads {
+            Grads::Tensors(g) => self.step(g),
+            Grads::Host { order, grads } => self.step_host(order, grads),
+        }
     }
 
     /// One update of every parameter that has a gradient in `grads`.
@@ -189,7 +209,7 @@ impl Optimizer {
                 let p = host_slice::<T>(&p, pl)?;
                 let (m, v) = (host_slice::<T>(&m, ml)?, host_slice::<T>(&v, vl)?);
                 if g.len() != p.len() {
-                    return Err(Error::Runtime(
+                    return Err(Error::Internal(
                         "optimizer: gradient of the wrong size".into(),
                     ));
                 }

@@ -1,29 +1,31 @@
 //! The training loop of the paper's `gan_language.py`: per generator iteration, one generator
 //! step (none at iteration 0) then `critic_iters` critic steps, each on a fresh real batch and a
-//! fresh, detached fake batch. All randomness comes from one seeded ChaCha8 stream on the CPU,
-//! so a run is repeatable and a resumed run continues exactly.
+//! fresh, detached fake batch. A trainer is made of parts: the [`Networks`], their optimisers,
+//! the [`Draws`] (every random draw of training, from the run's seed: [`crate::streams`]), the
+//! [`Engine`] that runs the steps (chosen once), and what the run shows of itself
+//! ([`super::evaluation`]). Whichever engine computed a step's gradients, the divergence check,
+//! the optimiser and the weight average below apply them the same way.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
+use super::draws::Draws;
+use super::engine::Engine;
+use super::evaluation::Showcase;
 use super::events::{Control, Event, RunInfo, StepStats, StopReason};
+use super::networks::Networks;
 use super::optim::Optimizer;
 use super::settings::{lr_scale, RunConfig};
-use crate::cpu_step::adapter::{self, HandWritten, Split};
-use crate::data::batches::{self, DataOrder};
-use crate::data::corpus::{Corpus, SEQ_LEN};
+use crate::data::corpus::Corpus;
 use crate::data::vocab::Vocab;
 use crate::error::{Error, Result};
 use crate::kernels::Precision;
 use crate::model::autograd::critic::Critic;
 use crate::model::autograd::generator::Generator;
-use crate::model::params::{Params, Store};
-use crate::model::penalty::{critic_loss, generator_loss, CriticStats, Lipschitz, Mix};
-use crate::quality::metrics::{NgramTable, Reference};
+use crate::model::params::Params;
+use crate::model::penalty::{CriticStats, Lipschitz};
 use crate::run_dir::lock::RunLock;
 
 /// Samples from the fixed noise batch written at each evaluation.
@@ -34,62 +36,28 @@ pub const PREVIEW_EVERY: u64 = 5;
 /// and with fast iterations every fifth one would spend several percent on previews.
 pub const PREVIEW_SECS: f64 = 0.25;
 
-/// Seeds of the generator's and critic's initial weights, derived from the run's seed.
-fn init_seeds(seed: u64) -> (u64, u64) {
-    (
-        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 1,
-        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 2,
-    )
-}
-
 pub struct Trainer {
-    pub config: RunConfig,
-    pub run_dir: PathBuf,
-    pub corpus: Corpus,
-    pub vocab: Vocab,
-    pub generator: Generator,
-    pub critic: Critic,
-    pub gen_params: Params,
-    /// The generator's weight average (`--ema`): a second generator whose parameters follow
-    /// the trained one's ([`super::ema`]); what samples, evaluation and `generate` use.
-    pub ema: Option<(Generator, Params)>,
-    /// The lowest JSD-4 seen at an evaluation (its generator is kept as the best).
-    pub(super) best_js4: Option<f64>,
-    /// The run directory's lock while this trainer may write there ([`start::prepare`]).
-    ///
-    /// [`start::prepare`]: super::start::prepare
-    pub(super) lock: Option<RunLock>,
-    pub critic_params: Params,
+    pub(super) config: RunConfig,
+    pub(super) run_dir: PathBuf,
+    pub(super) corpus: Corpus,
+    pub(super) vocab: Vocab,
+    pub(super) nets: Networks,
     pub(super) opt_g: Optimizer,
     pub(super) opt_d: Optimizer,
-    pub(super) train_ids: Vec<[u32; SEQ_LEN]>,
-    pub(super) data: DataOrder,
-    pub(super) rng: ChaCha8Rng,
-    pub(super) device: Device,
-    pub(super) dtype: DType,
-    /// The training lines, for scoring samples.
-    pub(super) reference: Reference,
-    pub(super) floor_js: [f64; 4],
-    pub(super) fixed_noise: Tensor,
-    /// Send `Preview` events (for a live view; off by default, it costs a forward pass).
-    pub previews: bool,
-    /// Noise of the live preview: the fixed noise until "new random samples" is asked for.
-    pub(super) preview_noise: Tensor,
-    /// Draws new preview noise; display only, never touches training's stream.
-    pub(super) preview_rng: ChaCha8Rng,
-    /// The hand-written steps, where they apply (CPU, f32, no critic normalisation);
-    /// otherwise both networks are trained through candle's autograd, for the reason in
-    /// `autograd_reason`.
-    hand_written: Option<HandWritten>,
-    autograd_reason: Option<String>,
-    /// Extra evaluations when the run's training time first reaches each of these seconds (a
-    /// sweep reads its scores at fixed minutes this way).
-    pub eval_marks: Vec<f64>,
-    /// Generator iterations completed.
-    pub iteration: u64,
-    /// Training seconds over all sessions.
-    pub elapsed_secs: f64,
+    pub(super) draws: Draws,
+    engine: Engine,
+    /// Fixed-noise samples, previews, the scoring reference and the best score so far.
+    pub(super) show: Showcase,
+    /// Generator iterations completed, and training seconds over all sessions.
+    pub(super) iteration: u64,
+    pub(super) elapsed_secs: f64,
     pub(super) resumed: bool,
+    /// The run directory's lock while this trainer may write there ([`super::start::prepare`]).
+    pub(super) lock: Option<RunLock>,
+    /// Send `Preview` events (for a live view; off by default, it costs a forward pass).
+    previews: bool,
+    /// Extra evaluations when the run's training time first reaches each of these seconds.
+    eval_marks: Vec<f64>,
 }
 
 impl Trainer {
@@ -103,250 +71,165 @@ impl Trainer {
     ) -> Result<Self> {
         config.validate()?;
         let dtype = DType::F32;
-        let (gs, cs) = init_seeds(config.seed);
-        let (generator, gen_params) = Generator::init(config.model, Store::new(gs, dtype, device))?;
-        // The same seed: the average starts at the generator's initial weights.
-        let ema = if config.ema > 0.0 {
-            Some(Generator::init(
-                config.model,
-                Store::new(gs, dtype, device),
-            )?)
-        } else {
-            None
-        };
-        let (critic, critic_params) = Critic::init(config.model, Store::new(cs, dtype, device))?;
-        let opt_g = Optimizer::new(&gen_params, config.optim_generator)?;
-        let opt_d = Optimizer::new(&critic_params, config.optim_critic)?;
-        let train_ids: Vec<_> = corpus.train.iter().map(|l| vocab.encode(l)).collect();
-        let data = DataOrder::new(config.seed, train_ids.len(), 0, 0);
-        let reference = Reference::new(&corpus.train, corpus.words.clone());
-        let floor_js = NgramTable::from_lines(&corpus.heldout).js_all(reference.ngrams());
-        let fixed_noise = batches::noise(
-            &mut ChaCha8Rng::seed_from_u64(config.seed ^ 0xF1),
-            SHOWN_SAMPLES,
-            config.model.noise_dim,
-            dtype,
-            device,
-        )?;
-        let seed = config.seed;
-        let (hand_written, autograd_reason) =
-            match adapter::unsupported(&config.model, device, dtype) {
-                None => {
-                    // Pieces of the batch per thread of the pool (`--threads`), or in turn.
-                    let threads = rayon::current_num_threads();
-                    let split = Split::for_shape(&config.model, config.batch, threads);
-                    let hw = HandWritten::new(
-                        config.model,
-                        &gen_params,
-                        &critic_params,
-                        split,
-                        config.precision,
-                    )?;
-                    (Some(hw), None)
-                }
-                Some(why) => (None, Some(why.to_string())),
-            };
+        let nets = Networks::init(&config, dtype, device)?;
+        let opt_g = Optimizer::new(nets.gen_params(), config.optim_generator)?;
+        let opt_d = Optimizer::new(nets.critic_params(), config.optim_critic)?;
+        let lines = corpus.train.iter().map(|l| vocab.encode(l)).collect();
+        let shape = (config.model.vocab, config.model.noise_dim);
+        let draws = Draws::new(config.seed, lines, shape, dtype, device);
+        let show = Showcase::new(&config, &corpus, dtype, device)?;
+        let engine = Engine::choose(&config, &nets, device, dtype)?;
         Ok(Trainer {
-            hand_written,
-            autograd_reason,
-            rng: ChaCha8Rng::seed_from_u64(seed),
             config,
             run_dir: run_dir.to_path_buf(),
             corpus,
             vocab,
-            generator,
-            ema,
-            best_js4: None,
-            lock: None,
-            critic,
-            gen_params,
-            critic_params,
+            nets,
             opt_g,
             opt_d,
-            train_ids,
-            data,
-            device: device.clone(),
-            dtype,
-            reference,
-            floor_js,
-            previews: false,
-            preview_noise: fixed_noise.clone(),
-            fixed_noise,
-            preview_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x9E7),
-            eval_marks: Vec::new(),
+            draws,
+            engine,
+            show,
             iteration: 0,
             elapsed_secs: 0.0,
             resumed: false,
+            lock: None,
+            previews: false,
+            eval_marks: Vec::new(),
         })
     }
 
-    fn real_batch(&mut self) -> Result<Tensor> {
-        let idx = self.data.next_batch(self.config.batch);
-        let v = self.config.model.vocab;
-        batches::one_hot(&self.train_ids, &idx, v, self.dtype, &self.device)
+    /// The run's settings.
+    pub fn config(&self) -> &RunConfig {
+        &self.config
     }
 
-    fn noise(&mut self, b: usize) -> Result<Tensor> {
-        batches::noise(
-            &mut self.rng,
-            b,
-            self.config.model.noise_dim,
-            self.dtype,
-            &self.device,
-        )
+    /// Where the run is saved.
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// Generator iterations completed.
+    pub fn iteration(&self) -> u64 {
+        self.iteration
+    }
+
+    /// Training seconds over all sessions.
+    pub fn elapsed_secs(&self) -> f64 {
+        self.elapsed_secs
+    }
+
+    /// The trained generator's parameters.
+    pub fn gen_params(&self) -> &Params {
+        self.nets.gen_params()
+    }
+
+    pub fn critic_params(&self) -> &Params {
+        self.nets.critic_params()
+    }
+
+    /// The critic, as trained so far (to inspect it).
+    pub fn critic(&self) -> &Critic {
+        self.nets.critic()
+    }
+
+    /// Send `Preview` events while training (a live view); off by default.
+    pub fn send_previews(&mut self, on: bool) {
+        self.previews = on;
+    }
+
+    /// Evaluate also when the run's training time first reaches each of these seconds (a
+    /// sweep reads its scores at fixed minutes this way).
+    pub fn evaluate_at_secs(&mut self, marks: Vec<f64>) {
+        self.eval_marks = marks;
+    }
+
+    /// Count iterations from `iteration` on, with the weights and optimiser state as they
+    /// are: the schedule of the rates (a function of the iteration) continues from there. A
+    /// resumed run is set here from its checkpoint.
+    pub fn continue_from(&mut self, iteration: u64) {
+        self.iteration = iteration;
     }
 
     /// Replace the generator's weights with those saved in `path` (a run's
     /// `generator.safetensors`), e.g. to study a fresh critic against a trained generator.
     pub fn load_generator(&self, path: &Path) -> Result<()> {
-        crate::run_dir::tensors::load_params(&self.gen_params, path, &self.device)
+        let device = self.nets.device();
+        crate::run_dir::tensors::load_params(self.nets.gen_params(), path, device)
     }
 
     /// Interpolates `x̂` between a fresh real and a fresh fake batch: where the penalty acts.
     pub fn probe_batch(&mut self) -> Result<Tensor> {
         let b = self.config.batch;
-        let real = self.real_batch()?;
-        let z = self.noise(b)?;
-        let fake = self.generator.forward(&z)?.detach();
-        let eps = self.mixing_weights(b)?;
+        let real = self.draws.real_batch(b)?;
+        let z = self.draws.noise(b)?;
+        let fake = self.nets.generator().forward(&z)?.detach();
+        let eps = self.draws.uniform(b)?;
         crate::model::penalty::interpolate(&real, &fake, &eps)
-    }
-
-    /// `b` uniform mixing weights from the training stream.
-    fn mixing_weights(&mut self, b: usize) -> Result<Tensor> {
-        batches::uniform(&mut self.rng, b, self.dtype, &self.device)
     }
 
     /// One critic update with the run's Lipschitz strategy (WGAN-GP: Formula 9). Returns the
     /// step's numbers.
     pub fn critic_step(&mut self) -> Result<CriticStats> {
         let b = self.config.batch;
-        let real = self.real_batch()?;
-        let z = self.noise(b)?;
         let strategy = self.config.lipschitz;
-        // Drawn for every strategy, so that the stream (hence the data and noise) is the same
-        // whatever the strategy; fd draws a second point on the line.
-        let eps = self.mixing_weights(b)?;
-        let eps2 = match strategy {
-            Lipschitz::Fd => Some(self.mixing_weights(b)?),
-            _ => None,
-        };
-        let mix = Mix { eps, eps2 };
+        // Drawn in this order for every strategy (clipping draws its unused point too), so
+        // that the stream, hence the data and noise, is the same whatever the strategy.
+        let real = self.draws.real_batch(b)?;
+        let z = self.draws.noise(b)?;
+        let mix = self.draws.mix(strategy, b)?;
         let lambda = self.config.lambda;
-        let stats = if let Some(hw) = self.hand_written.as_mut() {
-            let params = (&self.gen_params, &self.critic_params);
-            // On a pool worker (`rayon::scope`), the step's many small parallel loops are
-            // joins inside the pool, not a hand-off from this thread and back each time.
-            let stats =
-                rayon::scope(|_| hw.critic_step(params, &real, &z, &mix, strategy, lambda))?;
-            if stats.loss.is_finite() {
-                self.opt_d.step_host(&hw.critic_order, hw.critic_grads())?;
-            }
-            stats
-        } else {
-            let fake = self.generator.forward(&z)?.detach();
-            let loss = critic_loss(&self.critic, &real, &fake, &mix, strategy, lambda)?;
-            let grads = loss.total.backward()?;
-            let stats = CriticStats {
-                loss: scalar(&loss.total)?,
-                wasserstein: scalar(&loss.wasserstein)?,
-                penalty: scalar(&loss.penalty)?,
-                grad_norm: loss.grad_norm.as_ref().map(scalar).transpose()?,
-            };
-            if stats.loss.is_finite() {
-                self.opt_d.step(&grads)?;
-            }
-            stats
-        };
-        if !stats.loss.is_finite() {
-            return Err(self.diverged("critic loss"));
-        }
+        let (stats, grads) =
+            self.engine
+                .critic_step(&self.nets, (&real, &z, &mix), strategy, lambda)?;
+        finite(stats.loss, "critic loss", self.iteration, &self.run_dir)?;
+        self.opt_d.apply(&grads)?;
         if strategy == Lipschitz::Clip {
             self.opt_d.clip(self.config.clip)?;
         }
         Ok(stats)
     }
 
+    /// One generator update: minimise `−mean D(G(z))`.
+    pub fn generator_step(&mut self) -> Result<f64> {
+        let z = self.draws.noise(self.config.batch)?;
+        let (value, grads) = self.engine.generator_step(&self.nets, &z)?;
+        finite(value, "generator loss", self.iteration, &self.run_dir)?;
+        self.opt_g.apply(&grads)?;
+        self.nets.update_average(self.config.ema, self.iteration)?;
+        Ok(value)
+    }
+
     /// Train both networks through candle's autograd even where the hand-written steps apply
     /// (to compare the two; the result is the same up to rounding).
     pub fn use_autograd(&mut self) {
-        self.hand_written = None;
-        self.autograd_reason = Some("asked for".into());
+        self.engine = Engine::autograd("asked for");
     }
 
     /// Whether training steps use the hand-written CPU steps.
     pub fn hand_written(&self) -> bool {
-        self.hand_written.is_some()
+        matches!(self.engine, Engine::HandWritten(_))
     }
 
     /// The hand-written step's product precision as this CPU runs it; `None` on autograd.
     pub fn precision(&self) -> Option<Precision> {
-        self.hand_written.as_ref().map(HandWritten::precision)
+        self.engine.precision()
     }
 
     /// Which execution path trains this run, and why when it is not the faster one (or not
     /// in the precision asked for).
     pub fn engine(&self) -> String {
-        match (&self.autograd_reason, self.precision()) {
-            (Some(why), _) => format!("autograd ({why})"),
-            (None, Some(Precision::Bf16)) => "hand-written CPU step, bf16 products".into(),
-            (None, _) => match self.config.precision.on_this_cpu().1 {
-                Some(why) => format!("hand-written CPU step, f32 products ({why})"),
-                None => "hand-written CPU step".into(),
-            },
-        }
-    }
-
-    /// One generator update: minimise `−mean D(G(z))`.
-    pub fn generator_step(&mut self) -> Result<f64> {
-        let z = self.noise(self.config.batch)?;
-        if let Some(hw) = self.hand_written.as_mut() {
-            let (gp, cp) = (&self.gen_params, &self.critic_params);
-            // On a pool worker, as the critic step.
-            let value = rayon::scope(|_| hw.generator_step(gp, cp, &z))?;
-            if !value.is_finite() {
-                return Err(self.diverged("generator loss"));
-            }
-            self.opt_g
-                .step_host(&hw.generator_order, hw.generator_grads())?;
-            self.update_average()?;
-            return Ok(value);
-        }
-        let loss = generator_loss(&self.critic, &self.generator.forward(&z)?)?;
-        let grads = loss.backward()?;
-        let value = scalar(&loss)?;
-        if !value.is_finite() {
-            return Err(self.diverged("generator loss"));
-        }
-        self.opt_g.step(&grads)?;
-        self.update_average()?;
-        Ok(value)
-    }
-
-    /// Move the generator's weight average toward the weights just updated.
-    fn update_average(&self) -> Result<()> {
-        if let Some((_, avg)) = &self.ema {
-            let b = super::ema::decay_at(self.config.ema, self.iteration);
-            super::ema::update(avg, &self.gen_params, b)?;
-        }
-        Ok(())
+        self.engine.describe(self.config.precision)
     }
 
     /// The generator whose samples the run shows and scores: the average with `--ema`, the
     /// trained one otherwise.
     pub fn shown_generator(&self) -> (&Generator, &Params) {
-        match &self.ema {
-            Some((g, p)) => (g, p),
-            None => (&self.generator, &self.gen_params),
-        }
-    }
-
-    fn diverged(&self, what: &str) -> Error {
-        Error::NonFinite(format!(
-            "{what} became NaN or infinite at iteration {}; nothing was saved, the last checkpoint in {} is intact. Try a lower --lr.",
-            self.iteration,
-            self.run_dir.display()
-        ))
+        self.nets.shown()
     }
 
     /// One generator iteration: a generator step (except at iteration 0), then the critic steps.
@@ -391,8 +274,8 @@ impl Trainer {
             dim: self.config.model.dim,
             res_blocks: self.config.model.res_blocks,
             critic_iters: self.config.critic_iters,
-            generator_params: self.gen_params.count(),
-            critic_params: self.critic_params.count(),
+            generator_params: self.nets.gen_params().count(),
+            critic_params: self.nets.critic_params().count(),
             device: self.config.device.clone(),
             engine: self.engine(),
             start_iteration: self.iteration,
@@ -484,6 +367,14 @@ impl Trainer {
     }
 }
 
-fn scalar(t: &Tensor) -> Result<f64> {
-    Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+/// A step's loss, or the error that says training diverged (nothing saved: the last
+/// checkpoint stays intact).
+fn finite(value: f64, what: &str, iteration: u64, run_dir: &Path) -> Result<f64> {
+    if value.is_finite() {
+        return Ok(value);
+    }
+    Err(Error::NonFinite(format!(
+        "{what} became NaN or infinite at iteration {iteration}; nothing was saved, the last checkpoint in {} is intact. Try a lower --lr.",
+        run_dir.display()
+    )))
 }

@@ -82,7 +82,7 @@ impl Critic {
         let (scores, mut grads) = self.backward_pass(x, false)?;
         let input_grad = grads
             .pop()
-            .ok_or_else(|| Error::Runtime("critic backward pass gave no gradient".into()))?;
+            .ok_or_else(|| Error::Internal("critic backward pass gave no gradient".into()))?;
         Ok((scores, input_grad))
     }
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Writes tests/data/run-0.1 with a given textgan binary: a tiny run checkpointed at iteration 8,
+# what that binary's own `--resume` makes of it at iteration 12, and the shipped model's text
+# for two seeds. tests/run_format.rs checks that the current build resumes and generates the
+# same. Run it only to record a new run-directory format on purpose (the fixture in the tree
+# was written by textgan 0.1.0 at commit e26f322):
+#   scripts/make-run-fixture.sh path/to/old/textgan
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="${1:?usage: scripts/make-run-fixture.sh TEXTGAN_BINARY}"
+out=tests/data/run-0.1
+rm -rf "$out" && mkdir -p "$out"
+# dim 4, batch 16, 2 critic steps: 32 lines an iteration, so the 270 training lines of the tiny
+# corpus last 8.4 iterations and the resumed part starts a new epoch of the data order.
+"$bin" train corpora/tiny.txt --out "$out/checkpoint" --dim 4 --batch 16 --critic-iters 2 \
+    --iters 8 --eval-every 4 --ema 0.5 --precision f32 --seed 11 --no-tui
+rm -f "$out/checkpoint/textgan.lock"
+cp -r "$out/checkpoint" "$out/resumed"
+"$bin" train corpora/tiny.txt --resume --out "$out/resumed" --iters 12 --no-tui
+# Of the resumed run, only what the test compares.
+(cd "$out/resumed" && rm -f textgan.lock optimizer.safetensors best_generator.safetensors best.json \
+    tokenizer.json config.json && find samples -type f ! -name 000012.txt -delete)
+"$bin" generate --model models/wordnet-small -n 64 --seed 7 >"$out/generate-seed-7.txt"
+"$bin" generate --model models/wordnet-small -n 64 --seed 3 --temperature 0.8 \
+    >"$out/generate-seed-3-temperature-0.8.txt"
+du -sh "$out"

@@ -1,0 +1,172 @@
+//! Runs written by an earlier textgan stay readable and reproducible: a run directory written
+//! by textgan 0.1.0 (`tests/data/run-0.1/checkpoint`, made by `scripts/make-run-fixture.sh`)
+//! resumes to exactly what that release's own resume wrote (`tests/data/run-0.1/resumed`), and
+//! the shipped model generates, for a seed, the text that release generated. Both depend on the
+//! random streams' derivations (`src/streams.rs`) as much as on the maths: a changed stream
+//! draws other batches, noise or mixing weights and fails here.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use candle_core::{Device, Tensor};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture() -> PathBuf {
+    root().join("tests/data/run-0.1")
+}
+
+fn textgan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_textgan"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("textgan runs")
+}
+
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn tensors(path: &Path) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(path, &Device::Cpu)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn flat(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn a_run_written_by_textgan_0_1_resumes_as_that_release_resumed_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    copy_dir(&fixture().join("checkpoint"), &run);
+    let out = textgan(&[
+        "train",
+        "corpora/tiny.txt",
+        "--resume",
+        "--out",
+        run.to_str().unwrap(),
+        "--iters",
+        "12",
+        "--no-tui",
+    ]);
+    assert_success(&out);
+    let expected = fixture().join("resumed");
+    // The draws' positions are integers: equal exactly, whatever the CPU. The checkpoint was
+    // saved at iteration 8, before the first epoch of the data order ends, so these cover a
+    // new epoch's order too.
+    let (got, want) = (
+        json(&run.join("state.json")),
+        json(&expected.join("state.json")),
+    );
+    for key in [
+        "iteration",
+        "rng_word_pos",
+        "data_epoch",
+        "data_pos",
+        "adam_steps",
+    ] {
+        assert_eq!(got[key], want[key], "state.json {key}");
+    }
+    assert_eq!(want["data_epoch"], 1, "the fixture crosses an epoch");
+    // The weights: every step drew the same batch, noise and mixing weights, so they moved
+    // the same way. Up to the rounding of another CPU's kernels: within a thousandth of how
+    // far the resumed steps moved each tensor (a different draw moves it differently, by
+    // about as much as it moved).
+    let before = fixture().join("checkpoint");
+    for file in [
+        "generator.safetensors",
+        "generator_ema.safetensors",
+        "critic.safetensors",
+    ] {
+        let (got, want, start) = (
+            tensors(&run.join(file)),
+            tensors(&expected.join(file)),
+            tensors(&before.join(file)),
+        );
+        assert_eq!(got.len(), want.len(), "{file}");
+        let mut largest = 0f32;
+        for (name, w) in &want {
+            let (w, g, s) = (flat(w), flat(&got[name]), flat(&start[name]));
+            let moved = w
+                .iter()
+                .zip(&s)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            let off = w
+                .iter()
+                .zip(&g)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            // (The critic's output bias has a zero gradient, exactly: ±1/B summed over real
+            // and fake; it does not move, and must not here either: `off` 0.)
+            assert!(
+                off <= 1e-3 * moved,
+                "{file} {name}: {off:e} from what textgan 0.1 resumed to (the steps moved it {moved:e})"
+            );
+            largest = largest.max(moved);
+        }
+        assert!(largest > 0.0, "{file}: the resumed steps moved nothing");
+    }
+    // The samples of the fixed noise and the evaluation's scores at iteration 12.
+    let samples = "samples/000012.txt";
+    assert_eq!(
+        std::fs::read_to_string(run.join(samples)).unwrap(),
+        std::fs::read_to_string(expected.join(samples)).unwrap(),
+        "{samples}"
+    );
+    let last = |p: &Path| -> serde_json::Value {
+        let text = std::fs::read_to_string(p.join("metrics.jsonl")).unwrap();
+        serde_json::from_str(text.lines().last().unwrap()).unwrap()
+    };
+    let (got, want) = (last(&run), last(&expected));
+    assert_eq!(got["iteration"], 12);
+    for key in ["iteration", "js", "floor_js", "valid_word_rate"] {
+        assert_eq!(got[key], want[key], "metrics.jsonl {key}");
+    }
+}
+
+#[test]
+fn the_shipped_model_generates_what_textgan_0_1_generated_for_a_seed() {
+    for (args, file) in [
+        (&["--seed", "7"][..], "generate-seed-7.txt"),
+        (
+            &["--seed", "3", "--temperature", "0.8"][..],
+            "generate-seed-3-temperature-0.8.txt",
+        ),
+    ] {
+        let mut all = vec!["generate", "--model", "models/wordnet-small", "-n", "64"];
+        all.extend_from_slice(args);
+        let out = textgan(&all);
+        assert_success(&out);
+        let want = std::fs::read_to_string(fixture().join(file)).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{file}");
+    }
+}
