@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := $(CARGO) run --release --quiet --
 DEMO_MINUTES ?= 5
 
-.PHONY: demo test build install lint check-lib check-cuda clean-demo
+.PHONY: demo test build install lint doc check-lib check-cuda clean-demo
 
 build:
 	$(CARGO) build --release
@@ -35,3 +35,8 @@ check-cuda:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+# The API documentation; a warning (a broken or private intra-doc link, a malformed doc
+# comment) fails the build, so the links cannot rot unseen.
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps

@@ -1256,3 +1256,341 @@ fn diagnose_prints_its_variants_as_json_and_writes_its_figures() {
     let progress = String::from_utf8_lossy(&run.stderr);
     assert_eq!(progress.matches("critic steps").count(), 4, "{progress}");
 }
+
+/// `v` is a JSON object whose keys are exactly `expected` (in any order); `what` names it.
+fn assert_keys(v: &serde_json::Value, expected: &[&str], what: &str) {
+    let object = v
+        .as_object()
+        .unwrap_or_else(|| panic!("{what} is not an object: {v}"));
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let mut expected = expected.to_vec();
+    expected.sort_unstable();
+    assert_eq!(keys, expected, "{what}: {v}");
+}
+
+/// Every element of the non-empty array `v` has exactly the keys `expected`.
+fn assert_elements_keys(v: &serde_json::Value, expected: &[&str], what: &str) {
+    let elements = v
+        .as_array()
+        .unwrap_or_else(|| panic!("{what} is not an array: {v}"));
+    assert!(!elements.is_empty(), "{what} is empty");
+    for e in elements {
+        assert_keys(e, expected, what);
+    }
+}
+
+/// The single JSON value a command printed on stdout.
+fn stdout_json(out: &Output, what: &str) -> serde_json::Value {
+    assert_success(out);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{what}: stdout is not one JSON value ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn every_json_output_keeps_its_field_names() {
+    // Programs parse these objects: a field renamed, dropped or added fails here. The key
+    // sets are the ones the commands printed before their outputs became library structs.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let corpus = tiny_corpus();
+    let c = corpus.to_str().unwrap();
+
+    // train: one object per event. A weight average makes evaluations carry the raw
+    // generator's scores as well.
+    let run = dir.join("run");
+    let out = train_tiny(
+        &run,
+        &[
+            "--iters",
+            "2",
+            "--eval-every",
+            "1",
+            "--ema",
+            "0.9",
+            "--format",
+            "json",
+            "--log-every",
+            "1",
+        ],
+    );
+    assert_success(&out);
+    let mut kinds = std::collections::BTreeSet::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let event: serde_json::Value = serde_json::from_str(line).expect("every line is JSON");
+        let kind = event["event"].as_str().unwrap_or_else(|| panic!("{line}"));
+        let expected: &[&str] = match kind {
+            "started" => &[
+                "event",
+                "run_dir",
+                "corpus",
+                "train_lines",
+                "heldout_lines",
+                "vocab",
+                "preset",
+                "dim",
+                "res_blocks",
+                "critic_iters",
+                "generator_params",
+                "critic_params",
+                "device",
+                "engine",
+                "start_iteration",
+                "target_iters",
+                "minutes",
+                "resumed",
+            ],
+            "step" => &[
+                "event",
+                "iteration",
+                "wasserstein",
+                "penalty",
+                "grad_norm",
+                "critic_loss",
+                "gen_loss",
+                "secs",
+            ],
+            "samples" => &["event", "iteration", "lines"],
+            "metrics" => &[
+                "event",
+                "iteration",
+                "elapsed_secs",
+                "js",
+                "floor_js",
+                "valid_word_rate",
+                "unique_rate",
+                "novelty",
+                "raw",
+            ],
+            "saved" => &["event", "iteration", "dir"],
+            "finished" => &["event", "iteration", "reason"],
+            other => panic!("unexpected event {other:?}: {line}"),
+        };
+        assert_keys(&event, expected, kind);
+        if kind == "metrics" {
+            assert_keys(&event["raw"], &["js", "valid_word_rate"], "metrics.raw");
+        }
+        kinds.insert(kind.to_string());
+    }
+    let every_kind = ["finished", "metrics", "samples", "saved", "started", "step"];
+    assert!(kinds.iter().eq(every_kind.iter()), "{kinds:?}");
+
+    // generate: an array of strings.
+    let r = run.to_str().unwrap();
+    let samples = stdout_json(
+        &textgan(
+            &["generate", "--model", r, "-n", "3", "--format", "json"],
+            dir,
+        ),
+        "generate",
+    );
+    let samples = samples.as_array().expect("generate prints an array");
+    assert_eq!(samples.len(), 3);
+    assert!(samples.iter().all(|s| s.is_string()), "{samples:?}");
+
+    // eval: the samples' scores at the top level, the floor's (the same keys) under `floor`.
+    let eval = stdout_json(
+        &textgan(&["eval", "--model", r, "-n", "16", "--format", "json"], dir),
+        "eval",
+    );
+    let scores = [
+        "n_samples",
+        "js",
+        "valid_word_rate",
+        "unique_rate",
+        "novelty",
+    ];
+    let top: Vec<&str> = scores
+        .iter()
+        .copied()
+        .chain(["source", "corpus", "corpus_lines", "floor", "examples"])
+        .collect();
+    assert_keys(&eval, &top, "eval");
+    assert_keys(&eval["floor"], &scores, "eval.floor");
+
+    // bench
+    let bench = stdout_json(
+        &textgan(
+            &[
+                "bench",
+                "--corpus",
+                c,
+                "--dim",
+                "8",
+                "--batch",
+                "16",
+                "--critic-iters",
+                "1",
+                "--warmup",
+                "1",
+                "--iters",
+                "1",
+                "--format",
+                "json",
+            ],
+            dir,
+        ),
+        "bench",
+    );
+    assert_keys(
+        &bench,
+        &[
+            "dim",
+            "res_blocks",
+            "critic_iters",
+            "batch",
+            "vocab",
+            "seq_len",
+            "lipschitz",
+            "critic_engine",
+            "threads",
+            "ema",
+            "critic_step_s",
+            "generator_step_s",
+            "generator_iteration_s",
+            "gflop_per_iteration",
+            "gflops",
+            "peak_rss_mb",
+            "timed_iterations",
+        ],
+        "bench",
+    );
+
+    // compare
+    let compare = stdout_json(
+        &textgan(
+            &[
+                "compare",
+                c,
+                "--lipschitz",
+                "gp",
+                "--iters",
+                "2",
+                "--dim",
+                "8",
+                "--batch",
+                "16",
+                "--critic-iters",
+                "1",
+                "--out",
+                "cmp",
+                "--format",
+                "json",
+            ],
+            dir,
+        ),
+        "compare",
+    );
+    assert_keys(&compare, &["runs", "report"], "compare");
+    assert_elements_keys(
+        &compare["runs"],
+        &["strategy", "iterations", "secs_per_iter", "js"],
+        "compare.runs",
+    );
+
+    // sweep: one configuration, one seed, two marks.
+    std::fs::write(
+        dir.join("grid.txt"),
+        "narrow: --dim 8 --res-blocks 1 --batch 16 --critic-iters 1\n",
+    )
+    .unwrap();
+    let sweep = stdout_json(
+        &textgan(
+            &[
+                "sweep",
+                c,
+                "--grid",
+                "grid.txt",
+                "--minutes",
+                "0.01",
+                "--marks",
+                "0.005",
+                "--seeds",
+                "0",
+                "--eval-every",
+                "100000",
+                "--out",
+                "sw",
+                "--format",
+                "json",
+            ],
+            dir,
+        ),
+        "sweep",
+    );
+    assert_keys(&sweep, &["runs", "report"], "sweep");
+    let runs = &sweep["runs"];
+    assert_elements_keys(
+        runs,
+        &[
+            "name",
+            "seed",
+            "iterations",
+            "secs_per_iter",
+            "diverged_at",
+            "marks",
+        ],
+        "sweep.runs",
+    );
+    assert_elements_keys(
+        &runs[0]["marks"],
+        &["minutes", "iteration", "js", "valid_word_rate"],
+        "sweep.runs.marks",
+    );
+
+    // diagnose: stdout, and the numbers it writes to diagnostics.json.
+    let diagnose = stdout_json(
+        &textgan(
+            &[
+                "diagnose", c, "--steps", "1", "--dim", "8", "--out", "diag", "--format", "json",
+            ],
+            dir,
+        ),
+        "diagnose",
+    );
+    assert_keys(&diagnose, &["variants", "files"], "diagnose");
+    assert_elements_keys(
+        &diagnose["variants"],
+        &["name", "wasserstein", "input_grad_norm"],
+        "diagnose.variants",
+    );
+    let files = diagnose["files"].as_array().unwrap();
+    let names: Vec<&str> = files
+        .iter()
+        .map(|f| {
+            // (Relative to the directory diagnose ran in, as --out was.)
+            let path = Path::new(f.as_str().unwrap());
+            assert!(dir.join(path).is_file(), "{f}");
+            path.file_name().unwrap().to_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "weights.svg",
+            "layer_grads.svg",
+            "diagnostics.json",
+            "layer_grads.csv"
+        ]
+    );
+    let numbers = read_json(&dir.join("diag/diagnostics.json"));
+    assert_keys(
+        &numbers,
+        &["steps", "dim", "corpus", "generator", "layers", "variants"],
+        "diagnostics.json",
+    );
+    assert_elements_keys(
+        &numbers["variants"],
+        &["name", "wasserstein", "diagnostics"],
+        "diagnostics.json variants",
+    );
+    assert_keys(
+        &numbers["variants"][0]["diagnostics"],
+        &["layer_grad_norms"],
+        "diagnostics.json variants.diagnostics",
+    );
+}

@@ -53,7 +53,7 @@ fn eval_of_a_samples_file_matches_the_independent_script() {
     assert!((s.valid_word_rate.unwrap() - PEER_VALID_WORD_RATE).abs() < 1e-12);
     assert!((s.unique_rate - PEER_UNIQUE_RATE).abs() < 1e-12);
     assert!((s.novelty - PEER_NOVELTY).abs() < 1e-12);
-    let json = report.to_json();
+    let json = serde_json::to_value(&report).unwrap();
     // One key scheme for the JSD everywhere: `js`, JSD-1..4, as in metrics.jsonl.
     for (i, &v) in s.js.iter().enumerate() {
         assert_eq!(json["js"][i].as_f64(), Some(v), "{json}");

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde::Serialize;
 use textgan::device::{self, DeviceChoice};
 use textgan::error::{Error, Result};
 use textgan::experiments::{bench, compare, diagnose, sweep};
@@ -189,7 +190,7 @@ pub fn eval(args: EvalRequest, device: DeviceChoice) -> Result<()> {
     };
     let report = textgan::sample::eval::evaluate(&opts, &device, &mut Reporter::new("eval"))?;
     if args.json {
-        println!("{}", report.to_json());
+        print_json(&report)?;
     } else {
         print!("{}", report.to_table());
     }
@@ -224,18 +225,7 @@ pub fn compare(opts: &compare::CompareOptions, device: DeviceChoice, json: bool)
         compare::compare_strategies(opts, d, c, r)
     })?;
     if json {
-        let runs: Vec<_> = runs
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "strategy": r.strategy,
-                    "iterations": r.iterations,
-                    "secs_per_iter": r.secs_per_iter,
-                    "js": r.metrics.last().map(|m| m.js),
-                })
-            })
-            .collect();
-        println!("{}", serde_json::json!({ "runs": runs, "report": report }));
+        print_json(&compare::CompareOutput::new(&runs, report))?;
     } else {
         for r in &runs {
             println!(
@@ -255,20 +245,7 @@ pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice, json: bo
         sweep::run_sweep(opts, d, c, r)
     })?;
     if json {
-        let runs: Vec<_> = runs
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "name": r.name,
-                    "seed": r.seed,
-                    "iterations": r.iterations,
-                    "secs_per_iter": r.secs_per_iter,
-                    "diverged_at": r.diverged_at,
-                    "marks": r.marks,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::json!({ "runs": runs, "report": report }));
+        print_json(&sweep::results::SweepOutput::new(&runs, report))?;
     } else {
         println!("{} runs; report: {report}", runs.len());
     }
@@ -280,35 +257,16 @@ pub fn sweep(opts: &sweep::options::SweepOptions, device: DeviceChoice, json: bo
 pub fn diagnose(opts: &diagnose::DiagnoseOptions, device: DeviceChoice, json: bool) -> Result<()> {
     let device = device::select(device)?;
     let variants = diagnose::diagnose(opts, &device, &mut Reporter::new("diagnose"))?;
-    let files = [
-        "weights.svg",
-        "layer_grads.svg",
-        "diagnostics.json",
-        "layer_grads.csv",
-    ];
     if json {
-        let variants: Vec<_> = variants
-            .iter()
-            .map(|v| {
-                serde_json::json!({
-                    "name": v.name,
-                    "wasserstein": v.wasserstein.last(),
-                    "input_grad_norm": v.diagnostics.layer_grad_norms.first(),
-                })
-            })
-            .collect();
-        let files: Vec<_> = files
-            .iter()
-            .map(|f| opts.out.join(f).display().to_string())
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({ "variants": variants, "files": files })
-        );
+        print_json(&diagnose::DiagnoseOutput::new(&variants, &opts.out))?;
     } else {
         println!(
-            "figures in {}: weights.svg, layer_grads.svg (numbers: diagnostics.json, layer_grads.csv)",
-            opts.out.display()
+            "figures in {}: {}, {} (numbers: {}, {})",
+            opts.out.display(),
+            diagnose::WEIGHTS_SVG,
+            diagnose::LAYER_GRADS_SVG,
+            diagnose::DIAGNOSTICS_JSON,
+            diagnose::LAYER_GRADS_CSV
         );
     }
     Ok(())
@@ -328,7 +286,7 @@ pub fn bench(
             let device = device::select(device)?;
             let r = bench::time_one(opts, &device)?;
             if json {
-                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                print_json(&r)?;
             } else {
                 println!("{}\n{}", bench::TABLE_HEADER, bench::table_row(&r));
                 print_bench_setup(&r);
@@ -342,7 +300,8 @@ pub fn bench(
             }
             let results = bench::suite(&exe, opts, dims, strategies, &mut |r| {
                 if json {
-                    println!("{}", serde_json::to_string(r).unwrap_or_default());
+                    // The callback cannot fail: a result (numbers and strings) always serialises.
+                    let _ = print_json(r);
                 } else {
                     println!("{}", bench::table_row(r));
                 }
@@ -352,6 +311,14 @@ pub fn bench(
             }
         }
     }
+    Ok(())
+}
+
+/// One JSON object on a line of stdout: a result of the library's, serialised as it is.
+fn print_json(value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| Error::Runtime(format!("cannot write the result as JSON: {e}")))?;
+    println!("{text}");
     Ok(())
 }
 

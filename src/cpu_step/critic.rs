@@ -4,8 +4,9 @@
 //!
 //! The critic without normalisation is a ReLU network, so its input-gradient is a product of
 //! linear maps: `∇ₓD = W₀ᵀ·B₁ᵀ·…·B_Nᵀ·w_out`, where block `i` maps a gradient `g` to
-//! `g + 0.3·(W₁ᵀ(m₂ ⊙ W₂ᵀ g)) ⊙ m₁` (convolutions transposed, `m` the ReLU masks of the forward
-//! pass at `x̂`). The masks do not depend on the weights (almost everywhere), so the penalty
+//! `g + s·(W₁ᵀ(m₂ ⊙ W₂ᵀ g)) ⊙ m₁` (convolutions transposed, `m` the ReLU masks of the forward
+//! pass at `x̂`, s = [`RESIDUAL_SCALE`](crate::model::RESIDUAL_SCALE)). The masks do not depend
+//! on the weights (almost everywhere), so the penalty
 //! `P = λ·mean_b (‖∇D(x̂_b)‖ − 1)²` (Gulrajani et al. 2017, Formula 9) is a polynomial in the
 //! weights, and its gradient is one reverse pass over that chain: four GEMMs per residual
 //! block (two weight gradients, two propagations), the second-order term exactly.

@@ -1,7 +1,8 @@
 //! The residual blocks of either network written out by hand on host buffers:
-//! `h ← h + 0.3·(conv₂(relu(conv₁(relu(h)))))` per block ([`crate::model::autograd::resblock`]), with
-//! its backward pass (weight gradients and the input-gradient), and, for the critic's
-//! gradient penalty, the input-gradient chain at fixed ReLU masks and its reverse pass.
+//! `h ← h + s·(conv₂(relu(conv₁(relu(h)))))` per block ([`crate::model::autograd::resblock`]),
+//! s = [`RESIDUAL_SCALE`], with its backward pass (weight
+//! gradients and the input-gradient), and, for the critic's gradient penalty, the
+//! input-gradient chain at fixed ReLU masks and its reverse pass.
 //!
 //! Weights come by name, one [`ConvBlock`] per block ([`crate::model::schema::Schema::view`]),
 //! convolution weights `(k·d, d)`; rows of every matrix are `(sample, position)` pairs.
@@ -257,7 +258,7 @@ impl<T: Real> ResStack<T> {
             crate::kernels::fill_rows(c, wb.conv1.bias);
             conv(a, wb.conv1.weight, c, d, l, T::one(), true);
             crate::kernels::relu_in_place(c);
-            // h ← h + 0.3·(conv₂(c) + b₂)
+            // h ← h + s·(conv₂(c) + b₂), s = RESIDUAL_SCALE
             crate::kernels::add_rows(hp, wb.conv2.bias, scale());
             conv(c, wb.conv2.weight, hp, d, l, scale(), true);
         }
@@ -275,7 +276,7 @@ impl<T: Real> ResStack<T> {
         for (i, (wb, gb)) in w.iter().zip(grads.iter_mut()).enumerate().rev() {
             let (a, c) = (&self.a[i][..np * d], &self.c[i][..np * d]);
             let flip = &mut self.flip;
-            // Second convolution, scaled by 0.3: bias, weight, then back to its input.
+            // Second convolution, scaled by RESIDUAL_SCALE: bias, weight, then back to its input.
             add_col_sums(gb.conv2.bias, gp, scale());
             conv_weight_grad(c, gp, gb.conv2.weight, d, scale());
             conv_input_grad(flip, wb.conv2.weight, gp, gu, d, l, scale());
@@ -310,7 +311,7 @@ impl<T: Real> ResStack<T> {
             let flip = &mut self.flip;
             let (before, after) = self.g.split_at_mut(i + 1);
             let g_out = &after[0];
-            // g_i = g_{i+1} + 0.3·(conv₁ᵀ(p) ⊙ m₁), p = conv₂ᵀ(g_{i+1}) ⊙ m₂.
+            // g_i = g_{i+1} + s·(conv₁ᵀ(p) ⊙ m₁), p = conv₂ᵀ(g_{i+1}) ⊙ m₂, s = RESIDUAL_SCALE.
             let p = &mut self.p[i];
             conv_input_grad(flip, wb.conv2.weight, g_out, p, d, l, T::one());
             mask_scale(p, c, T::one());
@@ -347,8 +348,8 @@ impl<T: Real> ResStack<T> {
         debug_assert!(w.len() == self.blocks && grads.len() == self.blocks);
         for (i, (wb, gb)) in w.iter().zip(grads.iter_mut()).enumerate() {
             let (a, c) = (&self.a[i][rows.clone()], &self.c[i][rows.clone()]);
-            // p ↦ conv₁ᵀ(p) is linear in W₁: with e = 0.3·r ⊙ m₁, W₁'s gradient is
-            // windows(e)ᵀ·p and p's adjoint windows(e)·W₁.
+            // p ↦ conv₁ᵀ(p) is linear in W₁: with e = s·r ⊙ m₁ (s = RESIDUAL_SCALE), W₁'s
+            // gradient is windows(e)ᵀ·p and p's adjoint windows(e)·W₁.
             e.copy_from_slice(rp);
             mask_scale(e, a, scale());
             conv_weight_grad(e, &self.p[i], gb.conv1.weight, d, T::one());

@@ -47,6 +47,42 @@ pub struct RunSummary {
     pub samples: Vec<String>,
 }
 
+/// What `textgan compare --format json` prints: each strategy's outcome and where the report is.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompareOutput {
+    pub runs: Vec<StrategyResult>,
+    /// The report's path, displayed (a path that is not UTF-8 would not serialise).
+    pub report: String,
+}
+
+/// One strategy in [`CompareOutput`].
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyResult {
+    pub strategy: String,
+    pub iterations: u64,
+    pub secs_per_iter: f64,
+    /// JSD-1..4 at the last evaluation (`null` if there was none).
+    pub js: Option<[f64; 4]>,
+}
+
+impl CompareOutput {
+    /// The summary of `runs`, whose report is at `report`.
+    pub fn new(runs: &[RunSummary], report: String) -> Self {
+        CompareOutput {
+            runs: runs
+                .iter()
+                .map(|r| StrategyResult {
+                    strategy: r.strategy.clone(),
+                    iterations: r.iterations,
+                    secs_per_iter: r.secs_per_iter,
+                    js: r.metrics.last().map(|m| m.js),
+                })
+                .collect(),
+            report,
+        }
+    }
+}
+
 /// Run every strategy in turn and write the report; `progress` hears about evaluations and
 /// the share done (every strategy an equal part).
 pub fn compare_strategies(
@@ -262,7 +298,9 @@ fn report(opts: &CompareOptions, runs: &[RunSummary]) -> String {
     );
     let _ = writeln!(
         md,
-        "![weights](weights.svg)\n\n![layer gradients](layer_grads.svg)\n"
+        "![weights]({})\n\n![layer gradients]({})\n",
+        diagnose::WEIGHTS_SVG,
+        diagnose::LAYER_GRADS_SVG
     );
     let _ = writeln!(md, "## Final samples (fixed noise)\n");
     for r in runs {
@@ -274,8 +312,9 @@ fn report(opts: &CompareOptions, runs: &[RunSummary]) -> String {
     }
     let _ = writeln!(
         md,
-        "Numbers behind the charts: `compare.json` (every step and evaluation), `layer_grads.csv`; \
-         the runs themselves: `runs/<strategy>/`."
+        "Numbers behind the charts: `compare.json` (every step and evaluation), `{}`; \
+         the runs themselves: `runs/<strategy>/`.",
+        diagnose::LAYER_GRADS_CSV
     );
     md
 }

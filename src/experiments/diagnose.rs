@@ -29,6 +29,22 @@ pub const CLIPS: [f64; 3] = [0.1, 0.01, 0.001];
 /// Histogram bins.
 const BINS: usize = 60;
 
+/// The histogram of each variant's weights.
+pub const WEIGHTS_SVG: &str = "weights.svg";
+/// Each variant's gradient norm per layer (log scale).
+pub const LAYER_GRADS_SVG: &str = "layer_grads.svg";
+/// The numbers ([`DiagnosticsFile`]).
+pub const DIAGNOSTICS_JSON: &str = "diagnostics.json";
+/// The gradient norms per variant and layer, one row each.
+pub const LAYER_GRADS_CSV: &str = "layer_grads.csv";
+/// Every file `diagnose` writes into its output directory, the figures first.
+pub const FILES: [&str; 4] = [
+    WEIGHTS_SVG,
+    LAYER_GRADS_SVG,
+    DIAGNOSTICS_JSON,
+    LAYER_GRADS_CSV,
+];
+
 /// What a critic looks like inside.
 #[derive(Debug, Clone, Serialize)]
 pub struct CriticDiagnostics {
@@ -104,9 +120,8 @@ pub struct DiagnoseOptions {
     pub seed: u64,
 }
 
-/// Train the variants and write `weights.svg`, `layer_grads.svg`, `diagnostics.json` and
-/// `layer_grads.csv` into `opts.out`. `progress` hears one line per finished variant and the
-/// share of critic steps taken.
+/// Train the variants and write the [`FILES`] into `opts.out`. `progress` hears one line per
+/// finished variant and the share of critic steps taken.
 pub fn diagnose(
     opts: &DiagnoseOptions,
     device: &Device,
@@ -155,17 +170,70 @@ pub fn diagnose(
         });
     }
     write_figures(&opts.out, &variants, base.model.res_blocks)?;
-    let json = serde_json::json!({
-        "steps": opts.steps,
-        "dim": base.model.dim,
-        // Displayed: a path that is not UTF-8 would not serialise.
-        "corpus": base.corpus.display().to_string(),
-        "generator": generator.as_ref().map(|g| g.display().to_string()),
-        "layers": layer_names(base.model.res_blocks),
-        "variants": variants,
-    });
-    crate::run_dir::atomic::write_json(&opts.out.join("diagnostics.json"), &json)?;
+    let file = DiagnosticsFile {
+        steps: opts.steps,
+        dim: base.model.dim,
+        corpus: base.corpus.display().to_string(),
+        generator: generator.as_ref().map(|g| g.display().to_string()),
+        layers: layer_names(base.model.res_blocks),
+        variants: &variants,
+    };
+    crate::run_dir::atomic::write_json(&opts.out.join(DIAGNOSTICS_JSON), &file)?;
     Ok(variants)
+}
+
+/// The contents of [`DIAGNOSTICS_JSON`]: the settings and every variant in full. Paths are
+/// displayed: one that is not UTF-8 would not serialise.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagnosticsFile<'a> {
+    /// Critic steps per variant.
+    pub steps: usize,
+    pub dim: usize,
+    pub corpus: String,
+    /// The generator weights the critics were trained against (`null`: a new generator).
+    pub generator: Option<String>,
+    /// [`layer_names`], the order of every variant's `layer_grad_norms`.
+    pub layers: Vec<String>,
+    pub variants: &'a [Variant],
+}
+
+/// What `textgan diagnose --format json` prints: each variant's last numbers and where the
+/// files went.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagnoseOutput {
+    pub variants: Vec<VariantResult>,
+    /// The [`FILES`] in the output directory, displayed (as [`DiagnosticsFile`]'s paths).
+    pub files: Vec<String>,
+}
+
+/// One variant in [`DiagnoseOutput`].
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantResult {
+    pub name: String,
+    /// The last Wasserstein estimate.
+    pub wasserstein: Option<f64>,
+    /// The mean gradient norm at the input, the first of its `layer_grad_norms`.
+    pub input_grad_norm: Option<f64>,
+}
+
+impl DiagnoseOutput {
+    /// The summary of `variants`, whose files [`diagnose`] wrote into `out`.
+    pub fn new(variants: &[Variant], out: &Path) -> Self {
+        DiagnoseOutput {
+            variants: variants
+                .iter()
+                .map(|v| VariantResult {
+                    name: v.name.clone(),
+                    wasserstein: v.wasserstein.last().copied(),
+                    input_grad_norm: v.diagnostics.layer_grad_norms.first().copied(),
+                })
+                .collect(),
+            files: FILES
+                .iter()
+                .map(|f| out.join(f).display().to_string())
+                .collect(),
+        }
+    }
 }
 
 /// The base settings, corpus, vocabulary and (with `--model`) the generator weights.
@@ -203,15 +271,15 @@ fn setup(
     }
 }
 
-/// `weights.svg` (one histogram panel per variant), `layer_grads.svg` (log scale) and
-/// `layer_grads.csv` for some named critics.
+/// [`WEIGHTS_SVG`] (one histogram panel per variant), [`LAYER_GRADS_SVG`] (log scale) and
+/// [`LAYER_GRADS_CSV`] for some named critics.
 pub fn write_figures(out: &Path, variants: &[Variant], res_blocks: usize) -> Result<()> {
     let groups: Vec<(String, Vec<f64>)> = variants
         .iter()
         .map(|v| (v.name.clone(), v.diagnostics.weights.clone()))
         .collect();
     plot::histograms(
-        &out.join("weights.svg"),
+        &out.join(WEIGHTS_SVG),
         "Critic weights",
         "weight value",
         &groups,
@@ -232,7 +300,7 @@ pub fn write_figures(out: &Path, variants: &[Variant], res_blocks: usize) -> Res
         .collect();
     let names = layer_names(res_blocks);
     plot::line_chart(
-        &out.join("layer_grads.svg"),
+        &out.join(LAYER_GRADS_SVG),
         &format!(
             "‖∂D/∂activations‖ per layer (0 = {}, 1 = {}, then blocks)",
             names[0], names[1]
@@ -248,5 +316,5 @@ pub fn write_figures(out: &Path, variants: &[Variant], res_blocks: usize) -> Res
             csv += &format!("{},{i},{},{g}\n", v.name, names.get(i).map_or("", |s| s));
         }
     }
-    crate::run_dir::atomic::write_atomic(&out.join("layer_grads.csv"), csv.as_bytes())
+    crate::run_dir::atomic::write_atomic(&out.join(LAYER_GRADS_CSV), csv.as_bytes())
 }

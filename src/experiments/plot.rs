@@ -1,7 +1,7 @@
 //! SVG charts for reports and diagnostics, drawn with plotters.
 //!
 //! Every chart is rendered into a `String` (plotters' SVG backend writes `<text>` elements, so
-//! no fonts are needed) and then written atomically with [`crate::run_dir::commit::write_atomic`].
+//! no fonts are needed) and then written atomically with [`crate::run_dir::atomic::write_atomic`].
 //! Non-finite values are skipped everywhere; degenerate data (no points, one point, all values
 //! equal) still gives a valid chart. plotters 0.3 loops forever on an axis whose span overflows
 //! f64, so values beyond ±`f64::MAX / 4` count as non-finite too, and a log axis spans at most

@@ -3,7 +3,7 @@
 //! ([`crate::model::autograd::conv`]): one matrix product (the `gemm` crate, the same kernels
 //! candle's CPU matmul uses; bf16 inputs in [`bf16`]), the im2col window copy and its
 //! adjoint, the few element-wise passes in between, and the generator's output softmax
-//! ([`softmax`]). Rows are `(sample, position)` pairs, columns are channels.
+//! ([`softmax_rows`]). Rows are `(sample, position)` pairs, columns are channels.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

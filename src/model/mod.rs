@@ -21,7 +21,8 @@ pub const NOISE_DIM: usize = 128;
 pub const RES_BLOCKS: usize = 5;
 /// Width of every residual block's convolutions, "same" padding.
 pub const KERNEL: usize = 5;
-/// Scale of the residual branch in the paper's code: `x + 0.3·f(x)`.
+/// Scale `s` of the residual branch, `x + s·f(x)`: 0.3, the paper's code's value (its
+/// `ResBlock` returns `inputs + (0.3*output)`). Everything else names it instead of the number.
 pub const RESIDUAL_SCALE: f64 = 0.3;
 /// Most residual blocks a network may have (the paper trained up to a 101-layer ResNet).
 pub const MAX_RES_BLOCKS: usize = 64;

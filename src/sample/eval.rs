@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
+use serde::{Serialize, Serializer};
 
 use crate::data::corpus::{self, Corpus};
 use crate::error::{Error, Result};
@@ -42,13 +43,18 @@ pub struct EvalOptions {
     pub seed: u64,
 }
 
-/// The outcome of one evaluation.
-#[derive(Debug, Clone)]
+/// The outcome of one evaluation. Serialised, it is what `textgan eval --format json` prints:
+/// the samples' [`Scores`] as top-level keys (`js` is JSD-1..4, the key and shape
+/// `metrics.jsonl` uses), the floor's under `floor`.
+#[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     /// What was scored, for people: "model models/x", "samples s.txt", "markov order 4".
     pub source: String,
+    /// Displayed: a path that is not UTF-8 would not serialise.
+    #[serde(serialize_with = "displayed")]
     pub corpus: PathBuf,
     pub corpus_lines: usize,
+    #[serde(flatten)]
     pub scores: Scores,
     /// 640 held-out corpus lines (at most a tenth) against the rest: what real text scores.
     pub floor: Scores,
@@ -56,20 +62,12 @@ pub struct EvalReport {
     pub examples: Vec<String>,
 }
 
-impl EvalReport {
-    /// The JSON of `textgan eval --json`: the metrics as top-level keys, the floor under `floor`.
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut v = scores_json(&self.scores);
-        if let serde_json::Value::Object(map) = &mut v {
-            map.insert("source".into(), self.source.clone().into());
-            map.insert("corpus".into(), self.corpus.display().to_string().into());
-            map.insert("corpus_lines".into(), self.corpus_lines.into());
-            map.insert("floor".into(), scores_json(&self.floor));
-            map.insert("examples".into(), self.examples.clone().into());
-        }
-        v
-    }
+/// A path as its display string.
+fn displayed<S: Serializer>(path: &Path, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(&path.display())
+}
 
+impl EvalReport {
     /// A table for the terminal: one row per metric, the samples and the floor side by side.
     pub fn to_table(&self) -> String {
         let mut out = format!(
@@ -120,18 +118,6 @@ impl EvalReport {
         }
         out
     }
-}
-
-/// `js` (JSD-1..4, the key and shape `metrics.jsonl` uses), `valid_word_rate` (null when
-/// there are no words), `unique_rate`, `novelty`, `n_samples`.
-pub fn scores_json(s: &Scores) -> serde_json::Value {
-    serde_json::json!({
-        "n_samples": s.n_samples,
-        "js": s.js,
-        "valid_word_rate": s.valid_word_rate,
-        "unique_rate": s.unique_rate,
-        "novelty": s.novelty,
-    })
 }
 
 /// Score the samples of `opts.source` against the corpus; `progress` hears each stage and the

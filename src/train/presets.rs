@@ -41,7 +41,8 @@ pub struct PresetValues {
     pub lr_gen: f64,
     /// Adam's β₁, β₂ for both networks.
     pub betas: (f64, f64),
-    /// Iterations over which the learning rates fall to half ([`lr_scale`]; 0: constant).
+    /// Iterations over which the learning rates fall to half
+    /// ([`lr_scale`](crate::train::settings::lr_scale); 0: constant).
     pub lr_decay: u64,
     /// Decay of the generator's weight average (0: none).
     pub ema: f64,

@@ -49,6 +49,47 @@ pub struct SweepRun {
     pub samples: Vec<String>,
 }
 
+/// What `textgan sweep --format json` prints: each run's outcome and where the report is.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepOutput {
+    pub runs: Vec<SweepRunResult>,
+    /// The report's path, displayed (a path that is not UTF-8 would not serialise).
+    pub report: String,
+}
+
+/// One configuration and seed in [`SweepOutput`]: its [`SweepRun`] without the settings, the
+/// evaluations and the samples.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepRunResult {
+    pub name: String,
+    pub seed: u64,
+    pub iterations: u64,
+    pub secs_per_iter: f64,
+    /// Training minutes at which it diverged (`null`: it did not).
+    pub diverged_at: Option<f64>,
+    pub marks: Vec<MarkScore>,
+}
+
+impl SweepOutput {
+    /// The summary of `runs`, whose report is at `report`.
+    pub fn new(runs: &[SweepRun], report: String) -> Self {
+        SweepOutput {
+            runs: runs
+                .iter()
+                .map(|r| SweepRunResult {
+                    name: r.name.clone(),
+                    seed: r.seed,
+                    iterations: r.iterations,
+                    secs_per_iter: r.secs_per_iter,
+                    diverged_at: r.diverged_at,
+                    marks: r.marks.clone(),
+                })
+                .collect(),
+            report,
+        }
+    }
+}
+
 impl SweepRun {
     pub fn at(&self, minutes: f64) -> Option<&MarkScore> {
         self.marks.iter().find(|m| m.minutes == minutes)

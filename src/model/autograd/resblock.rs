@@ -1,6 +1,6 @@
-//! The paper's residual block: `x + 0.3 · conv2(relu(conv1(relu(x))))`, both convolutions
-//! `k = 5`, "same" padding, width DIM → DIM. With layer norm (critic only, optional) each ReLU
-//! is preceded by a [`LayerNorm`], as in the paper's image ResNets.
+//! The paper's residual block: `x + s · conv2(relu(conv1(relu(x))))`, s = [`RESIDUAL_SCALE`],
+//! both convolutions `k = 5`, "same" padding, width DIM → DIM. With layer norm (critic only,
+//! optional) each ReLU is preceded by a [`LayerNorm`], as in the paper's image ResNets.
 
 use candle_core::Tensor;
 
@@ -81,8 +81,8 @@ impl ResBlock {
         }
     }
 
-    /// `∂s/∂x = g + 0.3 · J_fᵀ g` for `g = ∂s/∂y`, with `J_fᵀ g` written out layer by layer
-    /// in differentiable ops.
+    /// `∂s/∂x = g + RESIDUAL_SCALE · J_fᵀ g` for `g = ∂s/∂y`, with `J_fᵀ g` written out layer
+    /// by layer in differentiable ops.
     pub fn backward_input(&self, g: &Tensor, cache: &BlockCache) -> Result<Tensor> {
         let mut h = (self.conv2.backward_input(g)? * &cache.before_conv2)?;
         if let (Some((_, n2)), Some((_, c2))) = (&self.norms, &cache.norms) {
