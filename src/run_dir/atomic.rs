@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::{Error, Result};
 
@@ -105,4 +105,10 @@ pub fn append_line(path: &Path, line: &str) -> Result<()> {
         .open(path)
         .map_err(|e| Error::io(path, e))?;
     writeln!(f, "{line}").map_err(|e| Error::io(path, e))
+}
+
+/// A path as its display string in JSON output (`#[serde(serialize_with = ...)]`): serde's
+/// own refuses a path that is not UTF-8, and an output that fails to serialise is lost.
+pub fn displayed<S: Serializer>(path: &Path, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(&path.display())
 }

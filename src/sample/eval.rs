@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use crate::data::corpus::{self, Corpus};
 use crate::error::{Error, Result};
@@ -51,7 +51,7 @@ pub struct EvalReport {
     /// What was scored, for people: "model models/x", "samples s.txt", "markov order 4".
     pub source: String,
     /// Displayed: a path that is not UTF-8 would not serialise.
-    #[serde(serialize_with = "displayed")]
+    #[serde(serialize_with = "crate::run_dir::atomic::displayed")]
     pub corpus: PathBuf,
     pub corpus_lines: usize,
     #[serde(flatten)]
@@ -60,11 +60,6 @@ pub struct EvalReport {
     pub floor: Scores,
     /// The first few samples, to look at.
     pub examples: Vec<String>,
-}
-
-/// A path as its display string.
-fn displayed<S: Serializer>(path: &Path, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.collect_str(&path.display())
 }
 
 impl EvalReport {

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
+use crate::run_dir::atomic::displayed;
+
 /// One generator iteration's numbers (the last critic step's losses).
 #[derive(Debug, Clone, Serialize)]
 pub struct StepStats {
@@ -118,7 +120,9 @@ impl StopReason {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInfo {
+    #[serde(serialize_with = "displayed")]
     pub run_dir: PathBuf,
+    #[serde(serialize_with = "displayed")]
     pub corpus: PathBuf,
     pub train_lines: usize,
     pub heldout_lines: usize,
@@ -158,6 +162,7 @@ pub enum Event {
     Metrics(MetricsRecord),
     Saved {
         iteration: u64,
+        #[serde(serialize_with = "displayed")]
         dir: PathBuf,
     },
     Finished {
@@ -229,5 +234,21 @@ pub fn format_duration(secs: f64) -> String {
         0..=59 => format!("{s}s"),
         60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
         _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run directory whose name is not UTF-8 still gets its `saved` line in the JSON log
+    /// (serde's own path serialiser refuses it, and the line would be lost).
+    #[cfg(unix)]
+    #[test]
+    fn events_with_a_non_utf8_path_serialise() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = PathBuf::from(std::ffi::OsStr::from_bytes(b"runs/caf\xe9"));
+        let line = serde_json::to_string(&Event::Saved { iteration: 3, dir }).unwrap();
+        assert_eq!(line, r#"{"event":"saved","iteration":3,"dir":"runs/caf�"}"#);
     }
 }
