@@ -2,65 +2,21 @@
 //! live previews, and the evaluation written to `samples/` and `metrics.jsonl` (the n-gram
 //! JSD-1..4 of 640 samples, as the paper's code monitors, and the word rates).
 
-use candle_core::{DType, Device, Tensor};
-use rand_chacha::ChaCha8Rng;
+use candle_core::Tensor;
 
 use super::events::{Event, MetricsRecord, RawScores};
-use super::settings::RunConfig;
-use super::trainer::{Trainer, SHOWN_SAMPLES};
+use super::showcase::SHOWN_SAMPLES;
+use super::trainer::Trainer;
 use crate::data::batches::noise;
-use crate::data::corpus::Corpus;
 use crate::error::{Error, Result};
 use crate::model::autograd::generator::Generator;
-use crate::quality::metrics::{NgramTable, Reference, Scores, PAD_CHAR};
+use crate::quality::metrics::{Scores, PAD_CHAR};
 use crate::run_dir::atomic::{append_line, write_atomic};
 use crate::run_dir::{samples_file, METRICS, SAMPLES};
 use crate::streams::Stream;
 
 /// Samples drawn for each evaluation (10 batches of 64, as the paper's monitor).
 pub const EVAL_SAMPLES: usize = 640;
-
-/// What a run shows of itself: the trainer's part that never touches training's draws.
-pub struct Showcase {
-    /// The training lines, for scoring samples.
-    pub(super) reference: Reference,
-    /// JSD-1..4 of the held-out lines: the floor a perfect generator would reach.
-    pub(super) floor_js: [f64; 4],
-    /// The noise of the samples written at each evaluation ([`Stream::FixedNoise`]).
-    fixed_noise: Tensor,
-    /// Noise of the live preview: the fixed noise until "new random samples" is asked for.
-    preview_noise: Tensor,
-    /// Draws new preview noise ([`Stream::Preview`]); display only.
-    preview_rng: ChaCha8Rng,
-    /// The lowest JSD-4 seen at an evaluation (its generator is kept as the best).
-    pub(super) best_js4: Option<f64>,
-    dtype: DType,
-    device: Device,
-}
-
-impl Showcase {
-    pub fn new(config: &RunConfig, corpus: &Corpus, dtype: DType, device: &Device) -> Result<Self> {
-        let reference = Reference::new(&corpus.train, corpus.words.clone());
-        let floor_js = NgramTable::from_lines(&corpus.heldout).js_all(reference.ngrams());
-        let fixed_noise = noise(
-            &mut Stream::FixedNoise.rng(config.seed),
-            SHOWN_SAMPLES,
-            config.model.noise_dim,
-            dtype,
-            device,
-        )?;
-        Ok(Showcase {
-            reference,
-            floor_js,
-            preview_noise: fixed_noise.clone(),
-            fixed_noise,
-            preview_rng: Stream::Preview.rng(config.seed),
-            best_js4: None,
-            dtype,
-            device: device.clone(),
-        })
-    }
-}
 
 impl Trainer {
     /// Decoded samples of the shown generator ([`Trainer::shown_generator`]) for noise `z`:

@@ -1,6 +1,6 @@
 //! Stage 3, training: the settings of a run ([`settings`], with the [`presets`] that give
 //! their defaults), starting a new or resumed run ([`start`]), the optimisers ([`optim`]), the
-//! loop ([`trainer`]), what it shows of itself ([`evaluation`]) and tells its displays
+//! loop ([`trainer`]), what it shows of itself ([`showcase`], [`evaluation`]) and tells its displays
 //! ([`events`]), and its checkpoint ([`checkpoint`]); long jobs built on it report through [`progress`].
 //!
 //! A trainer is made of parts: the [`networks`], their optimisers, the [`draws`] of training
@@ -19,6 +19,7 @@ pub mod optim;
 pub mod presets;
 pub mod progress;
 pub mod settings;
+pub mod showcase;
 pub mod start;
 pub mod trainer;
 

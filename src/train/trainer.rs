@@ -3,8 +3,8 @@
 //! fresh, detached fake batch. A trainer is made of parts: the [`Networks`], their optimisers,
 //! the [`Draws`] (every random draw of training, from the run's seed: [`crate::streams`]), the
 //! [`Engine`] that runs the steps (chosen once), and what the run shows of itself
-//! ([`super::evaluation`]). Whichever engine computed a step's gradients, the divergence check,
-//! the optimiser and the weight average below apply them the same way.
+//! ([`super::showcase`], [`super::evaluation`]). Whichever engine computed a step's gradients,
+//! the divergence check, the optimiser and the weight average below apply them the same way.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,11 +13,11 @@ use candle_core::{DType, Device, Tensor};
 
 use super::draws::Draws;
 use super::engine::Engine;
-use super::evaluation::Showcase;
 use super::events::{Control, Event, RunInfo, StepStats, StopReason};
 use super::networks::Networks;
 use super::optim::Optimizer;
 use super::settings::{lr_scale, RunConfig};
+use super::showcase::Showcase;
 use crate::data::corpus::Corpus;
 use crate::data::vocab::Vocab;
 use crate::error::{Error, Result};
@@ -28,8 +28,6 @@ use crate::model::params::Params;
 use crate::model::penalty::{CriticStats, Lipschitz};
 use crate::run_dir::lock::RunLock;
 
-/// Samples from the fixed noise batch written at each evaluation.
-pub const SHOWN_SAMPLES: usize = 64;
 /// A live preview of the fixed-noise samples is sent every this many iterations …
 pub const PREVIEW_EVERY: u64 = 5;
 /// … and at most this often (seconds of training): the dashboard redraws 4 times a second,
