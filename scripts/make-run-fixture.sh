@@ -18,7 +18,7 @@ rm -f "$out/checkpoint/textgan.lock"
 cp -r "$out/checkpoint" "$out/resumed"
 "$bin" train corpora/tiny.txt --resume --out "$out/resumed" --iters 12 --no-tui
 # Of the resumed run, only what the test compares.
-(cd "$out/resumed" && rm -f textgan.lock optimizer.safetensors best_generator.safetensors best.json \
+(cd "$out/resumed" && rm -f textgan.lock optimizer.safetensors best_generator.safetensors \
     tokenizer.json config.json && find samples -type f ! -name 000012.txt -delete)
 "$bin" generate --model models/wordnet-small -n 64 --seed 7 >"$out/generate-seed-7.txt"
 "$bin" generate --model models/wordnet-small -n 64 --seed 3 --temperature 0.8 \

@@ -10,7 +10,7 @@ use textgan::model::autograd::critic::Critic;
 use textgan::model::autograd::generator::Generator;
 use textgan::model::params::{Params, Store};
 use textgan::model::penalty::{
-    critic_loss, generator_loss, gradient_penalty, interpolate, Lipschitz, Mix,
+    critic_loss, generator_loss, gradient_penalty, interpolate, Lipschitz, Penalty,
 };
 use textgan::model::{CriticNorm, ModelShape};
 
@@ -27,8 +27,8 @@ fn tiny_layer_norm_critic(seed: u64) -> (Critic, Params) {
 }
 
 /// Mixing weights for the penalty: one per sample, and a second for `fd`.
-fn mix(r: &mut rand_chacha::ChaCha8Rng, b: usize, strategy: Lipschitz) -> Mix<Tensor> {
-    Mix::draw(strategy, || Ok::<_, ()>(uniform(r, b))).unwrap()
+fn mix(r: &mut rand_chacha::ChaCha8Rng, b: usize, strategy: Lipschitz) -> Penalty<Tensor> {
+    Penalty::draw(strategy, || Ok::<_, ()>(uniform(r, b))).unwrap()
 }
 
 /// Entries to check in a variable: spread over it, at most `k`.
@@ -156,7 +156,7 @@ fn check_critic_loss(critic: &Critic, params: &Params, strategy: Lipschitz, name
     let real = one_hot(&mut r, 4, TINY);
     let fake = soft(&mut r, 4, TINY);
     let mix = mix(&mut r, 4, strategy);
-    let loss = || critic_loss(critic, &real, &fake, &mix, strategy, 10.0).unwrap();
+    let loss = || critic_loss(critic, &real, &fake, &mix, 10.0).unwrap();
     let penalty = scalar(&loss().penalty);
     assert!(penalty > 1e-3, "{strategy:?}: penalty {penalty} is ~0");
     let (worst, n) = check_param_grads(params, names, &|| loss().total, 12);
@@ -172,7 +172,7 @@ fn one_sided_and_chord_penalty_losses_match_finite_differences() {
     let mut r = rng(4);
     let real = one_hot(&mut r, 4, TINY);
     let fake = soft(&mut r, 4, TINY);
-    let eps = mix(&mut r, 4, Lipschitz::Lp).first().clone();
+    let eps = mix(&mut r, 4, Lipschitz::Lp).points()[0].clone();
     let x_hat = interpolate(&real, &fake, &eps).unwrap();
     let norms = || {
         textgan::model::penalty::per_sample_norm(&critic.input_grad(&x_hat).unwrap())
@@ -215,7 +215,7 @@ fn full_critic_loss_gradient_matches_finite_differences_in_every_layer() {
     let fake = soft(&mut r, 4, TINY);
     let mix = mix(&mut r, 4, Lipschitz::Gp);
     let loss = || {
-        critic_loss(&critic, &real, &fake, &mix, Lipschitz::Gp, 10.0)
+        critic_loss(&critic, &real, &fake, &mix, 10.0)
             .unwrap()
             .total
     };
@@ -279,7 +279,7 @@ fn penalty_gradient_includes_the_second_order_term_and_scales_with_lambda() {
     let mix = mix(&mut r, 4, Lipschitz::Gp);
     let w = params.get("blocks.0.conv1.weight").unwrap().as_tensor();
     let at = |lambda| {
-        critic_loss(&critic, &real, &fake, &mix, Lipschitz::Gp, lambda)
+        critic_loss(&critic, &real, &fake, &mix, lambda)
             .unwrap()
             .total
             .backward()

@@ -12,7 +12,7 @@ use textgan::cpu_step::generator::GeneratorStep;
 use textgan::model::autograd::critic::Critic;
 use textgan::model::autograd::generator::Generator;
 use textgan::model::params::{Params, Store};
-use textgan::model::penalty::{critic_loss, interpolate, per_sample_norm, Lipschitz, Mix};
+use textgan::model::penalty::{critic_loss, interpolate, per_sample_norm, Lipschitz, Penalty};
 use textgan::model::schema::{Net, Schema};
 use textgan::model::ModelShape;
 
@@ -88,7 +88,7 @@ struct Case {
     params: Params,
     real: Tensor,
     fake: Tensor,
-    mix: Mix<Tensor>,
+    mix: Penalty<Tensor>,
 }
 
 fn case(shape: ModelShape, b: usize, seed: u64, strategy: Lipschitz) -> Case {
@@ -101,7 +101,7 @@ fn case(shape: ModelShape, b: usize, seed: u64, strategy: Lipschitz) -> Case {
     centre_norms(&critic, &params, &interpolate(&real, &fake, &eps).unwrap());
     // fd's second chord end after the first, as the trainer draws them.
     let mut first = Some(eps);
-    let mix = Mix::draw(strategy, || {
+    let mix = Penalty::draw(strategy, || {
         Ok::<_, ()>(first.take().unwrap_or_else(|| uniform(&mut r, b)))
     })
     .unwrap();
@@ -117,22 +117,22 @@ fn case(shape: ModelShape, b: usize, seed: u64, strategy: Lipschitz) -> Case {
 /// The hand-written step's stats and gradients for the case's current weights.
 fn hand_written(
     c: &Case,
-    strategy: Lipschitz,
+    penalty: &Penalty<Tensor>,
 ) -> (textgan::model::penalty::CriticStats, Vec<Vec<f64>>) {
     let shape = c.critic.shape;
     let w = weights(&c.params, Net::Critic, shape);
     let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
     let (real, fake) = (flat(&c.real), flat(&c.fake));
-    let mix = c.mix.map(|e| Ok::<_, ()>(flat(e))).unwrap();
+    let mix = penalty.map(|e| Ok::<_, ()>(flat(e))).unwrap();
     let batch = StepBatch {
         real: &real,
         fake: &fake,
-        mix: mix.map(|e| Ok::<_, ()>(e.as_slice())).unwrap(),
-        mean_over: mix.first().len(),
+        penalty: mix.map(|e| Ok::<_, ()>(e.as_slice())).unwrap(),
+        mean_over: real.len() / (shape.seq_len * shape.vocab),
         add: false,
     };
     let mut step = CriticStep::<f64>::new(shape).unwrap();
-    let stats = step.step(&slices, &batch, strategy, 10.0).unwrap();
+    let stats = step.step(&slices, &batch, 10.0).unwrap();
     (stats, step.grads().to_vec())
 }
 
@@ -147,9 +147,9 @@ fn hand_written_step_equals_autograd_for_every_strategy_and_weight() {
     for (shape, b) in [(TINY, 3), (SMALL, 5), (TINY, 70), (WIDE_CRITIC, 4)] {
         for strategy in [Lipschitz::Gp, Lipschitz::Lp, Lipschitz::Fd, Lipschitz::Clip] {
             let c = case(shape, b, 7, strategy);
-            let loss = critic_loss(&c.critic, &c.real, &c.fake, &c.mix, strategy, 10.0).unwrap();
+            let loss = critic_loss(&c.critic, &c.real, &c.fake, &c.mix, 10.0).unwrap();
             let grads = loss.total.backward().unwrap();
-            let (stats, hand) = hand_written(&c, strategy);
+            let (stats, hand) = hand_written(&c, &c.mix);
             let s = |t: &Tensor| t.to_scalar::<f64>().unwrap();
             assert!(rel(stats.loss, s(&loss.total)) < 1e-10, "{strategy:?} loss");
             assert!(rel(stats.wasserstein, s(&loss.wasserstein)) < 1e-10);
@@ -192,9 +192,14 @@ fn the_cases_exercise_the_penalty_branches() {
     // Guards the test above: lp must differ from gp (some norms below 1), and the penalty's
     // gradient must weigh in every conv weight, or its reverse pass was not really compared.
     let c = case(SMALL, 5, 7, Lipschitz::Gp);
-    let (gp, gp_grads) = hand_written(&c, Lipschitz::Gp);
-    let (lp, _) = hand_written(&c, Lipschitz::Lp);
-    let (_, w_grads) = hand_written(&c, Lipschitz::Clip);
+    // The case's point under each strategy.
+    let at = |strategy| {
+        let eps = c.mix.points()[0].clone();
+        Penalty::draw(strategy, || Ok::<_, ()>(eps.clone())).unwrap()
+    };
+    let (gp, gp_grads) = hand_written(&c, &at(Lipschitz::Gp));
+    let (lp, _) = hand_written(&c, &at(Lipschitz::Lp));
+    let (_, w_grads) = hand_written(&c, &at(Lipschitz::Clip));
     assert!(
         lp.penalty > 0.0 && lp.penalty < gp.penalty * 0.99,
         "gp {gp:?} lp {lp:?}"
@@ -222,22 +227,20 @@ fn hand_written_gradient_penalty_step_matches_finite_differences() {
     // Directly, not only through autograd: central differences of the step's own loss.
     let c = case(SMALL, 4, 11, Lipschitz::Gp);
     let shape = c.critic.shape;
-    let (_, grads) = hand_written(&c, Lipschitz::Gp);
+    let (_, grads) = hand_written(&c, &c.mix);
     let names = names(Net::Critic, shape);
     let loss_at = |w: &[Vec<f64>]| {
         let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
-        let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(c.mix.first()));
+        let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(c.mix.points()[0]));
         let batch = StepBatch {
             real: &real,
             fake: &fake,
-            mix: Mix::Point(&eps),
+            penalty: Penalty::Gp(&eps),
             mean_over: eps.len(),
             add: false,
         };
         let mut step = CriticStep::<f64>::new(shape).unwrap();
-        step.step(&slices, &batch, Lipschitz::Gp, 10.0)
-            .unwrap()
-            .loss
+        step.step(&slices, &batch, 10.0).unwrap().loss
     };
     let base = weights(&c.params, Net::Critic, shape);
     let mut worst = 0.0f64;
@@ -399,21 +402,21 @@ fn the_bf16_step_is_the_step_on_bf16_rounded_product_inputs() {
         let c = case(shape, 20, 3, strategy);
         let w = weights(&c.params, Net::Critic, shape);
         let w32: Vec<Vec<f32>> = w.iter().map(|v| to32(v)).collect();
-        let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(c.mix.first()));
+        let (real, fake, eps) = (flat(&c.real), flat(&c.fake), flat(c.mix.points()[0]));
         let (real32, fake32, eps32) = (to32(&real), to32(&fake), to32(&eps));
-        let exact = hand_written(&c, strategy);
-        let reference = serial(Precision::Bf16, || hand_written(&c, strategy));
+        let exact = hand_written(&c, &c.mix);
+        let reference = serial(Precision::Bf16, || hand_written(&c, &c.mix));
         let (stats, grads) = serial(Precision::Bf16, || {
             let slices: Vec<&[f32]> = w32.iter().map(|v| v.as_slice()).collect();
             let batch = StepBatch {
                 real: &real32,
                 fake: &fake32,
-                mix: Mix::Point(&eps32),
+                penalty: Penalty::draw(strategy, || Ok::<_, ()>(&eps32[..])).unwrap(),
                 mean_over: eps32.len(),
                 add: false,
             };
             let mut step = CriticStep::<f32>::new(shape).unwrap();
-            let stats = step.step(&slices, &batch, strategy, 10.0).unwrap();
+            let stats = step.step(&slices, &batch, 10.0).unwrap();
             (stats, step.grads().to_vec())
         });
         let what = format!("{strategy:?}");

@@ -370,3 +370,51 @@ fn every_source_file_opens_with_a_line_saying_what_it_holds() {
         );
     }
 }
+
+/// Where `text` scales something by the literal 0.3 (`0.3·x`, `0.3 * x`, `x·0.3`,
+/// `affine(0.3, …)`): the residual scale written out instead of named.
+fn scales_by_0_3(text: &str) -> Vec<usize> {
+    let mut hits = Vec::new();
+    for (no, line) in text.lines().enumerate() {
+        for (i, _) in line.match_indices("0.3") {
+            let before = line[..i].trim_end();
+            let after = &line[i + 3..];
+            // 0.3 itself, not 10.3 or 0.35.
+            let whole = !before.ends_with(|c: char| c.is_ascii_digit() || c == '.')
+                && !after.starts_with(|c: char| c.is_ascii_digit());
+            let after = after.trim_start();
+            let product = after.starts_with(['·', '*'])
+                || before.ends_with(['·', '*'])
+                || before.ends_with("affine(");
+            if whole && product {
+                hits.push(no + 1);
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn the_residual_scale_is_stated_once() {
+    // `RESIDUAL_SCALE` in src/model/mod.rs is its one statement; code and comments elsewhere
+    // name it, so that changing it cannot leave a stale 0.3 behind.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let home = src.join("model/mod.rs");
+    for f in files.iter().filter(|f| **f != home) {
+        let hits = scales_by_0_3(&std::fs::read_to_string(f).unwrap());
+        assert!(
+            hits.is_empty(),
+            "{}: lines {hits:?} scale by 0.3; name RESIDUAL_SCALE instead",
+            f.display()
+        );
+    }
+    assert!(std::fs::read_to_string(home)
+        .unwrap()
+        .contains("pub const RESIDUAL_SCALE: f64 = 0.3;"));
+    // The check finds what it is for.
+    let stale =
+        "// h ← h + 0.3·f(h)\nlet y = x.affine(0.3, 0.0)?;\nlet z = w * 0.3;\nv0.35, 10.3 · x";
+    assert_eq!(scales_by_0_3(stale), [1, 2, 3]);
+}

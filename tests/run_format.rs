@@ -97,10 +97,152 @@ fn a_run_written_by_textgan_0_1_resumes_as_that_release_resumed_it() {
     }
     assert_eq!(want["data_epoch"], 1, "the fixture crosses an epoch");
     // The weights: every step drew the same batch, noise and mixing weights, so they moved
-    // the same way. Up to the rounding of another CPU's kernels: within a thousandth of how
-    // far the resumed steps moved each tensor (a different draw moves it differently, by
-    // about as much as it moved).
+    // the same way.
     let before = fixture().join("checkpoint");
+    same_weights(&run, &expected, &before);
+    // What resume restores beside the draws: the best generator so far (iteration 0's JSD-4
+    // is never beaten in so short a run: a trainer that forgot it would take iteration 12's
+    // as the best) and the training time, which goes on from the checkpoint's.
+    let best = |dir: &Path| json(&dir.join("best.json"))["iteration"].clone();
+    assert_eq!(best(&run), best(&expected), "best.json");
+    let secs = |dir: &Path| {
+        json(&dir.join("state.json"))["elapsed_secs"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        secs(&run) > secs(&before),
+        "elapsed_secs restarted on resume"
+    );
+    // The samples of the fixed noise and the evaluation's scores at iteration 12.
+    let samples = "samples/000012.txt";
+    assert_eq!(
+        std::fs::read_to_string(run.join(samples)).unwrap(),
+        std::fs::read_to_string(expected.join(samples)).unwrap(),
+        "{samples}"
+    );
+    let last = |p: &Path| -> serde_json::Value {
+        let text = std::fs::read_to_string(p.join("metrics.jsonl")).unwrap();
+        serde_json::from_str(text.lines().last().unwrap()).unwrap()
+    };
+    let (got, want) = (last(&run), last(&expected));
+    assert_eq!(got["iteration"], 12);
+    for key in ["iteration", "js", "floor_js", "valid_word_rate"] {
+        assert_eq!(got[key], want[key], "metrics.jsonl {key}");
+    }
+}
+
+/// The arguments that wrote the fixture's checkpoint (`scripts/make-run-fixture.sh`).
+const FIXTURE_RUN: [&str; 17] = [
+    "corpora/tiny.txt",
+    "--dim",
+    "4",
+    "--batch",
+    "16",
+    "--critic-iters",
+    "2",
+    "--iters",
+    "8",
+    "--eval-every",
+    "4",
+    "--ema",
+    "0.5",
+    "--precision",
+    "f32",
+    "--seed",
+    "11",
+];
+
+#[test]
+fn a_seed_trains_the_run_textgan_0_1_trained_from_it() {
+    // The same command from scratch: every stream (initial weights of both networks and the
+    // average, held-out split, data order, noise, mixing weights, fixed and evaluation noise)
+    // is drawn where textgan 0.1.0 drew it.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut args = vec!["train"];
+    args.extend_from_slice(&FIXTURE_RUN);
+    args.extend_from_slice(&["--out", run.to_str().unwrap(), "--no-tui"]);
+    assert_success(&textgan(&args));
+    let want = fixture().join("checkpoint");
+    let (g, w) = (
+        json(&run.join("state.json")),
+        json(&want.join("state.json")),
+    );
+    for key in [
+        "iteration",
+        "rng_word_pos",
+        "data_epoch",
+        "data_pos",
+        "adam_steps",
+    ] {
+        assert_eq!(g[key], w[key], "state.json {key}");
+    }
+    // Weights, within the rounding of another CPU's kernels (a thousandth of each tensor's
+    // largest entry: another initialisation or draw differs by about all of it).
+    for file in [
+        "generator.safetensors",
+        "generator_ema.safetensors",
+        "critic.safetensors",
+    ] {
+        let (got, want) = (tensors(&run.join(file)), tensors(&want.join(file)));
+        assert_eq!(got.len(), want.len(), "{file}");
+        for (name, w) in &want {
+            let (w, g) = (flat(w), flat(&got[name]));
+            let scale = w.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let off = w
+                .iter()
+                .zip(&g)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(off <= 1e-3 * scale, "{file} {name}: {off:e} of {scale:e}");
+        }
+    }
+    for f in ["samples/000004.txt", "samples/000008.txt", "metrics.jsonl"] {
+        let read = |dir: &Path| std::fs::read_to_string(dir.join(f)).unwrap();
+        if f == "metrics.jsonl" {
+            // Every field but the timing.
+            let strip = |text: String| -> Vec<serde_json::Value> {
+                text.lines()
+                    .map(|l| {
+                        let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                        v.as_object_mut().unwrap().remove("elapsed_secs");
+                        v
+                    })
+                    .collect()
+            };
+            assert_eq!(strip(read(&run)), strip(read(&want)), "{f}");
+        } else {
+            assert_eq!(read(&run), read(&want), "{f}");
+        }
+    }
+}
+
+#[test]
+fn every_strategy_draws_the_training_stream_as_textgan_0_1_did() {
+    // Two iterations of the fixture's run with each strategy: where the training stream and
+    // the data order stand after it, as textgan 0.1.0 left them. Clipping draws (and drops)
+    // the mixing weights gp and lp use; fd draws a second set after them.
+    for (strategy, word_pos) in [("gp", 20950), ("lp", 20950), ("fd", 21010), ("clip", 20950)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("run");
+        let mut args = vec!["train"];
+        args.extend_from_slice(&FIXTURE_RUN);
+        let iters = args.iter().position(|a| *a == "--iters").unwrap();
+        args[iters + 1] = "2";
+        args.extend_from_slice(&["--lipschitz", strategy]);
+        args.extend_from_slice(&["--out", run.to_str().unwrap(), "--no-tui"]);
+        assert_success(&textgan(&args));
+        let state = json(&run.join("state.json"));
+        assert_eq!(state["rng_word_pos"], word_pos.to_string(), "{strategy}");
+        assert_eq!(state["data_pos"], 64, "{strategy}");
+    }
+}
+
+/// The weights in `run` against `expected`, for files that moved from `start`: within a
+/// thousandth of how far each tensor moved (up to the rounding of another CPU's kernels; a
+/// different draw moves a tensor differently, by about as much as it moved).
+fn same_weights(run: &Path, expected: &Path, start: &Path) {
     for file in [
         "generator.safetensors",
         "generator_ema.safetensors",
@@ -109,7 +251,7 @@ fn a_run_written_by_textgan_0_1_resumes_as_that_release_resumed_it() {
         let (got, want, start) = (
             tensors(&run.join(file)),
             tensors(&expected.join(file)),
-            tensors(&before.join(file)),
+            tensors(&start.join(file)),
         );
         assert_eq!(got.len(), want.len(), "{file}");
         let mut largest = 0f32;
@@ -134,22 +276,6 @@ fn a_run_written_by_textgan_0_1_resumes_as_that_release_resumed_it() {
             largest = largest.max(moved);
         }
         assert!(largest > 0.0, "{file}: the resumed steps moved nothing");
-    }
-    // The samples of the fixed noise and the evaluation's scores at iteration 12.
-    let samples = "samples/000012.txt";
-    assert_eq!(
-        std::fs::read_to_string(run.join(samples)).unwrap(),
-        std::fs::read_to_string(expected.join(samples)).unwrap(),
-        "{samples}"
-    );
-    let last = |p: &Path| -> serde_json::Value {
-        let text = std::fs::read_to_string(p.join("metrics.jsonl")).unwrap();
-        serde_json::from_str(text.lines().last().unwrap()).unwrap()
-    };
-    let (got, want) = (last(&run), last(&expected));
-    assert_eq!(got["iteration"], 12);
-    for key in ["iteration", "js", "floor_js", "valid_word_rate"] {
-        assert_eq!(got[key], want[key], "metrics.jsonl {key}");
     }
 }
 

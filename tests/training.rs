@@ -378,7 +378,7 @@ fn parameters_that_differ_from_the_schema_are_an_error_naming_the_tensor() {
 fn a_step_split_into_pieces_equals_the_unsplit_step() {
     use candle_core::Tensor;
     use textgan::cpu_step::adapter::{HandWritten, Split};
-    use textgan::model::penalty::Mix;
+    use textgan::model::penalty::Penalty;
     let tmp = tempfile::tempdir().unwrap();
     let t = tiny_trainer(Lipschitz::Gp, CriticNorm::None, tmp.path());
     let shape = t.config().model;
@@ -416,15 +416,14 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
     };
     for strategy in [Lipschitz::Gp, Lipschitz::Fd, Lipschitz::Clip] {
         let mix = match strategy {
-            Lipschitz::Fd => Mix::Chord(eps.clone(), eps2.clone()),
-            _ => Mix::Point(eps.clone()),
+            Lipschitz::Fd => Penalty::Fd(eps.clone(), eps2.clone()),
+            Lipschitz::Clip => Penalty::Clip,
+            _ => Penalty::Gp(eps.clone()),
         };
         let params = (t.gen_params(), t.critic_params());
         let new = |split| HandWritten::new(shape, t.gen_params(), t.critic_params(), split, F32);
         let mut one = new(Split::Parallel(1)).unwrap();
-        let s1 = one
-            .critic_step(params, &real, &z, &mix, strategy, 10.0)
-            .unwrap();
+        let s1 = one.critic_step(params, &real, &z, &mix, 10.0).unwrap();
         let g1 = one
             .generator_step(t.gen_params(), t.critic_params(), &z)
             .unwrap();
@@ -433,9 +432,7 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
             assert_eq!(three.split(), split);
             // Twice: the second step must start from zero, not add to the first.
             for _ in 0..2 {
-                let s3 = three
-                    .critic_step(params, &real, &z, &mix, strategy, 10.0)
-                    .unwrap();
+                let s3 = three.critic_step(params, &real, &z, &mix, 10.0).unwrap();
                 let what = format!("{strategy:?} critic, {split:?}");
                 close(s1.loss, s3.loss, &what);
                 close(s1.wasserstein, s3.wasserstein, &what);
@@ -466,7 +463,7 @@ fn the_bf16_step_follows_the_f32_step() {
     use candle_core::Tensor;
     use textgan::cpu_step::adapter::{HandWritten, Split};
     use textgan::kernels::Precision::Bf16;
-    use textgan::model::penalty::Mix;
+    use textgan::model::penalty::Penalty;
     if !textgan::kernels::bf16::available() {
         eprintln!("skipped: this CPU has no AVX-512 BF16");
         return;
@@ -485,7 +482,7 @@ fn the_bf16_step_follows_the_f32_step() {
         .unwrap();
     let real = candle_nn::encoding::one_hot(ids, shape.vocab, 1f32, 0f32).unwrap();
     let z = Tensor::randn(0f32, 1f32, (b, shape.noise_dim), &dev).unwrap();
-    let mix = Mix::Point(Tensor::rand(0f32, 1f32, b, &dev).unwrap());
+    let eps = Tensor::rand(0f32, 1f32, b, &dev).unwrap();
     let dot = |x: &[f32], y: &[f32]| {
         x.iter()
             .zip(y)
@@ -511,6 +508,7 @@ fn the_bf16_step_follows_the_f32_step() {
     };
     let rel = |a: f64, b: f64| (a - b).abs() / a.abs().max(1e-6);
     for strategy in [Lipschitz::Gp, Lipschitz::Lp] {
+        let mix = Penalty::draw(strategy, || Ok::<_, ()>(eps.clone())).unwrap();
         let params = (t.gen_params(), t.critic_params());
         let mut f32_step = HandWritten::new(
             shape,
@@ -529,11 +527,9 @@ fn the_bf16_step_follows_the_f32_step() {
         )
         .unwrap();
         assert_eq!(bf16_step.precision(), Bf16);
-        let a = f32_step
-            .critic_step(params, &real, &z, &mix, strategy, 10.0)
-            .unwrap();
+        let a = f32_step.critic_step(params, &real, &z, &mix, 10.0).unwrap();
         let c = bf16_step
-            .critic_step(params, &real, &z, &mix, strategy, 10.0)
+            .critic_step(params, &real, &z, &mix, 10.0)
             .unwrap();
         let what = format!("{strategy:?}");
         assert!(

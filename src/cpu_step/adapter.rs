@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::kernels::{self, host_slice, Precision};
 use crate::model::params::Params;
-use crate::model::penalty::{CriticStats, Lipschitz, Mix};
+use crate::model::penalty::{CriticStats, Penalty};
 use crate::model::schema::{Net, Schema};
 use crate::model::{CriticNorm, ModelShape};
 
@@ -204,8 +204,7 @@ impl HandWritten {
         (gen_params, critic_params): (&Params, &Params),
         real: &Tensor,
         z: &Tensor,
-        mix: &Mix<Tensor>,
-        strategy: Lipschitz,
+        penalty: &Penalty<Tensor>,
         lambda: f64,
     ) -> Result<CriticStats> {
         let gen_locked = lock_params(gen_params, &self.generator_order);
@@ -214,14 +213,16 @@ impl HandWritten {
         let cw = host_slices(&critic_locked)?;
         // (`contiguous` is free on these, which are already.)
         let (real, z) = (real.contiguous()?, z.contiguous()?);
-        let mix = mix.map(Tensor::contiguous)?;
+        let penalty = penalty.map(Tensor::contiguous)?;
         let (rs, rl) = real.storage_and_layout();
         let (zs, zl) = z.storage_and_layout();
-        let locked = mix.map(|e| Ok::<_, Error>(e.storage_and_layout()))?;
+        let locked = penalty.map(|e| Ok::<_, Error>(e.storage_and_layout()))?;
         let (real, z) = (host_slice(&rs, rl)?, host_slice(&zs, zl)?);
-        let mix: Mix<&[f32]> = locked.map(|(s, l)| host_slice(s, l))?;
-        let b = mix.first().len();
-        if b == 0 || real.len() % b != 0 || z.len() % b != 0 {
+        let penalty: Penalty<&[f32]> = locked.map(|(s, l)| host_slice(s, l))?;
+        // The batch: the noise's rows (every strategy has noise; clipping has no points).
+        let b = z.len() / self.shards[0].generator.noise_dim();
+        let points_fit = penalty.points().iter().all(|p| p.len() == b);
+        if b == 0 || real.len() % b != 0 || z.len() % b != 0 || !points_fit {
             return Err(Error::Internal(
                 "critic step: batch sizes do not match".into(),
             ));
@@ -232,11 +233,11 @@ impl HandWritten {
             let batch = StepBatch {
                 real: &real[r.start * per..r.end * per],
                 fake,
-                mix: mix.map(|&e| Ok::<_, Error>(&e[r.clone()]))?,
+                penalty: penalty.map(|&e| Ok::<_, Error>(&e[r.clone()]))?,
                 mean_over: b,
                 add,
             };
-            let stats = shard.critic.step(&cw, &batch, strategy, lambda)?;
+            let stats = shard.critic.step(&cw, &batch, lambda)?;
             Ok((stats, r.len() as f64 / b as f64))
         };
         let parts = self.each_piece(b, run)?;

@@ -20,7 +20,7 @@
 use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, ResStack};
 use crate::error::{Error, Result};
 use crate::kernels::{self, add_col_sums, matmul, Mat, Real};
-use crate::model::penalty::{mismatch, CriticStats, Lipschitz, Mix, NORM_EPS};
+use crate::model::penalty::{CriticStats, Penalty, NORM_EPS};
 use crate::model::schema::{Net, NetView, Schema};
 use crate::model::{CriticNorm, ModelShape};
 
@@ -31,8 +31,8 @@ type Weights<'a, T> = NetView<&'a [T]>;
 pub struct StepBatch<'a, T> {
     pub real: &'a [T],
     pub fake: &'a [T],
-    /// Where on each real–fake line the penalty looks: one point, or fd's chord.
-    pub mix: Mix<&'a [T]>,
+    /// The Lipschitz strategy and where on each real–fake line it looks.
+    pub penalty: Penalty<&'a [T]>,
     /// The size of the whole batch this one is a piece of (`B` for a whole batch): the loss
     /// is a mean over it, so each piece's gradient is its share and the pieces' gradients add.
     pub mean_over: usize,
@@ -105,19 +105,20 @@ impl<T: Real> CriticStep<T> {
         &mut self.grads
     }
 
-    /// One critic step with `strategy`: the loss's value and, in [`grads`](Self::grads), its
-    /// gradient w.r.t. every weight. `weights` in the [`Schema`]'s order.
+    /// One critic step with the batch's penalty: the loss's value and, in
+    /// [`grads`](Self::grads), its gradient w.r.t. every weight. `weights` in the [`Schema`]'s
+    /// order.
     pub fn step(
         &mut self,
         weights: &[&[T]],
         batch: &StepBatch<T>,
-        strategy: Lipschitz,
         lambda: f64,
     ) -> Result<CriticStats> {
         check_sizes(weights, &self.sizes, "critic")?;
         let w = self.schema.view(weights)?;
         let per = self.len * self.vocab;
-        let b = batch.mix.first().len();
+        // Every strategy's batch size: real's rows (clipping has no points to count).
+        let b = batch.real.len() / per.max(1);
         if b == 0 || batch.real.len() != b * per || batch.fake.len() != b * per {
             return Err(Error::Internal(
                 "critic step: batch sizes do not match".into(),
@@ -132,12 +133,12 @@ impl<T: Real> CriticStep<T> {
             zero_grads(&mut self.grads, &self.sizes);
         }
         // Rows: real, fake, then the points the strategy needs.
-        let points: Vec<&[T]> = match (strategy, batch.mix) {
-            (Lipschitz::Gp | Lipschitz::Lp, Mix::Point(eps)) => vec![eps],
-            (Lipschitz::Fd, Mix::Chord(eps, eps2)) => vec![eps, eps2],
-            (Lipschitz::Clip, Mix::Point(_)) => vec![],
-            (_, mix) => return Err(mismatch(strategy, &mix)),
-        };
+        let points: Vec<&[T]> = batch.penalty.points().into_iter().copied().collect();
+        if points.iter().any(|p| p.len() != b) {
+            return Err(Error::Internal(
+                "critic step: mixing weights for another batch size".into(),
+            ));
+        }
         let samples = b * (2 + points.len());
         resize(&mut self.x, samples * per);
         self.x[..b * per].copy_from_slice(batch.real);
@@ -165,22 +166,20 @@ impl<T: Real> CriticStep<T> {
         let whole = batch.mean_over as f64;
         let mut coefs = vec![-1.0 / whole; b];
         coefs.extend(vec![1.0 / whole; b]);
-        let (penalty, grad_norm) = match strategy {
-            Lipschitz::Gp | Lipschitz::Lp => {
-                let (p, n) = self.gradient_penalty(&w, b, whole, strategy, lambda)?;
+        let (penalty, grad_norm) = match batch.penalty {
+            Penalty::Gp(_) | Penalty::Lp(_) => {
+                let one_sided = matches!(batch.penalty, Penalty::Lp(_));
+                let (p, n) = self.gradient_penalty(&w, b, whole, one_sided, lambda)?;
                 (p, Some(n))
             }
-            Lipschitz::Fd => {
+            Penalty::Fd(eps, eps2) => {
                 // … and for the chord ends, the derivative of λ·mean((|d₁ − d₂|/dist − 1)²).
-                let [eps, eps2] = points[..] else {
-                    return Err(mismatch(strategy, &batch.mix));
-                };
                 let (p, slope, d1, d2) = self.chord(batch, (eps, eps2), b, whole, lambda);
                 coefs.extend(d1);
                 coefs.extend(d2);
                 (p, Some(slope))
             }
-            Lipschitz::Clip => (0.0, None),
+            Penalty::Clip => (0.0, None),
         };
         let coefs: Vec<T> = coefs.into_iter().map(to_t).collect();
         self.backward(&w, &coefs)?;
@@ -255,7 +254,7 @@ impl<T: Real> CriticStep<T> {
         w: &Weights<T>,
         b: usize,
         whole: f64,
-        strategy: Lipschitz,
+        one_sided: bool,
         lambda: f64,
     ) -> Result<(f64, f64)> {
         let (v, l, d) = (self.vocab, self.len, self.dim);
@@ -266,9 +265,10 @@ impl<T: Real> CriticStep<T> {
         let (mut penalty, mut norm_sum) = (0.0, 0.0);
         for row in self.gx.chunks_mut(l * v) {
             let norm = (row.iter().map(|&x| x.to_f64().powi(2)).sum::<f64>() + NORM_EPS).sqrt();
-            let excess = match strategy {
-                Lipschitz::Lp => (norm - 1.0).max(0.0),
-                _ => norm - 1.0,
+            let excess = if one_sided {
+                (norm - 1.0).max(0.0)
+            } else {
+                norm - 1.0
             };
             penalty += excess * excess;
             norm_sum += norm;

@@ -14,7 +14,7 @@ use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::autograd::critic::Critic;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// λ of the paper.
 pub const LAMBDA: f64 = 10.0;
@@ -91,74 +91,70 @@ pub struct CriticLoss {
     pub grad_norm: Option<Tensor>,
 }
 
-/// Per-sample mixing weights of a critic step, each `(B)` in `[0, 1)`: where on the line
-/// between a real and a fake sample the Lipschitz penalty looks. `T` is a tensor on the
-/// autograd path and a host slice in the hand-written step.
+/// A critic step's Lipschitz strategy together with the mixing weights it needs, each `(B)` in
+/// `[0, 1)`: where on the line between a real and a fake sample the penalty looks. One point per
+/// sample (gp, lp), a chord of two (fd), or none (clip): one value, so a strategy cannot meet
+/// the wrong points. `T` is a tensor on the autograd path and a host slice in the hand-written
+/// step.
 #[derive(Debug, Clone, Copy)]
-pub enum Mix<T> {
-    /// One point per sample, `x̂ = ε·real + (1−ε)·fake`: gp and lp (Formulas 9 and 4). Clipping
-    /// draws it too, unused, so that every strategy draws the same stream.
-    Point(T),
-    /// The two ends of a chord, `x₁` and `x₂`: fd (Formula 10).
-    Chord(T, T),
+pub enum Penalty<T> {
+    /// Two-sided gradient penalty at `x̂ = ε·real + (1−ε)·fake` (Formula 9).
+    Gp(T),
+    /// One-sided gradient penalty at `x̂` (Formula 4).
+    Lp(T),
+    /// The chord penalty between `x₁` and `x₂` (Formula 10).
+    Fd(T, T),
+    /// Weight clipping: no penalty term.
+    Clip,
 }
 
-impl<T> Mix<T> {
-    /// The shape of mixing weights `strategy` needs, filled by `draw` (called once per point,
-    /// first point first: the order the training stream is drawn in).
+impl<T> Penalty<T> {
+    /// `strategy`'s penalty at points from `draw`, called in the order the training stream is
+    /// drawn in: the first point for every strategy (clipping discards it, so that every
+    /// strategy draws the same stream, hence the same data and noise), fd's second after it.
     pub fn draw<E>(
         strategy: Lipschitz,
         mut draw: impl FnMut() -> std::result::Result<T, E>,
     ) -> std::result::Result<Self, E> {
         let first = draw()?;
         Ok(match strategy {
-            Lipschitz::Fd => Mix::Chord(first, draw()?),
-            Lipschitz::Gp | Lipschitz::Lp | Lipschitz::Clip => Mix::Point(first),
+            Lipschitz::Gp => Penalty::Gp(first),
+            Lipschitz::Lp => Penalty::Lp(first),
+            Lipschitz::Fd => Penalty::Fd(first, draw()?),
+            Lipschitz::Clip => Penalty::Clip,
         })
     }
 
-    /// The first point's weights (`x̂`, or the chord's `x₁`).
-    pub fn first(&self) -> &T {
+    pub fn strategy(&self) -> Lipschitz {
         match self {
-            Mix::Point(e) | Mix::Chord(e, _) => e,
+            Penalty::Gp(_) => Lipschitz::Gp,
+            Penalty::Lp(_) => Lipschitz::Lp,
+            Penalty::Fd(..) => Lipschitz::Fd,
+            Penalty::Clip => Lipschitz::Clip,
         }
     }
 
-    /// The same points, each mapped by `f`.
+    /// The points' mixing weights, in order (none for clipping).
+    pub fn points(&self) -> Vec<&T> {
+        match self {
+            Penalty::Gp(e) | Penalty::Lp(e) => vec![e],
+            Penalty::Fd(a, b) => vec![a, b],
+            Penalty::Clip => vec![],
+        }
+    }
+
+    /// The same penalty with each point mapped by `f`.
     pub fn map<'a, U, E>(
         &'a self,
         mut f: impl FnMut(&'a T) -> std::result::Result<U, E>,
-    ) -> std::result::Result<Mix<U>, E> {
+    ) -> std::result::Result<Penalty<U>, E> {
         Ok(match self {
-            Mix::Point(e) => Mix::Point(f(e)?),
-            Mix::Chord(a, b) => Mix::Chord(f(a)?, f(b)?),
+            Penalty::Gp(e) => Penalty::Gp(f(e)?),
+            Penalty::Lp(e) => Penalty::Lp(f(e)?),
+            Penalty::Fd(a, b) => Penalty::Fd(f(a)?, f(b)?),
+            Penalty::Clip => Penalty::Clip,
         })
     }
-
-    /// Whether `strategy` reads these points (a chord for fd, one point for the others).
-    pub fn fits(&self, strategy: Lipschitz) -> bool {
-        matches!(
-            (strategy, self),
-            (Lipschitz::Fd, Mix::Chord(..))
-                | (
-                    Lipschitz::Gp | Lipschitz::Lp | Lipschitz::Clip,
-                    Mix::Point(_)
-                )
-        )
-    }
-}
-
-/// The one way a strategy and its mixing weights can disagree: only by a caller that built
-/// them apart from [`Mix::draw`].
-pub fn mismatch<T>(strategy: Lipschitz, mix: &Mix<T>) -> Error {
-    let points = match mix {
-        Mix::Point(_) => "one point",
-        Mix::Chord(..) => "a chord",
-    };
-    Error::Internal(format!(
-        "the {} penalty was given mixing weights of {points} (draw them with Mix::draw)",
-        strategy.name()
-    ))
 }
 
 /// `x̂ = ε·real + (1−ε)·fake`, `eps` of shape `(B)`.
@@ -210,19 +206,17 @@ pub fn gradient_penalty(critic: &Critic, x_hat: &Tensor, lambda: f64) -> Result<
     Ok((two_sided(&norms, lambda)?, norms.mean_all()?))
 }
 
-/// The critic loss of `strategy` on a real batch, a (detached) fake batch and the mixing
-/// weights.
+/// The critic loss with `penalty` on a real batch and a (detached) fake batch.
 pub fn critic_loss(
     critic: &Critic,
     real: &Tensor,
     fake: &Tensor,
-    mix: &Mix<Tensor>,
-    strategy: Lipschitz,
+    penalty: &Penalty<Tensor>,
     lambda: f64,
 ) -> Result<CriticLoss> {
     let b = real.dim(0)?;
-    let (scores, penalty, grad_norm) = match (strategy, mix) {
-        (Lipschitz::Fd, Mix::Chord(eps, eps2)) => {
+    let (scores, penalty, grad_norm) = match penalty {
+        Penalty::Fd(eps, eps2) => {
             // One forward over real, fake and both chord ends: no input-gradient pass at all.
             let x1 = interpolate(real, fake, eps)?;
             let x2 = interpolate(real, fake, eps2)?;
@@ -240,24 +234,22 @@ pub fn critic_loss(
             )?;
             (scores, penalty, Some(slope))
         }
-        (Lipschitz::Gp | Lipschitz::Lp, Mix::Point(eps)) => {
+        Penalty::Gp(eps) | Penalty::Lp(eps) => {
             // One forward over both batches: one larger GEMM per layer.
             let scores = critic.forward(&Tensor::cat(&[real, fake], 0)?)?;
             let x_hat = interpolate(real, fake, eps)?;
             let norms = per_sample_norm(&critic.input_grad(&x_hat)?)?;
-            let penalty = if strategy == Lipschitz::Gp {
-                two_sided(&norms, lambda)?
-            } else {
-                one_sided(&norms, lambda)?
+            let term = match penalty {
+                Penalty::Lp(_) => one_sided(&norms, lambda)?,
+                _ => two_sided(&norms, lambda)?,
             };
-            (scores, penalty, Some(norms.mean_all()?))
+            (scores, term, Some(norms.mean_all()?))
         }
-        (Lipschitz::Clip, _) => {
+        Penalty::Clip => {
             let scores = critic.forward(&Tensor::cat(&[real, fake], 0)?)?;
             let zero = Tensor::zeros((), scores.dtype(), scores.device())?;
             (scores, zero, None)
         }
-        (_, mix) => return Err(mismatch(strategy, mix)),
     };
     let real_mean = scores.narrow(0, 0, b)?.mean_all()?;
     let fake_mean = scores.narrow(0, b, b)?.mean_all()?;

@@ -9,8 +9,6 @@
 //! (layer norms first, if any, then `conv1` and `conv2`, weight before bias), the output
 //! layer's weight and bias. Weights are stored `(in, out)`; a convolution's `(k·C_in, C_out)`.
 
-use std::ops::Range;
-
 use super::{CriticNorm, ModelShape, KERNEL};
 use crate::error::{Error, Result};
 
@@ -142,19 +140,6 @@ impl Schema {
         self.params.iter().map(ParamSpec::size).collect()
     }
 
-    /// Position of the input layer's weight (its bias follows).
-    pub const INPUT_WEIGHT: usize = 0;
-
-    /// Positions of the residual blocks' tensors.
-    pub fn stack(&self) -> Range<usize> {
-        2..2 + self.per_block * self.blocks
-    }
-
-    /// Position of the output layer's weight (its bias follows).
-    pub fn output_weight(&self) -> usize {
-        self.stack().end
-    }
-
     /// Where each of the schema's tensors is in `have` (names and shapes, any order): exactly
     /// the schema's tensors, or an [`Error::Schema`] naming the first one missing, misshapen
     /// or extra.
@@ -284,7 +269,6 @@ mod tests {
             ]
         );
         assert_eq!(s.sizes(), [28, 4, 80, 4, 80, 4, 80, 4, 80, 4, 128, 1]);
-        assert_eq!((s.stack(), s.output_weight()), (2..10, 10));
     }
 
     #[test]
@@ -293,7 +277,7 @@ mod tests {
         // Layer norm is the critic's only.
         assert_eq!(s.per_block, CONV_BLOCK_TENSORS);
         assert_eq!(s.params[0].shape, [128, 32 * 4]);
-        assert_eq!(s.params[s.output_weight()].shape, [4, 7]);
+        assert_eq!(s.params[s.params.len() - 2].shape, [4, 7]);
         let c = Schema::of(Net::Critic, &shape(CriticNorm::Layer));
         assert_eq!(c.per_block, 8);
         assert_eq!(c.params[2].name, "blocks.0.norm1.gain");

@@ -297,7 +297,7 @@ impl Trainer {
             .rng_word_pos
             .parse()
             .map_err(|_| Error::checkpoint(run_dir.join(STATE), "rng_word_pos is not a number"))?;
-        if state.data_pos > t.draws.lines() {
+        if state.data_pos > t.draws.line_count() {
             return Err(Error::checkpoint(
                 run_dir.join(STATE),
                 "data_pos is beyond the corpus",
@@ -308,7 +308,7 @@ impl Trainer {
             epoch: state.data_epoch,
             pos: state.data_pos,
         });
-        t.iteration = state.iteration;
+        t.continue_from(state.iteration);
         t.elapsed_secs = state.elapsed_secs;
         t.show.best_js4 = read_best(run_dir)?.map(|b| b.js[3]);
         t.resumed = true;

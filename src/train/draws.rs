@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::data::batches::{self, DataOrder};
 use crate::data::corpus::SEQ_LEN;
 use crate::error::Result;
-use crate::model::penalty::{Lipschitz, Mix};
+use crate::model::penalty::{Lipschitz, Penalty};
 use crate::streams::Stream;
 
 /// Where the training draws are: enough to continue them exactly.
@@ -56,7 +56,7 @@ impl Draws {
     }
 
     /// The number of training lines.
-    pub fn lines(&self) -> usize {
+    pub fn line_count(&self) -> usize {
         self.lines.len()
     }
 
@@ -72,9 +72,10 @@ impl Draws {
         batches::noise(&mut self.training, b, dim, dtype, &self.device)
     }
 
-    /// The mixing weights `strategy` needs for `b` samples, from the training stream.
-    pub fn mix(&mut self, strategy: Lipschitz, b: usize) -> Result<Mix<Tensor>> {
-        Mix::draw(strategy, || self.uniform(b))
+    /// `strategy`'s penalty with the mixing weights it needs for `b` samples, from the
+    /// training stream ([`Penalty::draw`] says in which order).
+    pub fn penalty(&mut self, strategy: Lipschitz, b: usize) -> Result<Penalty<Tensor>> {
+        Penalty::draw(strategy, || self.uniform(b))
     }
 
     /// `b` uniform weights from the training stream (one point per sample).

@@ -11,7 +11,7 @@ use super::settings::RunConfig;
 use crate::cpu_step::adapter::{self, HandWritten, Split};
 use crate::error::Result;
 use crate::kernels::Precision;
-use crate::model::penalty::{critic_loss, generator_loss, CriticStats, Lipschitz, Mix};
+use crate::model::penalty::{critic_loss, generator_loss, CriticStats, Penalty};
 
 pub enum Engine {
     /// The hand-written CPU steps, with their buffers.
@@ -72,13 +72,12 @@ impl Engine {
         }
     }
 
-    /// The critic loss of `strategy` on a real batch and the fake batch `G(z)` (detached),
+    /// The critic loss with `penalty` on a real batch and the fake batch `G(z)` (detached),
     /// and its gradient w.r.t. the critic's parameters (WGAN-GP: Formula 9 of the paper).
     pub fn critic_step(
         &mut self,
         nets: &Networks,
-        (real, z, mix): (&Tensor, &Tensor, &Mix<Tensor>),
-        strategy: Lipschitz,
+        (real, z, penalty): (&Tensor, &Tensor, &Penalty<Tensor>),
         lambda: f64,
     ) -> Result<(CriticStats, Grads<'_>)> {
         match self {
@@ -86,8 +85,7 @@ impl Engine {
                 let params = (nets.gen_params(), nets.critic_params());
                 // On a pool worker (`rayon::scope`), the step's many small parallel loops are
                 // joins inside the pool, not a hand-off from this thread and back each time.
-                let stats =
-                    rayon::scope(|_| hw.critic_step(params, real, z, mix, strategy, lambda))?;
+                let stats = rayon::scope(|_| hw.critic_step(params, real, z, penalty, lambda))?;
                 let grads = Grads::Host {
                     order: &hw.critic_order,
                     grads: hw.critic_grads(),
@@ -96,7 +94,7 @@ impl Engine {
             }
             Engine::Autograd { .. } => {
                 let fake = nets.generator().forward(z)?.detach();
-                let loss = critic_loss(nets.critic(), real, &fake, mix, strategy, lambda)?;
+                let loss = critic_loss(nets.critic(), real, &fake, penalty, lambda)?;
                 let grads = Grads::Tensors(loss.total.backward()?);
                 let stats = CriticStats {
                     loss: scalar(&loss.total)?,
@@ -131,6 +129,6 @@ impl Engine {
     }
 }
 
-pub(super) fn scalar(t: &Tensor) -> Result<f64> {
+fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }

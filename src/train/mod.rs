@@ -1,7 +1,8 @@
 //! Stage 3, training: the settings of a run ([`settings`], with the [`presets`] that give
 //! their defaults), starting a new or resumed run ([`start`]), the optimisers ([`optim`]), the
-//! loop ([`trainer`]), what it shows of itself ([`showcase`], [`evaluation`]) and tells its displays
-//! ([`events`]), and its checkpoint ([`checkpoint`]); long jobs built on it report through [`progress`].
+//! loop ([`trainer`]), what it shows of itself ([`showcase`], [`evaluation`]) and tells its
+//! displays ([`events`]), and its checkpoint ([`checkpoint`]); long jobs built on it report
+//! through [`progress`].
 //!
 //! A trainer is made of parts: the [`networks`], their optimisers, the [`draws`] of training
 //! (from the run's seed, [`crate::streams`]) and one [`engine`], chosen once: the hand-written

@@ -35,6 +35,8 @@ pub struct Showcase {
 }
 
 impl Showcase {
+    /// For a run of `config` on `corpus`: the fixed noise from the run's seed, the held-out
+    /// floor scored once.
     pub fn new(config: &RunConfig, corpus: &Corpus, dtype: DType, device: &Device) -> Result<Self> {
         let reference = Reference::new(&corpus.train, corpus.words.clone());
         let floor_js = NgramTable::from_lines(&corpus.heldout).js_all(reference.ngrams());

@@ -34,6 +34,7 @@ pub const PREVIEW_EVERY: u64 = 5;
 /// and with fast iterations every fifth one would spend several percent on previews.
 pub const PREVIEW_SECS: f64 = 0.25;
 
+/// A run being trained: its settings and data, and the parts the module's header names.
 pub struct Trainer {
     pub(super) config: RunConfig,
     pub(super) run_dir: PathBuf,
@@ -46,8 +47,9 @@ pub struct Trainer {
     engine: Engine,
     /// Fixed-noise samples, previews, the scoring reference and the best score so far.
     pub(super) show: Showcase,
-    /// Generator iterations completed, and training seconds over all sessions.
+    /// Generator iterations completed.
     pub(super) iteration: u64,
+    /// Training seconds over all sessions.
     pub(super) elapsed_secs: f64,
     pub(super) resumed: bool,
     /// The run directory's lock while this trainer may write there ([`super::start::prepare`]).
@@ -146,9 +148,10 @@ impl Trainer {
         self.eval_marks = marks;
     }
 
-    /// Count iterations from `iteration` on, with the weights and optimiser state as they
-    /// are: the schedule of the rates (a function of the iteration) continues from there. A
-    /// resumed run is set here from its checkpoint.
+    /// Count iterations from `iteration` on, with the weights, optimiser state and draws as
+    /// they are: the schedule of the rates and the weight average's decay (functions of the
+    /// iteration) continue from there. [`Trainer::resume`] sets its checkpoint's iteration
+    /// here, after restoring everything else.
     pub fn continue_from(&mut self, iteration: u64) {
         self.iteration = iteration;
     }
@@ -179,11 +182,11 @@ impl Trainer {
         // that the stream, hence the data and noise, is the same whatever the strategy.
         let real = self.draws.real_batch(b)?;
         let z = self.draws.noise(b)?;
-        let mix = self.draws.mix(strategy, b)?;
-        let lambda = self.config.lambda;
-        let (stats, grads) =
-            self.engine
-                .critic_step(&self.nets, (&real, &z, &mix), strategy, lambda)?;
+        let penalty = self.draws.penalty(strategy, b)?;
+        let batch = (&real, &z, &penalty);
+        let (stats, grads) = self
+            .engine
+            .critic_step(&self.nets, batch, self.config.lambda)?;
         finite(stats.loss, "critic loss", self.iteration, &self.run_dir)?;
         self.opt_d.apply(&grads)?;
         if strategy == Lipschitz::Clip {
