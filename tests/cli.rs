@@ -1594,3 +1594,113 @@ fn every_json_output_keeps_its_field_names() {
         "diagnostics.json variants.diagnostics",
     );
 }
+
+#[test]
+fn interpolate_walks_from_one_generated_sample_to_another() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = ["--model", "models/wordnet-small"];
+    let lines = |out: &Output| -> Vec<String> {
+        assert_success(out);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    // The ends are samples `generate` prints: the first of seed 7, the third of seed 3.
+    let first = lines(&textgan(
+        &[&["generate", "-n", "1", "--seed", "7"][..], &model].concat(),
+        root,
+    ));
+    let third = lines(&textgan(
+        &[&["generate", "-n", "3", "--seed", "3"][..], &model].concat(),
+        root,
+    ));
+    for path in ["spherical", "linear"] {
+        let args = [
+            "interpolate",
+            "--from",
+            "7",
+            "--to",
+            "3:2",
+            "--steps",
+            "4",
+            "--path",
+            path,
+        ];
+        let walk = lines(&textgan(&[&args[..], &model].concat(), root));
+        assert_eq!(walk.len(), 5, "{path}: steps + 1 lines");
+        assert_eq!(walk[0], first[0], "{path}");
+        assert_eq!(walk[4], third[2], "{path}");
+        // A walk of the same ends is the same walk.
+        assert_eq!(walk, lines(&textgan(&[&args[..], &model].concat(), root)));
+    }
+    // JSON: the ends named, every step with its place on the path and its text.
+    let args = [
+        "interpolate",
+        "--from",
+        "7",
+        "--to",
+        "3:2",
+        "--steps",
+        "4",
+        "--format",
+        "json",
+    ];
+    let v = stdout_json(&textgan(&[&args[..], &model].concat(), root), "interpolate");
+    assert_keys(
+        &v,
+        &["from", "to", "path", "steps", "points"],
+        "interpolate",
+    );
+    assert_elements_keys(&v["points"], &["step", "t", "text"], "interpolate.points");
+    assert_eq!(
+        (v["from"].as_str(), v["to"].as_str()),
+        (Some("7:0"), Some("3:2"))
+    );
+    assert_eq!(v["path"], "spherical");
+    let ts: Vec<f64> = (v["points"].as_array().unwrap().iter())
+        .map(|p| p["t"].as_f64().unwrap())
+        .collect();
+    assert_eq!(ts, [0.0, 0.25, 0.5, 0.75, 1.0]);
+    assert_eq!(v["points"][0]["text"], first[0].as_str());
+    // Bad input: one line naming the flag.
+    for (bad, needle) in [
+        (
+            vec!["--from", "7", "--to", "8", "--steps", "0"],
+            "--steps 0: a walk takes 1 to 1000",
+        ),
+        (
+            vec!["--from", "7", "--to", "8", "--steps", "1001"],
+            "--steps 1001",
+        ),
+        (
+            vec!["--from", "7", "--to", "8", "--steps", "-2"],
+            "--steps -2",
+        ),
+        (
+            vec!["--from", "x", "--to", "8"],
+            "--from \"x\": expected SEED or SEED:INDEX",
+        ),
+        (
+            vec!["--from", "7", "--to", "8:y"],
+            "--to \"8:y\": expected SEED or SEED:INDEX",
+        ),
+        (vec!["--from", "7", "--to", "8:100001"], "--to \"8:100001\""),
+    ] {
+        let out = textgan(&[&["interpolate"][..], &model, &bad].concat(), root);
+        assert_clean_error(&out, needle);
+    }
+    let out = textgan(
+        &[
+            "interpolate",
+            "--model",
+            "no/such/run",
+            "--from",
+            "1",
+            "--to",
+            "2",
+        ],
+        root,
+    );
+    assert_clean_error(&out, "no/such/run");
+}

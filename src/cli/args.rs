@@ -81,6 +81,10 @@ pub enum Command {
     Train(TrainArgs),
     /// Print samples from a trained model, one per line.
     Generate(GenerateArgs),
+    /// Walk through the generator's noise space from one sample to another and print the text
+    /// at every step (`--from 7 --to 8`: from the first sample of `generate --seed 7` to the
+    /// first of `--seed 8`; `7:3` is its fourth).
+    Interpolate(InterpolateArgs),
     /// Score samples against a corpus: n-gram JSD-1..4, valid-word, unique and novelty rates,
     /// next to held-out real text scored the same way.
     ///
@@ -377,6 +381,45 @@ pub struct GenerateArgs {
     /// Where to run the generator
     #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
     pub device: DeviceChoice,
+}
+
+#[derive(clap::Args)]
+pub struct InterpolateArgs {
+    /// Run directory [default: the most recently saved run under models/]
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Where the walk starts: SEED (the first sample of `generate --seed SEED`) or SEED:INDEX
+    /// (its sample INDEX, from 0)
+    #[arg(long, value_name = "SEED[:INDEX]")]
+    pub from: String,
+    /// Where the walk ends, as --from
+    #[arg(long, value_name = "SEED[:INDEX]")]
+    pub to: String,
+    /// Steps from one end to the other: the text of steps + 1 points is printed (1 to 1000)
+    #[arg(long, default_value_t = 8, allow_hyphen_values = true)]
+    pub steps: i64,
+    /// The path between the ends
+    #[arg(long, value_enum, default_value = "spherical")]
+    pub path: WalkPath,
+    /// Which generator of the run: the one with the lowest JSD-4 seen at an evaluation, or
+    /// the latest checkpoint's
+    #[arg(long, value_parser = choice::<Which>(), default_value = "best")]
+    pub checkpoint: Which,
+    /// Output: one line per step (text) or one JSON object with every step (json)
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Where to run the generator
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum WalkPath {
+    /// Along the great circle (slerp): every point has the norm of the ends, as the noise the
+    /// generator was trained on
+    Spherical,
+    /// A straight line: points near the middle are shorter than any noise seen in training
+    Linear,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

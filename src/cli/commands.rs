@@ -13,6 +13,7 @@ use textgan::model::penalty::Lipschitz;
 use textgan::plain_log::{LogFormat, PlainLog};
 use textgan::sample::eval::{EvalOptions, Source};
 use textgan::sample::generate::Sampler;
+use textgan::sample::interpolate::{NoisePoint, Path as WalkPath, MAX_STEPS};
 use textgan::train::checkpoint::{latest_run, Which};
 use textgan::train::events::{Control, StopReason};
 use textgan::train::settings::TrainOptions;
@@ -136,6 +137,52 @@ pub fn generate(
         format,
         &mut std::io::BufWriter::new(stdout.lock()),
     )
+}
+
+/// `textgan interpolate`: the text at every step of a walk between two samples, to stdout.
+pub fn interpolate(
+    model: Option<PathBuf>,
+    which: Which,
+    (from, to): (&str, &str),
+    steps: i64,
+    path: WalkPath,
+    json: bool,
+    device: DeviceChoice,
+) -> Result<()> {
+    // "--from 7:x: expected SEED or SEED:INDEX …": the flag named in the message.
+    let end = |flag: &str, s: &str| {
+        s.parse::<NoisePoint>().map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("{flag} {m}")),
+            other => other,
+        })
+    };
+    let ends = (end("--from", from)?, end("--to", to)?);
+    let steps = usize::try_from(steps)
+        .ok()
+        .filter(|s| (1..=MAX_STEPS).contains(s))
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "--steps {steps}: a walk takes 1 to {MAX_STEPS} steps"
+            ))
+        })?;
+    let device = device::select(device)?;
+    let dir = model_dir(model)?;
+    let sampler = Sampler::load(&dir, which, &device)?;
+    let _ = writeln!(std::io::stderr(), "using {}", sampler.what);
+    let walk = textgan::sample::interpolate::interpolate(&sampler, ends, steps, path)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // A closed stdout (`| head`) ends the output, not the program with a panic.
+    let _ = if json {
+        serde_json::to_writer_pretty(&mut out, &walk)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        walk.points
+            .iter()
+            .try_for_each(|p| writeln!(out, "{}", p.text))
+    }
+    .and_then(|()| out.flush());
+    Ok(())
 }
 
 /// `--model DIR`, or the most recently saved run under `models/`.

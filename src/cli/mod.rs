@@ -44,6 +44,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(a) => train(a),
         Command::Generate(a) => generate(a),
+        Command::Interpolate(a) => interpolate(a),
         Command::Compare(a) => compare(a),
         Command::Sweep(a) => sweep(a),
         Command::Diagnose(a) => diagnose(a),
@@ -119,6 +120,24 @@ fn generate(a: args::GenerateArgs) -> Result<u8> {
         a.readout.temperature,
         a.seed,
         format,
+        a.device,
+    )
+    .map(|()| 0)
+}
+
+/// `textgan interpolate`: its flags mapped onto the library's, then run.
+fn interpolate(a: args::InterpolateArgs) -> Result<u8> {
+    let path = match a.path {
+        args::WalkPath::Spherical => textgan::sample::interpolate::Path::Spherical,
+        args::WalkPath::Linear => textgan::sample::interpolate::Path::Linear,
+    };
+    commands::interpolate(
+        a.model,
+        a.checkpoint,
+        (&a.from, &a.to),
+        a.steps,
+        path,
+        a.format == Format::Json,
         a.device,
     )
     .map(|()| 0)

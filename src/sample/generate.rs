@@ -95,6 +95,17 @@ impl Sampler {
             .collect())
     }
 
+    /// Where the generator runs.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The text for each row of noise `z` `(B, noise_dim)`, read by argmax, padding stripped.
+    pub fn argmax_lines(&self, z: &candle_core::Tensor) -> Result<Vec<String>> {
+        let ids = self.generator.argmax_ids(z)?;
+        Ok(ids.iter().map(|row| self.vocab.decode(row)).collect())
+    }
+
     /// Generate `n` samples with noise from `seed`, handing each line to `emit`; stops early
     /// (without error) when `emit` returns `false`. A line ends at its first padding position,
     /// or with `keep_padding` is all `SEQ_LEN` positions, padding shown as `PAD_CHAR` (as the
