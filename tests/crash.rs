@@ -72,10 +72,12 @@ fn sigkill_at_random_moments_never_breaks_the_run() {
     let mut last = 0;
     let mut kills_mid_save = 0;
     for round in 0..25 {
-        // Let it get going (the first round needs a first checkpoint), then kill it.
+        // Let it get going (the first round needs a first checkpoint and the best generator
+        // of its first evaluation, which follows it), then kill it.
         let wait = Duration::from_millis(rng.random_range(150..600));
         let started = Instant::now();
-        while started.elapsed() < wait || (round == 0 && !run.join("state.json").exists()) {
+        let ready = || run.join("state.json").exists() && run.join("best.json").exists();
+        while started.elapsed() < wait || (round == 0 && !ready()) {
             std::thread::sleep(Duration::from_millis(5));
         }
         child.kill().unwrap(); // SIGKILL: no handler, no cleanup
@@ -115,12 +117,25 @@ fn sigkill_at_random_moments_never_breaks_the_run() {
     assert!(last > 0);
 }
 
-/// Sends SIGTERM to a training process once its first checkpoint exists, a little later.
+/// The iteration of the checkpoint in `run`, if one is there to read now.
+fn saved_iteration(run: &Path) -> Option<u64> {
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("state.json")).ok()?).ok()?;
+    state["iteration"].as_u64()
+}
+
+/// Sends SIGTERM to a training process once it has checkpointed a trained iteration (it saves
+/// every iteration): waiting for that, not for a fixed time, keeps the test right on a busy
+/// machine, where the first evaluation can take longer than any fixed wait.
 fn terminate_after_first_save(run: &Path, child: &Child) {
-    while !run.join("state.json").exists() {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while saved_iteration(run).is_none_or(|i| i == 0) {
+        assert!(
+            Instant::now() < deadline,
+            "no trained checkpoint after two minutes"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
-    std::thread::sleep(Duration::from_millis(200));
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
