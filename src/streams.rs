@@ -7,7 +7,7 @@
 //! order's `(epoch, pos)`, so `--resume` rebuilds every stream from the seed, and a seed
 //! reproduces a run only while the derivations stay as they are. The golden test below pins
 //! the first draws of every stream; a change to any derivation must fail it (and would be a
-//! new run-directory format). The README's "The run directory" has the same table.
+//! new run-directory format). `docs/usage.md` ("The run directory") has the same table.
 //!
 //! | stream | seeded with | draws |
 //! |---|---|---|

@@ -1,6 +1,6 @@
 //! The command line as a user meets it: bad input gets one clear line and a non-zero exit,
 //! never a panic; a run directory is never overwritten by accident; training writes the run
-//! directory the README describes; generate is repeatable, streams, and speaks JSON.
+//! directory docs/usage.md describes; generate is repeatable, streams, and speaks JSON.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -64,7 +64,7 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     assert_eq!(Preset::default_for(&Device::Cpu), Preset::Cpu);
     let c = config(TrainOptions::default());
     let p = Preset::Cpu.values();
-    // The sweep's choice (docs/sweep/README.md), as the README's presets table states it.
+    // The sweep's choice (docs/sweep/README.md), as the presets table of docs/usage.md states it.
     assert_eq!(
         (p.dim, p.res_blocks, p.critic_iters, p.batch),
         (32, 3, 5, 64)
@@ -85,7 +85,7 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     for optim in [c.optim_critic, c.optim_generator] {
         assert_eq!((optim.beta1, optim.beta2), p.betas);
     }
-    // What --help and the README say it sets is what it sets.
+    // What --help and docs/usage.md say it sets is what it sets.
     let text = Preset::Cpu.describe();
     for part in [
         format!("dim {}", p.dim),
