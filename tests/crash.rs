@@ -311,8 +311,13 @@ fn a_run_directory_has_one_writer_and_a_killed_ones_lock_is_taken_over() {
         std::thread::sleep(Duration::from_millis(10));
     };
     let message = refusal(loser);
+    // Named, or (started in the instant between the winner's creating the lock and writing its
+    // name into it) told that another process is taking it: never taken over.
     let holder = format!("in use by textgan train (PID {}", winner.id());
-    assert!(message.contains(&holder), "{message}");
+    assert!(
+        message.contains(&holder) || message.contains("another process is taking"),
+        "{message}"
+    );
     while !run.join("state.json").exists() {
         std::thread::sleep(Duration::from_millis(10));
     }

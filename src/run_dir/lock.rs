@@ -115,15 +115,17 @@ impl RunLock {
                                 ),
                             ))
                         }
-                        // Unreadable after a take-over: another process is writing it.
-                        None if attempt > 0 => {
+                        // Unreadable after a take-over, or unreadable and new: another
+                        // process created it and has not written its name yet (taking that
+                        // over would let two trainers write one directory).
+                        None if attempt > 0 || being_written(&path) => {
                             return Err(Error::checkpoint(
                                 dir,
                                 format!("in use: another process is taking {}", path.display()),
                             ))
                         }
-                        // Stale (its process is gone), or unreadable (a crash mid-write):
-                        // take it over.
+                        // Stale (its process is gone), or unreadable and old (a crash
+                        // mid-write): take it over.
                         _ => match std::fs::remove_file(&path) {
                             Ok(()) => {}
                             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -139,6 +141,19 @@ impl RunLock {
             format!("another process keeps taking {}; try again", path.display()),
         ))
     }
+}
+
+/// A lock file younger than this may still be being written by the process that created it.
+const WRITING_SECS: u64 = 10;
+
+/// Whether the lock file at `path` was created (or written) in the last [`WRITING_SECS`]: its
+/// holder may be between creating it and writing its name. Unknown times count as recent.
+fn being_written(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_none_or(|age| age.as_secs() < WRITING_SECS)
 }
 
 /// The holder recorded in a lock file, if it can be read.
@@ -201,5 +216,29 @@ mod tests {
         std::fs::write(dir.join(LOCK), serde_json::to_string(&elsewhere).unwrap()).unwrap();
         let err = RunLock::acquire(dir, "train").unwrap_err().to_string();
         assert!(err.contains("on some-other-host"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_new_lock_is_being_taken_and_an_empty_old_one_is_stale() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let path = dir.join(LOCK);
+        // Created a moment ago, its holder's name not written yet: refused, never removed (two
+        // trainers started together once both ran this way, one clearing the other's files).
+        std::fs::File::create(&path).unwrap();
+        let err = RunLock::acquire(dir, "train").unwrap_err().to_string();
+        assert!(err.contains("another process is taking"), "{err}");
+        assert!(path.exists());
+        // The same, left a minute ago by a process that crashed mid-write: taken over.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let lock = RunLock::acquire(dir, "train").unwrap();
+        assert_eq!(read_holder(&path).unwrap().pid, std::process::id());
+        drop(lock);
     }
 }
