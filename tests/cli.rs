@@ -1615,18 +1615,9 @@ fn interpolate_walks_from_one_generated_sample_to_another() {
         &[&["generate", "-n", "3", "--seed", "3"][..], &model].concat(),
         root,
     ));
+    let walk_of = ["interpolate", "--from", "7", "--to", "3:2", "--steps", "4"];
     for path in ["spherical", "linear"] {
-        let args = [
-            "interpolate",
-            "--from",
-            "7",
-            "--to",
-            "3:2",
-            "--steps",
-            "4",
-            "--path",
-            path,
-        ];
+        let args = [&walk_of[..], &["--path", path]].concat();
         let walk = lines(&textgan(&[&args[..], &model].concat(), root));
         assert_eq!(walk.len(), 5, "{path}: steps + 1 lines");
         assert_eq!(walk[0], first[0], "{path}");
@@ -1635,17 +1626,7 @@ fn interpolate_walks_from_one_generated_sample_to_another() {
         assert_eq!(walk, lines(&textgan(&[&args[..], &model].concat(), root)));
     }
     // JSON: the ends named, every step with its place on the path and its text.
-    let args = [
-        "interpolate",
-        "--from",
-        "7",
-        "--to",
-        "3:2",
-        "--steps",
-        "4",
-        "--format",
-        "json",
-    ];
+    let args = [&walk_of[..], &["--format", "json"]].concat();
     let v = stdout_json(&textgan(&[&args[..], &model].concat(), root), "interpolate");
     assert_keys(
         &v,
