@@ -1,9 +1,8 @@
-//! The command line's vocabulary: every subcommand's flags as clap types, and the value parsers
-//! that map them onto the library's own types (which know nothing of clap).
+//! The command line's vocabulary: every subcommand's flags as clap types; the library's own
+//! types (which know nothing of clap) are parsed by [`super::choice`].
 
 use std::path::PathBuf;
 
-use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use textgan::device::DeviceChoice;
@@ -14,50 +13,7 @@ use textgan::train::checkpoint::Which;
 use textgan::train::presets::Preset;
 use textgan::train::settings::TrainOptions;
 
-/// A library type with a fixed set of named values, as a flag's choices.
-pub trait Choice: Copy + Send + Sync + 'static {
-    fn all() -> &'static [Self];
-    fn name(self) -> &'static str;
-    fn help(self) -> &'static str;
-}
-
-macro_rules! choice {
-    ($($t:ty),*) => {$(
-        impl Choice for $t {
-            fn all() -> &'static [Self] {
-                &<$t>::ALL
-            }
-            fn name(self) -> &'static str {
-                <$t>::name(self)
-            }
-            fn help(self) -> &'static str {
-                <$t>::help(self)
-            }
-        }
-    )*};
-}
-choice!(
-    Preset,
-    Lipschitz,
-    CriticNorm,
-    DeviceChoice,
-    Which,
-    Precision
-);
-
-/// The parser of a [`Choice`] flag: its names, each with its help, as clap's possible values.
-pub fn choice<T: Choice>() -> impl TypedValueParser<Value = T> {
-    let values = T::all()
-        .iter()
-        .map(|v| PossibleValue::new(v.name()).help(v.help()));
-    PossibleValuesParser::new(values).try_map(|s: String| {
-        T::all()
-            .iter()
-            .copied()
-            .find(|v| v.name() == s)
-            .ok_or_else(|| format!("unknown value {s}"))
-    })
-}
+use super::choice::choice;
 
 #[derive(Parser)]
 #[command(
@@ -344,13 +300,20 @@ pub enum Format {
     Json,
 }
 
-/// Which of a run's generators speaks, and how its samples are read (generate, eval).
+/// Which of a run's generators speaks (generate, eval, interpolate).
 #[derive(clap::Args)]
-pub struct ReadoutArgs {
+pub struct GeneratorArg {
     /// Which generator of the run: the one with the lowest JSD-4 seen at an evaluation, or
     /// the latest checkpoint's
     #[arg(long, value_parser = choice::<Which>(), default_value = "best")]
     pub checkpoint: Which,
+}
+
+/// Which of a run's generators speaks, and how its samples are read (generate, eval).
+#[derive(clap::Args)]
+pub struct ReadoutArgs {
+    #[command(flatten)]
+    pub generator: GeneratorArg,
     /// Read each position by argmax (0, the paper's) or draw it from the softmax at this
     /// temperature (1: the generator's own distribution; lower: sharper)
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
@@ -401,10 +364,8 @@ pub struct InterpolateArgs {
     /// The path between the ends
     #[arg(long, value_enum, default_value = "spherical")]
     pub path: WalkPath,
-    /// Which generator of the run: the one with the lowest JSD-4 seen at an evaluation, or
-    /// the latest checkpoint's
-    #[arg(long, value_parser = choice::<Which>(), default_value = "best")]
-    pub checkpoint: Which,
+    #[command(flatten)]
+    pub generator: GeneratorArg,
     /// Output: one line per step (text) or one JSON object with every step (json)
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -654,19 +615,5 @@ mod tests {
             assert!(e.contains(needle), "{text:?}: {e}");
             assert!(!e.contains('\n'), "{e}");
         }
-    }
-
-    #[test]
-    fn library_choices_parse_by_name_and_refuse_others() {
-        let p = choice::<Lipschitz>();
-        let cmd = clap::Command::new("t");
-        let arg = clap::Arg::new("x");
-        for l in Lipschitz::ALL {
-            let v = p.parse_ref(&cmd, Some(&arg), std::ffi::OsStr::new(l.name()));
-            assert_eq!(v.unwrap(), l);
-        }
-        assert!(p
-            .parse_ref(&cmd, Some(&arg), std::ffi::OsStr::new("gpp"))
-            .is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! commands' progress bars ([`progress_bar`]), signals and exit statuses ([`signals`]). It parses and calls the library; the library does the work.
 
 mod args;
+mod choice;
 mod commands;
 mod progress_bar;
 mod signals;
@@ -116,7 +117,7 @@ fn generate(a: args::GenerateArgs) -> Result<u8> {
     commands::generate(
         a.n,
         a.model,
-        a.readout.checkpoint,
+        a.readout.generator.checkpoint,
         a.readout.temperature,
         a.seed,
         format,
@@ -133,7 +134,7 @@ fn interpolate(a: args::InterpolateArgs) -> Result<u8> {
     };
     commands::interpolate(
         a.model,
-        a.checkpoint,
+        a.generator.checkpoint,
         (&a.from, &a.to),
         a.steps,
         path,
@@ -245,7 +246,7 @@ fn eval(a: args::EvalArgs) -> Result<u8> {
         n: a.n,
         seed: a.seed,
         json: a.json || a.format == args::Format::Json,
-        which: a.readout.checkpoint,
+        which: a.readout.generator.checkpoint,
         temperature: a.readout.temperature,
     };
     commands::eval(opts, a.device).map(|()| 0)
