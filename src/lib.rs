@@ -14,7 +14,8 @@
 //! fast; both use the plain-slice [`kernels`]). [`run_dir`] keeps what a run writes crash-safe and
 //! [`streams`] names every random stream a run draws from; [`experiments`] are the studies built
 //! on training (bench, compare, diagnose, sweep); [`tui`] is the live dashboard and
-//! [`plain_log`] the plain one, two consumers of the same training events.
+//! [`plain_log`] the plain one, two consumers of the same training events. [`catalog`] finds and
+//! reads the runs and reports under some folders, and `serve` shows them on a local web page.
 //!
 //! The default `cli` feature adds what only the program needs (argument parsing, the
 //! dashboard, progress bars, charts, signal handling); without it the library builds alone.
@@ -22,6 +23,7 @@
 pub mod error;
 pub mod kernels;
 
+pub mod catalog;
 pub mod cpu_step;
 pub mod data;
 pub mod experiments;
@@ -34,6 +36,8 @@ pub mod train;
 
 pub mod device;
 pub mod plain_log;
+#[cfg(feature = "cli")]
+pub mod serve;
 #[cfg(feature = "cli")]
 pub mod tui;
 

@@ -1319,6 +1319,20 @@ fn every_json_output_keeps_its_field_names() {
         ],
     );
     assert_success(&out);
+    let metrics = [
+        "event",
+        "iteration",
+        "elapsed_secs",
+        "js",
+        "floor_js",
+        "valid_word_rate",
+        "unique_rate",
+        "novelty",
+        "raw",
+    ];
+    // Added after 0.1.0: the losses' means since the previous evaluation (none before the
+    // first iteration).
+    let metrics_and_losses = [&metrics[..], &["losses"]].concat();
     let mut kinds = std::collections::BTreeSet::new();
     for line in String::from_utf8(out.stdout).unwrap().lines() {
         let event: serde_json::Value = serde_json::from_str(line).expect("every line is JSON");
@@ -1355,17 +1369,8 @@ fn every_json_output_keeps_its_field_names() {
                 "secs",
             ],
             "samples" => &["event", "iteration", "lines"],
-            "metrics" => &[
-                "event",
-                "iteration",
-                "elapsed_secs",
-                "js",
-                "floor_js",
-                "valid_word_rate",
-                "unique_rate",
-                "novelty",
-                "raw",
-            ],
+            "metrics" if event["iteration"] == 0 => &metrics,
+            "metrics" => &metrics_and_losses,
             "saved" => &["event", "iteration", "dir"],
             "finished" => &["event", "iteration", "reason"],
             other => panic!("unexpected event {other:?}: {line}"),
@@ -1373,6 +1378,16 @@ fn every_json_output_keeps_its_field_names() {
         assert_keys(&event, expected, kind);
         if kind == "metrics" {
             assert_keys(&event["raw"], &["js", "valid_word_rate"], "metrics.raw");
+            if event["iteration"] != 0 {
+                let losses = [
+                    "iterations",
+                    "wasserstein",
+                    "penalty",
+                    "critic_loss",
+                    "gen_loss",
+                ];
+                assert_keys(&event["losses"], &losses, "metrics.losses");
+            }
         }
         kinds.insert(kind.to_string());
     }

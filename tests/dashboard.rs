@@ -79,6 +79,7 @@ fn trained_dashboard() -> Dashboard {
         unique_rate: Some(1.0),
         novelty: Some(0.875),
         raw: None,
+        losses: None,
     }));
     d.apply(&Event::Saved {
         iteration: 10,
@@ -286,6 +287,7 @@ fn with_a_weight_average_the_dashboard_shows_both_generators_scores() {
             js: [0.2, 0.5, 0.7, 0.85],
             valid_word_rate: Some(0.2),
         }),
+        losses: None,
     }));
     let s = screen(&d, 130, 32);
     assert!(

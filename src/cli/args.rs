@@ -72,6 +72,14 @@ pub enum Command {
     /// and 512 × every --lipschitz strategy, each in its own process. Measure on a quiet
     /// machine: another busy process can double a 2-thread timing.
     Bench(BenchArgs),
+    /// Look at runs in a web browser: a local, read-only page over every run directory and
+    /// compare/sweep report under DIR (default models/) — their curves overlaid, the
+    /// fixed-noise samples at each evaluation on a slider, generating text and walking between
+    /// two samples with a trained generator. Prints the page's address; Ctrl-C stops it.
+    ///
+    /// It listens on 127.0.0.1 (this machine only) unless --bind says otherwise; the page has
+    /// no authentication, so another address shows your runs to whoever can reach it.
+    Serve(ServeArgs),
     /// Print a completion script for SHELL, e.g. `textgan completions bash >
     /// ~/.local/share/bash-completion/completions/textgan`, or for zsh into a directory of
     /// your $fpath as `_textgan`
@@ -559,6 +567,24 @@ pub fn parse_grid_flags(words: &[&str]) -> Result<TrainOptions, String> {
             Err(first.strip_prefix("error: ").unwrap_or(first).to_string())
         }
     }
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Folders to look in for run directories and reports (at most four levels down; links
+    /// are not followed) [default: models]
+    #[arg(value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Port to listen on (0: any free port, printed)
+    #[arg(long, default_value_t = textgan::serve::DEFAULT_PORT)]
+    pub port: u16,
+    /// Address to listen on. Anything but a loopback address (127.0.0.1, ::1) makes the page
+    /// reachable from other machines, without authentication
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Open the page in the default web browser once it is served
+    #[arg(long)]
+    pub open: bool,
 }
 
 #[derive(clap::Args)]

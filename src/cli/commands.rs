@@ -415,3 +415,93 @@ pub fn write_samples(
     }
     Ok(())
 }
+
+/// `textgan serve`: the page's address on stdout (alone on its line, for a program to read),
+/// what is served and how to stop on stderr; serves until Ctrl-C or SIGTERM (exit status 0).
+pub fn serve(dirs: Vec<PathBuf>, bind: std::net::IpAddr, port: u16, open: bool) -> Result<u8> {
+    use textgan::serve::{serve, ServeOptions};
+    let dirs = if dirs.is_empty() {
+        vec![PathBuf::from("models")]
+    } else {
+        dirs
+    };
+    let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let opts = ServeOptions { dirs, bind, port };
+    serve(
+        &opts,
+        |addr| {
+            let url = if addr.ip().is_unspecified() {
+                format!("http://127.0.0.1:{}/", addr.port())
+            } else {
+                format!("http://{addr}/")
+            };
+            let mut err = std::io::stderr();
+            if !addr.ip().is_loopback() {
+                let _ = writeln!(
+                    err,
+                    "warning: listening on {addr}: the page has no authentication, so anyone who can reach this address can read these runs and use this machine to generate text"
+                );
+            }
+            let _ = writeln!(
+                err,
+                "serving the runs under {} (read-only); press Ctrl-C to stop",
+                shown.join(", ")
+            );
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{url}").and_then(|()| out.flush());
+            if open {
+                open_in_browser(&url);
+            }
+        },
+        stop_signal(),
+    )?;
+    let _ = writeln!(std::io::stderr(), "stopped");
+    Ok(0)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// Ask the desktop to open `url`; a failure is a note, not an error (the address is printed).
+fn open_in_browser(url: &str) {
+    let opener: &[&str] = if cfg!(target_os = "macos") {
+        &["open"]
+    } else if cfg!(windows) {
+        &["cmd", "/C", "start", ""]
+    } else {
+        &["xdg-open"]
+    };
+    let spawned = std::process::Command::new(opener[0])
+        .args(&opener[1..])
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = spawned {
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: could not open a browser ({}: {e}); open {url} yourself",
+            opener[0]
+        );
+    }
+}

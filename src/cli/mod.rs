@@ -52,6 +52,7 @@ pub fn main() -> ExitCode {
         Command::Bench(a) => bench(a),
         Command::Completions(a) => completions(a),
         Command::Eval(a) => eval(a),
+        Command::Serve(a) => commands::serve(a.dirs, a.bind, a.port, a.open),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -156,6 +156,12 @@ fn being_written(path: &Path) -> bool {
         .is_none_or(|age| age.as_secs() < WRITING_SECS)
 }
 
+/// Who is writing into `dir` now, if anyone: the holder of its lock while that process may
+/// still run (a lock left by a dead process counts as none).
+pub fn live_holder(dir: &Path) -> Option<Holder> {
+    read_holder(&dir.join(LOCK)).filter(Holder::may_be_running)
+}
+
 /// The holder recorded in a lock file, if it can be read.
 pub fn read_holder(path: &Path) -> Option<Holder> {
     let text = std::fs::read_to_string(path).ok()?;

@@ -33,6 +33,9 @@ pub const OPTIMIZER: &str = "optimizer.safetensors";
 pub const STATE: &str = "state.json";
 pub const METRICS: &str = "metrics.jsonl";
 pub const SAMPLES: &str = "samples";
+/// Left by a run that diverged (NaN or infinite loss): when, and the message; removed when
+/// it trains again.
+pub const DIVERGED: &str = "diverged.json";
 
 /// Marks a staged checkpoint as complete; lists the staged files, one per line.
 pub const COMMIT: &str = ".checkpoint-commit";

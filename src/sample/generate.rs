@@ -15,7 +15,7 @@ use crate::model::params::Store;
 use crate::quality::metrics::PAD_CHAR;
 use crate::run_dir::tensors::load_params;
 use crate::streams::Stream;
-use crate::train::checkpoint::{generator_file, read_config, read_vocab, Which};
+use crate::train::checkpoint::{generator_file, read_config, read_config_only, read_vocab, Which};
 use crate::train::settings::RunConfig;
 
 /// Samples are generated this many at a time, so memory stays flat for any `-n`.
@@ -36,7 +36,16 @@ pub struct Sampler {
 impl Sampler {
     /// The generator `which` of the run in `run_dir` (checked against its fingerprint).
     pub fn load(run_dir: &Path, which: Which, device: &Device) -> Result<Self> {
-        let config = read_config(run_dir)?;
+        Self::open(read_config(run_dir)?, run_dir, which, device)
+    }
+
+    /// [`Sampler::load`] without writing anything into the directory (no crash recovery;
+    /// an interrupted checkpoint then fails its fingerprint check instead).
+    pub fn load_read_only(run_dir: &Path, which: Which, device: &Device) -> Result<Self> {
+        Self::open(read_config_only(run_dir)?, run_dir, which, device)
+    }
+
+    fn open(config: RunConfig, run_dir: &Path, which: Which, device: &Device) -> Result<Self> {
         let vocab = read_vocab(run_dir, &config)?;
         let (generator, params) = Generator::init(config.model, Store::new(0, DType::F32, device))?;
         let file = generator_file(run_dir, &config, which)?;

@@ -71,7 +71,7 @@ impl NoisePoint {
 }
 
 /// How a walk goes from one end to the other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Path {
     /// A straight line: `(1 − t)·a + t·b`.

@@ -66,15 +66,25 @@ pub fn read_vocab(run_dir: &Path, config: &RunConfig) -> Result<Vocab> {
     Ok(vocab)
 }
 
-/// Check that `dir` is a run directory and read its `config.json`.
+/// Check that `dir` is a run directory and read its `config.json`, first finishing or undoing
+/// a checkpoint a crash interrupted ([`recover`]) — unless a live trainer holds the directory:
+/// its files being written are not leftovers.
 pub fn read_config(dir: &Path) -> Result<RunConfig> {
+    if dir.is_dir() && crate::run_dir::lock::live_holder(dir).is_none() {
+        recover(dir)?;
+    }
+    read_config_only(dir)
+}
+
+/// [`read_config`] without touching the directory (no recovery): for readers that must
+/// never write, such as `textgan serve`.
+pub fn read_config_only(dir: &Path) -> Result<RunConfig> {
     if !dir.is_dir() {
         return Err(Error::checkpoint(
             dir,
             "not a directory (expected a textgan run directory)",
         ));
     }
-    recover(dir)?;
     let path = dir.join(CONFIG);
     if !path.is_file() {
         return Err(Error::checkpoint(

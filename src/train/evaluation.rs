@@ -71,6 +71,7 @@ impl Trainer {
             valid_word_rate: scores.valid_word_rate,
             unique_rate: Some(scores.unique_rate),
             novelty: Some(scores.novelty),
+            losses: None,
         })
     }
 
@@ -107,7 +108,8 @@ impl Trainer {
             iteration: self.iteration,
             lines: samples,
         });
-        let m = self.evaluate()?;
+        let mut m = self.evaluate()?;
+        m.losses = self.losses.take();
         let path = self.run_dir.join(METRICS);
         let line =
             serde_json::to_string(&m).map_err(|e| Error::checkpoint(&path, e.to_string()))?;

@@ -58,6 +58,61 @@ pub struct MetricsRecord {
     /// the same noise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<RawScores>,
+    /// The losses averaged over the iterations since the previous evaluation (none at
+    /// iteration 0; absent in runs saved by versions before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub losses: Option<LossMeans>,
+}
+
+/// Each iteration's [`StepStats`] losses averaged over the iterations since the previous
+/// evaluation: the curves `metrics.jsonl` keeps of the critic's Wasserstein estimate, its
+/// penalty and both losses.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct LossMeans {
+    /// Iterations averaged.
+    pub iterations: u64,
+    pub wasserstein: f64,
+    pub penalty: f64,
+    pub critic_loss: f64,
+    /// Over the iterations with a generator step.
+    pub gen_loss: Option<f64>,
+}
+
+/// Sums [`StepStats`] until the next evaluation takes their means.
+#[derive(Debug, Clone, Default)]
+pub struct LossTally {
+    iterations: u64,
+    wasserstein: f64,
+    penalty: f64,
+    critic_loss: f64,
+    gen_steps: u64,
+    gen_loss: f64,
+}
+
+impl LossTally {
+    pub fn add(&mut self, s: &StepStats) {
+        self.iterations += 1;
+        self.wasserstein += s.wasserstein;
+        self.penalty += s.penalty;
+        self.critic_loss += s.critic_loss;
+        if let Some(g) = s.gen_loss {
+            self.gen_steps += 1;
+            self.gen_loss += g;
+        }
+    }
+
+    /// The means so far (none before the first iteration), and a fresh start.
+    pub fn take(&mut self) -> Option<LossMeans> {
+        let t = std::mem::take(self);
+        let n = t.iterations as f64;
+        (t.iterations > 0).then(|| LossMeans {
+            iterations: t.iterations,
+            wasserstein: t.wasserstein / n,
+            penalty: t.penalty / n,
+            critic_loss: t.critic_loss / n,
+            gen_loss: (t.gen_steps > 0).then(|| t.gen_loss / t.gen_steps as f64),
+        })
+    }
 }
 
 /// The raw (not averaged) generator's JSD-1..4 and valid-word rate at an evaluation.
@@ -240,6 +295,33 @@ pub fn format_duration(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tally_averages_since_it_was_last_taken() {
+        let step = |w: f64, g: Option<f64>| StepStats {
+            iteration: 0,
+            wasserstein: w,
+            penalty: w / 10.0,
+            grad_norm: None,
+            critic_loss: -w,
+            gen_loss: g,
+            secs: 0.0,
+        };
+        let mut t = LossTally::default();
+        assert_eq!(t.take(), None, "nothing trained yet");
+        t.add(&step(1.0, None));
+        t.add(&step(2.0, Some(-4.0)));
+        t.add(&step(6.0, Some(2.0)));
+        let m = t.take().unwrap();
+        assert_eq!(m.iterations, 3);
+        assert_eq!(m.wasserstein, 3.0);
+        assert_eq!(m.penalty, 0.3);
+        assert_eq!(m.critic_loss, -3.0);
+        assert_eq!(m.gen_loss, Some(-1.0), "over the two generator steps only");
+        t.add(&step(5.0, None));
+        let m = t.take().unwrap();
+        assert_eq!((m.iterations, m.wasserstein, m.gen_loss), (1, 5.0, None));
+    }
 
     /// A run directory whose name is not UTF-8 still gets its `saved` line in the JSON log
     /// (serde's own path serialiser refuses it, and the line would be lost).

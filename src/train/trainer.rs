@@ -13,7 +13,7 @@ use candle_core::{DType, Device, Tensor};
 
 use super::draws::Draws;
 use super::engine::Engine;
-use super::events::{Control, Event, RunInfo, StepStats, StopReason};
+use super::events::{Control, Event, LossTally, RunInfo, StepStats, StopReason};
 use super::networks::Networks;
 use super::optim::Optimizer;
 use super::settings::{lr_scale, RunConfig};
@@ -27,6 +27,7 @@ use crate::model::autograd::generator::Generator;
 use crate::model::params::Params;
 use crate::model::penalty::{CriticStats, Lipschitz};
 use crate::run_dir::lock::RunLock;
+use crate::run_dir::DIVERGED;
 
 /// A live preview of the fixed-noise samples is sent every this many iterations …
 pub const PREVIEW_EVERY: u64 = 5;
@@ -58,6 +59,8 @@ pub struct Trainer {
     previews: bool,
     /// Extra evaluations when the run's training time first reaches each of these seconds.
     eval_marks: Vec<f64>,
+    /// The losses since the last evaluation, which records their means.
+    pub(super) losses: LossTally,
 }
 
 impl Trainer {
@@ -96,6 +99,7 @@ impl Trainer {
             lock: None,
             previews: false,
             eval_marks: Vec::new(),
+            losses: LossTally::default(),
         })
     }
 
@@ -253,7 +257,7 @@ impl Trainer {
         self.iteration += 1;
         let secs = start.elapsed().as_secs_f64();
         self.elapsed_secs += secs;
-        Ok(StepStats {
+        let stats = StepStats {
             iteration: self.iteration,
             critic_loss: last.loss,
             wasserstein: last.wasserstein,
@@ -261,7 +265,9 @@ impl Trainer {
             grad_norm: last.grad_norm,
             gen_loss,
             secs,
-        })
+        };
+        self.losses.add(&stats);
+        Ok(stats)
     }
 
     pub fn info(&self) -> RunInfo {
@@ -291,6 +297,11 @@ impl Trainer {
     pub fn train(&mut self, control: &Control, sink: &mut dyn FnMut(Event)) -> Result<StopReason> {
         sink(Event::Started(self.info()));
         std::fs::create_dir_all(&self.run_dir).map_err(|e| Error::io(&self.run_dir, e))?;
+        // Training again (a resume with a lower rate): the run is no longer diverged.
+        let marker = self.run_dir.join(DIVERGED);
+        if marker.exists() {
+            std::fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+        }
         if self.iteration == 0 {
             self.save()?;
             self.record_eval(sink)?;
@@ -325,7 +336,15 @@ impl Trainer {
                 std::thread::sleep(std::time::Duration::from_millis(50));
                 continue;
             }
-            let stats = self.train_iteration()?;
+            let stats = match self.train_iteration() {
+                Ok(stats) => stats,
+                Err(e) => {
+                    if matches!(e, Error::NonFinite(_)) {
+                        self.mark_diverged(&e);
+                    }
+                    return Err(e);
+                }
+            };
             sink(Event::Step(stats));
             let resample = control.take_resample_request();
             let due = self.iteration.is_multiple_of(PREVIEW_EVERY)
@@ -358,6 +377,20 @@ impl Trainer {
         Ok(reason)
     }
 
+    /// Leave `diverged.json` (the iteration, the training time and the message) beside the
+    /// intact last checkpoint, so that whoever looks at the run later (`textgan serve`) sees
+    /// how it ended. Best effort: the divergence itself is the error reported.
+    fn mark_diverged(&self, e: &Error) {
+        let note = Diverged {
+            iteration: self.iteration,
+            elapsed_secs: self.elapsed_secs,
+            message: e.to_string(),
+        };
+        if let Ok(json) = serde_json::to_vec_pretty(&note) {
+            let _ = crate::run_dir::atomic::write_atomic(&self.run_dir.join(DIVERGED), &json);
+        }
+    }
+
     fn save_and_report(&self, sink: &mut dyn FnMut(Event)) -> Result<()> {
         self.save()?;
         sink(Event::Saved {
@@ -366,6 +399,15 @@ impl Trainer {
         });
         Ok(())
     }
+}
+
+/// How a diverged run ended, as `diverged.json` records it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Diverged {
+    /// The last iteration completed (the failing one is the next).
+    pub iteration: u64,
+    pub elapsed_secs: f64,
+    pub message: String,
 }
 
 /// A step's loss, or the error that says training diverged (nothing saved: the last
