@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use common::server::{tiny_run, Server};
+use common::server::{tiny_run, train_tiny, Server};
 
 /// `root/` with a tiny trained run `tiny`, a report `cmp` (a chart and a run inside) and,
 /// beside the root, a run `outside` (reachable only through the link `root/escape`).
@@ -455,25 +455,7 @@ fn a_diverged_run_says_so_and_trains_again_after_a_resume() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("runs");
     let run = root.join("hot");
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/tiny.txt");
-    let out = Command::new(env!("CARGO_BIN_EXE_textgan"))
-        .arg("train")
-        .arg(&corpus)
-        .arg("--out")
-        .arg(&run)
-        .args([
-            "--dim",
-            "8",
-            "--batch",
-            "16",
-            "--critic-iters",
-            "1",
-            "--lr",
-            "1e30",
-        ])
-        .args(["--iters", "50", "--no-tui", "--quiet"])
-        .output()
-        .unwrap();
+    let out = train_tiny(&run, &["--lr", "1e30", "--iters", "50"]);
     assert!(!out.status.success());
     let marker: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("diverged.json")).unwrap()).unwrap();
@@ -489,21 +471,7 @@ fn a_diverged_run_says_so_and_trains_again_after_a_resume() {
         .unwrap()
         .contains("NaN or infinite"));
     // Resumed at a sane rate it trains again, and is no longer marked.
-    let out = Command::new(env!("CARGO_BIN_EXE_textgan"))
-        .arg("train")
-        .arg(&corpus)
-        .arg("--out")
-        .arg(&run)
-        .args([
-            "--lr", "1e-4", "--iters", "1", "--resume", "--no-tui", "--quiet",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tiny_run(&run, &["--lr", "1e-4", "--iters", "1", "--resume"]);
     assert!(!run.join("diverged.json").exists());
     assert_eq!(
         server.get("/api/runs").json()["runs"][0]["state"],

@@ -1,8 +1,5 @@
 //! One line about a run: what it trained on, its shape, how far it got, its best scores and
 //! whether it is training, finished or diverged — read from its files, never written.
-
-use std::path::Path;
-
 use serde::Serialize;
 
 use super::records::read_metrics;
@@ -54,8 +51,6 @@ pub struct RunSummary {
     pub best_js4: Option<f64>,
     pub best_words: Option<f64>,
     pub best_iteration: Option<u64>,
-    /// Unix time of its last change (its metrics or checkpoint), for "updated" and sorting.
-    pub modified: f64,
 }
 
 /// Read what the table shows of `run`. Never fails: what cannot be read makes the run
@@ -81,7 +76,6 @@ pub fn summarise(run: &Found) -> RunSummary {
         best_js4: None,
         best_words: None,
         best_iteration: None,
-        modified: modified(dir),
     };
     if let Err(problem) = super::check_run_files(dir) {
         return corrupt(s, problem);
@@ -145,14 +139,4 @@ fn corrupt(mut s: RunSummary, problem: String) -> RunSummary {
     s.state = RunState::Corrupt;
     s.problem = Some(problem);
     s
-}
-
-/// The latest modification time of the files that change as a run trains.
-fn modified(dir: &Path) -> f64 {
-    [crate::run_dir::METRICS, STATE, crate::run_dir::CONFIG]
-        .iter()
-        .filter_map(|f| std::fs::metadata(dir.join(f)).ok()?.modified().ok())
-        .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs_f64())
-        .fold(0.0, f64::max)
 }
