@@ -176,10 +176,37 @@ fn absurd_flag_values_are_explained() {
             "-n -3",
         ),
         (vec!["eval", "--model", "nowhere"], "nowhere"),
+        // The critic's local branch sees at most the whole sequence less one character, and
+        // reads a block the critic has.
+        (
+            vec!["train", c, "--local-critic", "4"],
+            "--local-critic 4: after 4 residual blocks each position sees 33 characters, not less than the whole 32-character sequence; use at most 3",
+        ),
+        (
+            vec!["train", c, "--local-critic", "3", "--res-blocks", "2"],
+            "--local-critic 3: the local branch reads the output of residual block 1 to 2",
+        ),
+        (
+            vec!["train", c, "--gumbel", "-1"],
+            "--gumbel must be a temperature above 0",
+        ),
     ] {
         let out = textgan(&args, tmp.path());
         assert_clean_error(&out, needle);
     }
+    // A length curriculum on a corpus of lines no longer than where it starts.
+    let short = tmp.path().join("short.txt");
+    std::fs::write(&short, "ab\nabc\nabcd\nxy\n".repeat(40)).unwrap();
+    let s = short.to_str().unwrap();
+    let out = textgan(
+        &["train", s, "--curriculum", "50", "--iters", "1"],
+        tmp.path(),
+    );
+    assert_clean_error(
+        &out,
+        &format!("--curriculum 50: every line of {s} is at most 4 characters"),
+    );
+    assert!(!tmp.path().join("models/short").exists(), "nothing written");
     // Usage errors found by the argument parser are one line too, with the allowed values.
     let out = textgan(&["train", c, "--device", "tpu"], tmp.path());
     assert_clean_error(&out, "invalid value 'tpu' for '--device <DEVICE>'");
@@ -406,6 +433,8 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     refused("--res-blocks", "2", "--res-blocks 2: the run in");
     refused("--lipschitz", "clip", "--lipschitz clip: the run in");
     refused("--critic-norm", "layer", "--critic-norm layer: the run in");
+    // A different critic (its local branch) is a different architecture.
+    refused("--local-critic", "1", "--local-critic 1: the run in");
     // Safe changes are allowed and recorded.
     let mut a = args[..5].to_vec();
     a.extend([

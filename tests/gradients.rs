@@ -12,7 +12,7 @@ use textgan::model::params::{Params, Store};
 use textgan::model::penalty::{
     critic_loss, generator_loss, gradient_penalty, interpolate, Lipschitz, Penalty,
 };
-use textgan::model::{CriticNorm, ModelShape};
+use textgan::model::{CriticNorm, FakeView, ModelShape};
 
 fn tiny_critic(seed: u64) -> (Critic, Params) {
     Critic::init(TINY, Store::new(seed, DType::F64, &device())).unwrap()
@@ -95,8 +95,8 @@ fn layer_norm_critic_input_gradient_matches_finite_differences_of_forward() {
 fn check_input_gradient(critic: &Critic) {
     let mut r = rng(2);
     let x = interpolate(
-        &one_hot(&mut r, 3, TINY),
-        &soft(&mut r, 3, TINY),
+        &one_hot(&mut r, 3, critic.shape),
+        &soft(&mut r, 3, critic.shape),
         &uniform(&mut r, 3),
     )
     .unwrap();
@@ -153,8 +153,8 @@ const CRITIC_PARAMS: [&str; 7] = [
 /// non-zero, or the check would not exercise it.
 fn check_critic_loss(critic: &Critic, params: &Params, strategy: Lipschitz, names: &[&str]) {
     let mut r = rng(4);
-    let real = one_hot(&mut r, 4, TINY);
-    let fake = soft(&mut r, 4, TINY);
+    let real = one_hot(&mut r, 4, critic.shape);
+    let fake = soft(&mut r, 4, critic.shape);
     let mix = mix(&mut r, 4, strategy);
     let loss = || critic_loss(critic, &real, &fake, &mix, 10.0).unwrap();
     let penalty = scalar(&loss().penalty);
@@ -226,6 +226,100 @@ fn full_critic_loss_gradient_matches_finite_differences_in_every_layer() {
         .get(params.get("output.bias").unwrap().as_tensor())
         .unwrap();
     assert!(scalar(&gb.sum_all().unwrap()).abs() < 1e-12);
+}
+
+/// Critics with the local branch (`--local-critic`): after the first of two blocks (a
+/// 9-character window in a sequence of 10), and after the only block (read at the stack's
+/// output, beside the global head).
+const LOCAL_FIRST: ModelShape = ModelShape {
+    seq_len: 10,
+    local_critic: Some(1),
+    ..TINY
+};
+const LOCAL_LAST: ModelShape = ModelShape {
+    res_blocks: 1,
+    ..LOCAL_FIRST
+};
+
+fn local_critic(shape: ModelShape, seed: u64) -> (Critic, Params) {
+    Critic::init(shape, Store::new(seed, DType::F64, &device())).unwrap()
+}
+
+#[test]
+fn local_critic_input_gradient_matches_finite_differences_of_forward() {
+    for shape in [LOCAL_FIRST, LOCAL_LAST] {
+        check_input_gradient(&local_critic(shape, 1).0);
+    }
+}
+
+#[test]
+fn local_critic_loss_matches_finite_differences_including_the_branch_weight() {
+    for (shape, last) in [
+        (LOCAL_FIRST, "blocks.1.conv2.weight"),
+        (LOCAL_LAST, "blocks.0.conv2.weight"),
+    ] {
+        let (critic, params) = local_critic(shape, 3);
+        let names = [
+            "input.weight",
+            "blocks.0.conv1.weight",
+            last,
+            "output.weight",
+            "local.weight",
+        ];
+        for strategy in [Lipschitz::Gp, Lipschitz::Fd] {
+            check_critic_loss(&critic, &params, strategy, &names);
+        }
+        // The penalty alone w.r.t. the branch's weight: its second-order term through the
+        // branch (a first-order-only gradient would be zero here).
+        let mut r = rng(6);
+        let x_hat = interpolate(
+            &one_hot(&mut r, 4, shape),
+            &soft(&mut r, 4, shape),
+            &uniform(&mut r, 4),
+        )
+        .unwrap();
+        let pen = || gradient_penalty(&critic, &x_hat, 10.0).unwrap().0;
+        let (worst, n) =
+            check_param_grads(&params, &["local.weight", "blocks.0.conv1.weight"], &pen, 8);
+        eprintln!("{shape:?} penalty: {n} entries, worst relative error {worst:.2e}");
+    }
+}
+
+#[test]
+fn the_local_branch_adds_the_mean_of_its_position_scores() {
+    // D with the branch = D without it (same other weights) + mean_l w·h_N[l]: with the
+    // branch's weight at zero the two critics agree, and the branch moves the score.
+    let (with, params) = local_critic(LOCAL_FIRST, 5);
+    let plain_shape = ModelShape {
+        local_critic: None,
+        ..LOCAL_FIRST
+    };
+    let (plain, _) = local_critic(plain_shape, 5);
+    let mut r = rng(7);
+    let x = soft(&mut r, 3, LOCAL_FIRST);
+    let scores = |c: &Critic| c.forward(&x).unwrap().to_vec1::<f64>().unwrap();
+    let before = scores(&with);
+    let w = params.get("local.weight").unwrap();
+    let saved = w.as_tensor().copy().unwrap();
+    w.set(&w.as_tensor().zeros_like().unwrap()).unwrap();
+    let zeroed = scores(&with);
+    assert_eq!(
+        zeroed,
+        scores(&plain),
+        "the same seed draws the same other weights"
+    );
+    assert!(before
+        .iter()
+        .zip(&zeroed)
+        .all(|(a, b)| (a - b).abs() > 1e-6));
+    w.set(&saved).unwrap();
+    // A branch wider than the sequence is refused with the flag's name.
+    let too_wide = ModelShape {
+        seq_len: 8,
+        ..LOCAL_FIRST
+    };
+    let err = Critic::init(too_wide, Store::new(1, DType::F64, &device())).unwrap_err();
+    assert!(err.to_string().contains("--local-critic 1"), "{err}");
 }
 
 #[test]
@@ -308,17 +402,35 @@ fn generator_loss_gradient_matches_finite_differences() {
         .map(|_| rand::Rng::random_range(&mut r, -1.0..1.0))
         .collect();
     let z = Tensor::from_vec(v, (4, TINY.noise_dim), &device()).unwrap();
-    let loss = || generator_loss(&critic, &generator.forward(&z).unwrap()).unwrap();
-    let names = [
-        "input.weight",
-        "input.bias",
-        "blocks.0.conv1.weight",
-        "blocks.1.conv2.bias",
-        "output.weight",
-        "output.bias",
-    ];
-    let (worst, n) = check_param_grads(&gparams, &names, &loss, 8);
-    eprintln!("generator loss: {n} parameter entries, worst relative error {worst:.2e}");
+    // The softmax of the whole sequence; a length curriculum's first 3 positions (the rest
+    // padding); the Gumbel-softmax at τ 0.5, and with padding.
+    let dims = (4, TINY.seq_len, TINY.vocab);
+    let noise = textgan::data::batches::gumbel(&mut r, dims, (DType::F64, &device())).unwrap();
+    for (visible, tau) in [
+        (TINY.seq_len, None),
+        (3, None),
+        (TINY.seq_len, Some(0.5)),
+        (4, Some(0.5)),
+    ] {
+        let view = FakeView {
+            visible,
+            gumbel: tau.map(|t| (noise.clone(), t)),
+        };
+        let loss = || {
+            let fake = generator.forward_shown(&z, &view).unwrap();
+            generator_loss(&critic, &fake).unwrap()
+        };
+        let names = [
+            "input.weight",
+            "input.bias",
+            "blocks.0.conv1.weight",
+            "blocks.1.conv2.bias",
+            "output.weight",
+            "output.bias",
+        ];
+        let (worst, n) = check_param_grads(&gparams, &names, &loss, 8);
+        eprintln!("generator loss, {visible} positions, τ {tau:?}: {n} parameter entries, worst relative error {worst:.2e}");
+    }
 }
 
 #[test]

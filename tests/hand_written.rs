@@ -14,7 +14,7 @@ use textgan::model::autograd::generator::Generator;
 use textgan::model::params::{Params, Store};
 use textgan::model::penalty::{critic_loss, interpolate, per_sample_norm, Lipschitz, Penalty};
 use textgan::model::schema::{Net, Schema};
-use textgan::model::ModelShape;
+use textgan::model::{FakeView, ModelShape};
 
 /// Deeper and wider than TINY, with a batch that is not a power of two.
 const SMALL: ModelShape = ModelShape {
@@ -25,11 +25,27 @@ const SMALL: ModelShape = ModelShape {
     res_blocks: 3,
     critic_norm: textgan::model::CriticNorm::None,
     critic_dim: None,
+    local_critic: None,
 };
 
 /// A critic of its own width (7) beside a generator of width 6.
 const WIDE_CRITIC: ModelShape = ModelShape {
     critic_dim: Some(7),
+    ..SMALL
+};
+
+/// The critic's local branch (`--local-critic`) after the first of three blocks (9 of 12
+/// characters), and after the last of two (at the stack's output, beside the global head).
+const LOCAL_FIRST: ModelShape = ModelShape {
+    seq_len: 12,
+    local_critic: Some(1),
+    ..SMALL
+};
+const LOCAL_LAST: ModelShape = ModelShape {
+    seq_len: 18,
+    res_blocks: 2,
+    local_critic: Some(2),
+    critic_dim: Some(5),
     ..SMALL
 };
 
@@ -53,15 +69,19 @@ fn weights(params: &Params, net: Net, shape: ModelShape) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// Rescale the output weight so that the median gradient norm at `x̂` is 1: the norms then
-/// straddle 1 (one-sided and two-sided penalties differ) and the penalty is far from zero.
+/// Rescale the output weights (and the local branch's: the input-gradient is linear in the two
+/// together) so that the median gradient norm at `x̂` is 1: the norms then straddle 1
+/// (one-sided and two-sided penalties differ) and the penalty is far from zero.
 fn centre_norms(critic: &Critic, params: &Params, x_hat: &Tensor) {
     let norms = || flat(&per_sample_norm(&critic.input_grad(x_hat).unwrap()).unwrap());
     let mut sorted = norms();
     sorted.sort_by(f64::total_cmp);
-    let w = params.get("output.weight").unwrap();
-    w.set(&(w.as_tensor() / sorted[sorted.len() / 2]).unwrap())
-        .unwrap();
+    let median = sorted[sorted.len() / 2];
+    for name in ["output.weight", "local.weight"] {
+        if let Some(w) = params.get(name) {
+            w.set(&(w.as_tensor() / median).unwrap()).unwrap();
+        }
+    }
     let n = norms();
     assert!(
         n.iter().any(|&x| x < 1.0 - 1e-3) && n.iter().any(|&x| x > 1.0 + 1e-3),
@@ -143,8 +163,16 @@ fn rel(a: f64, b: f64) -> f64 {
 #[test]
 fn hand_written_step_equals_autograd_for_every_strategy_and_weight() {
     // 70 samples: a batch larger than the usual 64.
-    // The last: a critic wider than the generator (`--critic-dim`).
-    for (shape, b) in [(TINY, 3), (SMALL, 5), (TINY, 70), (WIDE_CRITIC, 4)] {
+    // Then a critic wider than the generator (`--critic-dim`), and critics with the local
+    // branch (`--local-critic`).
+    for (shape, b) in [
+        (TINY, 3),
+        (SMALL, 5),
+        (TINY, 70),
+        (WIDE_CRITIC, 4),
+        (LOCAL_FIRST, 5),
+        (LOCAL_LAST, 3),
+    ] {
         for strategy in [Lipschitz::Gp, Lipschitz::Lp, Lipschitz::Fd, Lipschitz::Clip] {
             let c = case(shape, b, 7, strategy);
             let loss = critic_loss(&c.critic, &c.real, &c.fake, &c.mix, 10.0).unwrap();
@@ -190,8 +218,15 @@ fn hand_written_step_equals_autograd_for_every_strategy_and_weight() {
 #[test]
 fn the_cases_exercise_the_penalty_branches() {
     // Guards the test above: lp must differ from gp (some norms below 1), and the penalty's
-    // gradient must weigh in every conv weight, or its reverse pass was not really compared.
-    let c = case(SMALL, 5, 7, Lipschitz::Gp);
+    // gradient must weigh in every conv weight (and the local branch's), or its reverse pass
+    // was not really compared.
+    for shape in [SMALL, LOCAL_FIRST, LOCAL_LAST] {
+        exercises_the_penalty_branches(shape);
+    }
+}
+
+fn exercises_the_penalty_branches(shape: ModelShape) {
+    let c = case(shape, 5, 7, Lipschitz::Gp);
     // The case's point under each strategy.
     let at = |strategy| {
         let eps = c.mix.points()[0].clone();
@@ -204,7 +239,7 @@ fn the_cases_exercise_the_penalty_branches() {
         lp.penalty > 0.0 && lp.penalty < gp.penalty * 0.99,
         "gp {gp:?} lp {lp:?}"
     );
-    for (name, (g, w)) in names(Net::Critic, SMALL)
+    for (name, (g, w)) in names(Net::Critic, shape)
         .iter()
         .zip(gp_grads.iter().zip(&w_grads))
         .filter(|(n, _)| n.ends_with("weight"))
@@ -224,8 +259,14 @@ fn the_cases_exercise_the_penalty_branches() {
 
 #[test]
 fn hand_written_gradient_penalty_step_matches_finite_differences() {
+    for shape in [SMALL, LOCAL_FIRST, LOCAL_LAST] {
+        gradient_penalty_step_matches_finite_differences(shape);
+    }
+}
+
+fn gradient_penalty_step_matches_finite_differences(shape: ModelShape) {
     // Directly, not only through autograd: central differences of the step's own loss.
-    let c = case(SMALL, 4, 11, Lipschitz::Gp);
+    let c = case(shape, 4, 11, Lipschitz::Gp);
     let shape = c.critic.shape;
     let (_, grads) = hand_written(&c, &c.mix);
     let names = names(Net::Critic, shape);
@@ -286,34 +327,78 @@ fn generator_case(shape: ModelShape, b: usize, seed: u64) -> (Generator, Params,
     (g, params, z, seed_grad)
 }
 
-/// The hand-written generator's probabilities and weight gradients for `Σ G(z) ⊙ seed_grad`.
+/// What the critic is shown of the fakes, for a test: the positions (a length curriculum pads
+/// the rest), and Gumbel noise with its temperature.
+type View<'a> = (usize, Option<(&'a Tensor, f64)>);
+
+/// [`View`] as the hand-written step takes it, its noise flattened into `noise`.
+fn host_view<'a>((visible, gumbel): View, noise: &'a mut Vec<f64>) -> FakeView<&'a [f64]> {
+    *noise = gumbel.map(|(g, _)| flat(g)).unwrap_or_default();
+    FakeView {
+        visible,
+        gumbel: gumbel.map(|(_, tau)| (noise.as_slice(), tau)),
+    }
+}
+
+/// Standard Gumbel noise for `b` samples of `shape`, in f64.
+fn gumbel_noise(shape: ModelShape, b: usize, seed: u64) -> Tensor {
+    let dims = (b, shape.seq_len, shape.vocab);
+    textgan::data::batches::gumbel(&mut rng(seed), dims, (DType::F64, &device())).unwrap()
+}
+
+/// The hand-written generator's probabilities and weight gradients for `Σ G(z) ⊙ seed_grad`,
+/// `G(z)` as `view` shows it.
 fn hand_written_generator(
     shape: ModelShape,
     params: &Params,
-    z: &Tensor,
-    seed_grad: &Tensor,
+    (z, seed_grad): (&Tensor, &Tensor),
+    view: View,
 ) -> (Vec<f64>, Vec<Vec<f64>>) {
     let w = weights(params, Net::Generator, shape);
     let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
     let mut step = GeneratorStep::<f64>::new(shape);
-    let probs = step.forward(&slices, &flat(z)).unwrap().to_vec();
+    let mut noise = Vec::new();
+    let probs = step
+        .forward_shown(&slices, &flat(z), host_view(view, &mut noise))
+        .unwrap()
+        .to_vec();
     step.backward(&slices, &flat(seed_grad), false).unwrap();
     (probs, step.grads().to_vec())
 }
 
 #[test]
 fn hand_written_generator_equals_autograd() {
-    // 70 samples: a batch larger than the usual 64.
-    for (shape, b) in [(TINY, 3), (SMALL, 5), (TINY, 70)] {
+    // 70 samples: a batch larger than the usual 64. Then a length curriculum's padding from
+    // position 3 (the padded positions' weights get no gradient), and Gumbel-softmax views
+    // (τ 0.5 and 2, one with padding).
+    for (shape, b, visible, tau) in [
+        (TINY, 3, TINY.seq_len, None),
+        (SMALL, 5, SMALL.seq_len, None),
+        (TINY, 70, TINY.seq_len, None),
+        (SMALL, 5, 3, None),
+        (TINY, 4, 3, None),
+        (SMALL, 5, SMALL.seq_len, Some(0.5)),
+        (TINY, 4, 3, Some(2.0)),
+    ] {
         let (g, params, z, seed_grad) = generator_case(shape, b, 5);
-        let fake = g.forward(&z).unwrap();
+        let noise = gumbel_noise(shape, b, 6);
+        let view = (visible, tau.map(|t| (&noise, t)));
+        let fake = g
+            .forward_shown(
+                &z,
+                &FakeView {
+                    visible,
+                    gumbel: tau.map(|t| (noise.clone(), t)),
+                },
+            )
+            .unwrap();
         let grads = (&fake * &seed_grad)
             .unwrap()
             .sum_all()
             .unwrap()
             .backward()
             .unwrap();
-        let (probs, hand) = hand_written_generator(shape, &params, &z, &seed_grad);
+        let (probs, hand) = hand_written_generator(shape, &params, (&z, &seed_grad), view);
         for (a, h) in flat(&fake).iter().zip(&probs) {
             assert!((a - h).abs() < 1e-12, "probabilities: {a} vs {h}");
         }
@@ -334,15 +419,26 @@ fn hand_written_generator_equals_autograd() {
 
 #[test]
 fn hand_written_generator_gradient_matches_finite_differences() {
+    // The softmax, and the Gumbel-softmax at τ 0.5 with a curriculum's padding.
+    let noise = gumbel_noise(SMALL, 4, 10);
+    for view in [(SMALL.seq_len, None), (5, Some((&noise, 0.5)))] {
+        generator_gradient_matches_finite_differences(view);
+    }
+}
+
+fn generator_gradient_matches_finite_differences(view: View) {
     let shape = SMALL;
     let (_, params, z, seed_grad) = generator_case(shape, 4, 9);
-    let (_, grads) = hand_written_generator(shape, &params, &z, &seed_grad);
+    let (_, grads) = hand_written_generator(shape, &params, (&z, &seed_grad), view);
     let base = weights(&params, Net::Generator, shape);
     let (zf, sf) = (flat(&z), flat(&seed_grad));
     let loss_at = |w: &[Vec<f64>]| {
         let slices: Vec<&[f64]> = w.iter().map(|v| v.as_slice()).collect();
         let mut step = GeneratorStep::<f64>::new(shape);
-        let probs = step.forward(&slices, &zf).unwrap();
+        let mut noise = Vec::new();
+        let probs = step
+            .forward_shown(&slices, &zf, host_view(view, &mut noise))
+            .unwrap();
         probs.iter().zip(&sf).map(|(p, s)| p * s).sum::<f64>()
     };
     let mut checked = 0;
@@ -449,7 +545,7 @@ fn the_bf16_step_is_the_step_on_bf16_rounded_product_inputs() {
     let w = weights(&params, Net::Generator, shape);
     let w32: Vec<Vec<f32>> = w.iter().map(|v| to32(v)).collect();
     let reference = serial(Precision::Bf16, || {
-        hand_written_generator(shape, &params, &z, &seed_grad)
+        hand_written_generator(shape, &params, (&z, &seed_grad), (shape.seq_len, None))
     });
     let grads = serial(Precision::Bf16, || {
         let slices: Vec<&[f32]> = w32.iter().map(|v| v.as_slice()).collect();
@@ -472,3 +568,106 @@ fn to32_all(g: &[Vec<f64>]) -> Vec<Vec<f32>> {
         .map(|v| v.iter().map(|&x| x as f32).collect())
         .collect()
 }
+
+/// The paper's networks (five blocks, 32 characters, neither a local branch nor a
+/// curriculum nor Gumbel noise), narrow enough to pin: what `--preset paper` trains with.
+const PAPER_NARROW: ModelShape = ModelShape {
+    vocab: 7,
+    seq_len: 32,
+    dim: 3,
+    noise_dim: 4,
+    res_blocks: 5,
+    critic_norm: textgan::model::CriticNorm::None,
+    critic_dim: None,
+    local_critic: None,
+};
+
+/// Per tensor, the sum of the absolute values of the gradient.
+fn abs_sums(grads: &[Vec<f64>]) -> Vec<f64> {
+    grads
+        .iter()
+        .map(|g| g.iter().map(|x| x.abs()).sum())
+        .collect()
+}
+
+/// `got` is `pinned` to 1e-9 of each value (or of a thousandth of the largest: the gradients
+/// that are zero in exact arithmetic, pinned as 0, are round-off here).
+fn assert_pinned(what: &str, got: &[f64], pinned: &[f64]) {
+    assert_eq!(got.len(), pinned.len(), "{what}: {got:?}");
+    let floor = 1e-3 * pinned.iter().fold(0.0f64, |m, p| m.max(p.abs()));
+    for (i, (g, p)) in got.iter().zip(pinned).enumerate() {
+        assert!(
+            (g - p).abs() <= 1e-9 * p.abs().max(floor),
+            "{what} tensor {i}: {g:e}, pinned {p:e} (all: {got:?})"
+        );
+    }
+}
+
+#[test]
+fn the_paper_models_steps_are_pinned() {
+    // The paper's model is kept exactly as it is while textgan's own model grows beside it:
+    // both steps' gradients (equal to autograd's, which finite differences check, above) for
+    // fixed weights and data, pinned as numbers. A change here is a change to the paper's model.
+    let c = case(PAPER_NARROW, 3, 13, Lipschitz::Gp);
+    let (stats, grads) = hand_written(&c, &c.mix);
+    assert_pinned("critic loss", &[stats.loss], &PINNED_CRITIC_LOSS);
+    assert_pinned("critic", &abs_sums(&grads), &PINNED_CRITIC);
+    let (_, params, z, seed_grad) = generator_case(PAPER_NARROW, 3, 14);
+    let view = (PAPER_NARROW.seq_len, None);
+    let (_, grads) = hand_written_generator(PAPER_NARROW, &params, (&z, &seed_grad), view);
+    assert_pinned("generator", &abs_sums(&grads), &PINNED_GENERATOR);
+}
+
+const PINNED_CRITIC_LOSS: [f64; 1] = [-0.014845245750976153];
+const PINNED_CRITIC: [f64; 24] = [
+    1.326131202498517,
+    0.24066855452233576,
+    0.4451759460106931,
+    0.1200521417065519,
+    0.3295997089208755,
+    0.07998214816009441,
+    0.8282878308777757,
+    0.21119747049643706,
+    0.9275467601515112,
+    0.08700858532467995,
+    0.5392195251533395,
+    0.11513672714068637,
+    0.5959830408445069,
+    0.062385988200601955,
+    0.7216774698896833,
+    0.06610264562021131,
+    0.548534401162761,
+    0.04367632851624999,
+    0.6552372515961765,
+    0.09330647094082456,
+    0.8153666117036333,
+    0.0,
+    29.86398904655878,
+    0.0,
+];
+const PINNED_GENERATOR: [f64; 24] = [
+    22.879441932860423,
+    10.333278734414332,
+    0.9195668015833303,
+    0.36719559481543446,
+    0.9516280173050204,
+    0.3716817729910682,
+    0.8325921390006539,
+    0.5359272446161724,
+    0.7546772937769985,
+    0.3444488562072553,
+    0.8424013899457596,
+    0.26141186268777844,
+    0.7340991062954657,
+    0.27856694717903113,
+    0.5679106797531425,
+    0.26299160442996766,
+    0.4973409060645848,
+    0.3484194225570382,
+    0.462166379657333,
+    0.28239584827104547,
+    0.7466764374488706,
+    0.3294817361409589,
+    1.8374303060449177,
+    2.5154726453211476,
+];

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 use textgan::model::penalty::Lipschitz;
+use textgan::model::schema::{Net, Schema};
 use textgan::model::CriticNorm;
 use textgan::train::optim::{OptimConfig, Rule};
 use textgan::train::presets::Preset;
@@ -57,6 +58,51 @@ fn paper_preset_is_the_papers_language_model() {
     assert_eq!(c.optim_generator, adam);
     // No weight average, one width for both networks: the paper's code has neither.
     assert_eq!((c.ema, c.model.critic_dim), (0.0, None));
+    // Nor any part of textgan's own model: no local critic, no length curriculum, the
+    // softmax itself shown to the critic; config.json does not even name them.
+    assert_eq!(c.model.local_critic, None);
+    assert_eq!((c.curriculum, c.gumbel), (0, 0.0));
+    let json = serde_json::to_value(&c).unwrap();
+    for key in ["curriculum", "gumbel"] {
+        assert!(json.get(key).is_none(), "{key} in a paper run's config");
+    }
+    assert!(json["model"].get("local_critic").is_none());
+    // Its parameter schema, tensor by tensor (gan_language.py's: a dense layer from the
+    // noise, five residual blocks of two width-5 convolutions, a 1×1 convolution to the
+    // vocabulary; the critic's 1×1 convolution from the one-hot input, five blocks, flatten,
+    // one score).
+    let v = c.model.vocab;
+    let blocks = |out: &mut Vec<(String, Vec<usize>)>| {
+        for i in 0..5 {
+            for conv in ["conv1", "conv2"] {
+                out.push((format!("blocks.{i}.{conv}.weight"), vec![5 * 512, 512]));
+                out.push((format!("blocks.{i}.{conv}.bias"), vec![512]));
+            }
+        }
+    };
+    let schema = |net| -> Vec<(String, Vec<usize>)> {
+        Schema::of(net, &c.model)
+            .params
+            .into_iter()
+            .map(|p| (p.name, p.shape))
+            .collect()
+    };
+    let mut critic = vec![
+        ("input.weight".to_string(), vec![v, 512]),
+        ("input.bias".to_string(), vec![512]),
+    ];
+    blocks(&mut critic);
+    critic.push(("output.weight".into(), vec![32 * 512, 1]));
+    critic.push(("output.bias".into(), vec![1]));
+    assert_eq!(schema(Net::Critic), critic);
+    let mut generator = vec![
+        ("input.weight".to_string(), vec![128, 32 * 512]),
+        ("input.bias".to_string(), vec![32 * 512]),
+    ];
+    blocks(&mut generator);
+    generator.push(("output.weight".into(), vec![512, v]));
+    generator.push(("output.bias".into(), vec![v]));
+    assert_eq!(schema(Net::Generator), generator);
 }
 
 #[test]

@@ -4,12 +4,12 @@
 use std::path::Path;
 
 use candle_core::Device;
-use textgan::data::corpus::Corpus;
+use textgan::data::corpus::{Corpus, SEQ_LEN};
 use textgan::data::vocab::Vocab;
 use textgan::kernels::Precision::F32;
 use textgan::model::penalty::Lipschitz;
 use textgan::model::CriticNorm;
-use textgan::model::ModelShape;
+use textgan::model::{FakeView, ModelShape};
 use textgan::train::optim::OptimConfig;
 use textgan::train::presets::Preset;
 use textgan::train::settings::RunConfig;
@@ -66,6 +66,8 @@ fn tiny_trainer_edited(
         optim_generator: optim,
         optim_critic: optim,
         lr_decay: 0,
+        curriculum: 0,
+        gumbel: 0.0,
         ema: 0.0,
         precision,
         seed: 0,
@@ -423,16 +425,25 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
         let params = (t.gen_params(), t.critic_params());
         let new = |split| HandWritten::new(shape, t.gen_params(), t.critic_params(), split, F32);
         let mut one = new(Split::Parallel(1)).unwrap();
-        let s1 = one.critic_step(params, &real, &z, &mix, 10.0).unwrap();
+        let s1 = one
+            .critic_step(params, &real, &z, &mix, (10.0, &FakeView::all(SEQ_LEN)))
+            .unwrap();
         let g1 = one
-            .generator_step(t.gen_params(), t.critic_params(), &z)
+            .generator_step(
+                t.gen_params(),
+                t.critic_params(),
+                &z,
+                &FakeView::all(SEQ_LEN),
+            )
             .unwrap();
         for split in [Split::Parallel(3), Split::Sequential(3)] {
             let mut three = new(split).unwrap();
             assert_eq!(three.split(), split);
             // Twice: the second step must start from zero, not add to the first.
             for _ in 0..2 {
-                let s3 = three.critic_step(params, &real, &z, &mix, 10.0).unwrap();
+                let s3 = three
+                    .critic_step(params, &real, &z, &mix, (10.0, &FakeView::all(SEQ_LEN)))
+                    .unwrap();
                 let what = format!("{strategy:?} critic, {split:?}");
                 close(s1.loss, s3.loss, &what);
                 close(s1.wasserstein, s3.wasserstein, &what);
@@ -442,7 +453,12 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
                     close(a, b, &what);
                 }
                 let g3 = three
-                    .generator_step(t.gen_params(), t.critic_params(), &z)
+                    .generator_step(
+                        t.gen_params(),
+                        t.critic_params(),
+                        &z,
+                        &FakeView::all(SEQ_LEN),
+                    )
                     .unwrap();
                 close(g1, g3, "generator loss");
                 // (Generator first: the critic's gradient must survive the generator step.)
@@ -527,9 +543,11 @@ fn the_bf16_step_follows_the_f32_step() {
         )
         .unwrap();
         assert_eq!(bf16_step.precision(), Bf16);
-        let a = f32_step.critic_step(params, &real, &z, &mix, 10.0).unwrap();
+        let a = f32_step
+            .critic_step(params, &real, &z, &mix, (10.0, &FakeView::all(SEQ_LEN)))
+            .unwrap();
         let c = bf16_step
-            .critic_step(params, &real, &z, &mix, 10.0)
+            .critic_step(params, &real, &z, &mix, (10.0, &FakeView::all(SEQ_LEN)))
             .unwrap();
         let what = format!("{strategy:?}");
         assert!(
@@ -556,10 +574,20 @@ fn the_bf16_step_follows_the_f32_step() {
         // And they are not the same computation: bf16 rounding shows.
         assert_ne!(f32_step.critic_grads(), bf16_step.critic_grads(), "{what}");
         let ga = f32_step
-            .generator_step(t.gen_params(), t.critic_params(), &z)
+            .generator_step(
+                t.gen_params(),
+                t.critic_params(),
+                &z,
+                &FakeView::all(SEQ_LEN),
+            )
             .unwrap();
         let gc = bf16_step
-            .generator_step(t.gen_params(), t.critic_params(), &z)
+            .generator_step(
+                t.gen_params(),
+                t.critic_params(),
+                &z,
+                &FakeView::all(SEQ_LEN),
+            )
             .unwrap();
         assert!(rel(ga, gc) <= 1e-2, "generator loss {ga} vs {gc}");
         close(

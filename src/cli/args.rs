@@ -456,6 +456,11 @@ pub struct HyperArgs {
     /// Residual blocks in each network; the paper used 5 [default: from preset]
     #[arg(long)]
     pub res_blocks: Option<usize>,
+    /// The critic's local branch (not in the paper): a score at every position read after the
+    /// first N residual blocks (a window of 1 + 8N characters: 9, about a word, for N = 1),
+    /// their mean added to the critic's score; 0: none [default: from preset]
+    #[arg(long, value_name = "N")]
+    pub local_critic: Option<usize>,
     /// Critic steps per generator step [default: from preset]
     #[arg(long)]
     pub critic_iters: Option<usize>,
@@ -484,6 +489,17 @@ pub struct HyperArgs {
     /// iterations, a third after 2N; 0 keeps them constant (the paper) [default: from preset]
     #[arg(long, value_name = "N")]
     pub lr_decay: Option<u64>,
+    /// A length curriculum (Press et al. 2017; not in the paper): train on the first 4
+    /// characters of every line, the rest padding for real and fake alike, then one more
+    /// character every N generator iterations until all 32; 0: none [default: from preset]
+    #[arg(long, value_name = "N")]
+    pub curriculum: Option<u64>,
+    /// Show the critic the fakes as Gumbel-softmax samples at this temperature,
+    /// softmax((logits + g)/τ) with fresh Gumbel noise g (Jang et al. 2017; not in the paper):
+    /// near one-hot like real text, so softness alone does not tell them apart; samples still
+    /// read the argmax; 0: the softmax itself [default: from preset]
+    #[arg(long, value_name = "TAU", allow_hyphen_values = true)]
+    pub gumbel: Option<f64>,
     /// Average the generator's weights with this decay (an exponential moving average, 0 =
     /// off; Yazıcı et al. 2019): samples, evaluation, `generate` and the best generator use
     /// the average [default: from preset]
@@ -525,6 +541,7 @@ impl HyperArgs {
             dim: self.dim,
             critic_dim: self.critic_dim,
             res_blocks: self.res_blocks,
+            local_critic: self.local_critic,
             critic_iters: self.critic_iters,
             batch: self.batch,
             lr: self.lr,
@@ -533,6 +550,8 @@ impl HyperArgs {
             beta1: self.beta1,
             beta2: self.beta2,
             lr_decay: self.lr_decay,
+            curriculum: self.curriculum,
+            gumbel: self.gumbel,
             ema: self.ema,
             precision: self.precision,
             lambda: self.lambda,

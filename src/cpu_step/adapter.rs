@@ -13,7 +13,7 @@ use crate::kernels::{self, host_slice, Precision};
 use crate::model::params::Params;
 use crate::model::penalty::{CriticStats, Penalty};
 use crate::model::schema::{Net, Schema};
-use crate::model::{CriticNorm, ModelShape};
+use crate::model::{CriticNorm, FakeView, ModelShape};
 
 /// Why the hand-written step cannot train a run of `shape` on `device` in `dtype`, or `None`
 /// where it can.
@@ -102,6 +102,15 @@ fn lock_params<'a>(params: &'a Params, order: &[usize]) -> Vec<(StorageRef<'a>, 
 /// The `f32` slices behind locked tensors.
 fn host_slices<'a>(locked: &'a [(StorageRef<'_>, &Layout)]) -> Result<Vec<&'a [f32]>> {
     locked.iter().map(|(s, l)| host_slice(s, l)).collect()
+}
+
+/// `shown`'s Gumbel noise made contiguous (free when it is), to be locked and read.
+fn contiguous_noise(shown: &FakeView<Tensor>) -> Result<Option<(Tensor, f64)>> {
+    shown
+        .gumbel
+        .as_ref()
+        .map(|(g, tau)| Ok((g.contiguous()?, *tau)))
+        .transpose()
 }
 
 /// The samples of shard `i` of `n` in a batch of `b`: as equal as they come.
@@ -205,7 +214,7 @@ impl HandWritten {
         real: &Tensor,
         z: &Tensor,
         penalty: &Penalty<Tensor>,
-        lambda: f64,
+        (lambda, shown): (f64, &FakeView<Tensor>),
     ) -> Result<CriticStats> {
         let gen_locked = lock_params(gen_params, &self.generator_order);
         let gw = host_slices(&gen_locked)?;
@@ -219,6 +228,14 @@ impl HandWritten {
         let locked = penalty.map(|e| Ok::<_, Error>(e.storage_and_layout()))?;
         let (real, z) = (host_slice(&rs, rl)?, host_slice(&zs, zl)?);
         let penalty: Penalty<&[f32]> = locked.map(|(s, l)| host_slice(s, l))?;
+        let noise = contiguous_noise(shown)?;
+        let noise_locked = noise
+            .as_ref()
+            .map(|(g, tau)| (g.storage_and_layout(), *tau));
+        let gumbel = match &noise_locked {
+            Some(((s, l), tau)) => Some((host_slice(s, l)?, *tau)),
+            None => None,
+        };
         // The batch: the noise's rows (every strategy has noise; clipping has no points).
         let b = z.len() / self.shards[0].generator.noise_dim();
         let points_fit = penalty.points().iter().all(|p| p.len() == b);
@@ -229,7 +246,13 @@ impl HandWritten {
         }
         let (per, nz) = (real.len() / b, z.len() / b);
         let run = |shard: &mut Shard, r: std::ops::Range<usize>, add: bool| {
-            let fake = shard.generator.forward(&gw, &z[r.start * nz..r.end * nz])?;
+            let piece = FakeView {
+                visible: shown.visible,
+                gumbel: gumbel.map(|(g, tau)| (&g[r.start * per..r.end * per], tau)),
+            };
+            let fake = shard
+                .generator
+                .forward_shown(&gw, &z[r.start * nz..r.end * nz], piece)?;
             let batch = StepBatch {
                 real: &real[r.start * per..r.end * per],
                 fake,
@@ -267,6 +290,7 @@ impl HandWritten {
         gen_params: &Params,
         critic_params: &Params,
         z: &Tensor,
+        shown: &FakeView<Tensor>,
     ) -> Result<f64> {
         let gen_locked = lock_params(gen_params, &self.generator_order);
         let gw = host_slices(&gen_locked)?;
@@ -277,10 +301,25 @@ impl HandWritten {
         let z = host_slice(&zs, zl)?;
         let nz = noise_width(z.len(), &self.shards[0])?;
         let b = z.len() / nz;
+        let noise = contiguous_noise(shown)?;
+        let noise_locked = noise
+            .as_ref()
+            .map(|(g, tau)| (g.storage_and_layout(), *tau));
+        let gumbel = match &noise_locked {
+            Some(((s, l), tau)) => Some((host_slice(s, l)?, *tau)),
+            None => None,
+        };
+        let per = gumbel.map_or(0, |(g, _)| g.len() / b);
         // ∂(−mean D(G(z)))/∂G(z) = −∇ₓD/B, B the whole batch's size.
         let scale = -1.0 / b as f32;
         let run = |shard: &mut Shard, r: std::ops::Range<usize>, add: bool| {
-            let probs = shard.generator.forward(&gw, &z[r.start * nz..r.end * nz])?;
+            let piece = FakeView {
+                visible: shown.visible,
+                gumbel: gumbel.map(|(g, tau)| (&g[r.start * per..r.end * per], tau)),
+            };
+            let probs = shard
+                .generator
+                .forward_shown(&gw, &z[r.start * nz..r.end * nz], piece)?;
             let (scores, input_grad) = shard.critic.scores_and_input_grad(&cw, probs)?;
             let sum = scores.iter().map(|&s| s as f64).sum::<f64>();
             let dprobs: Vec<f32> = input_grad.iter().map(|&g| g * scale).collect();

@@ -16,13 +16,18 @@
 //! and lp the input-gradient chain at `x̂`, the penalty, and its reverse pass. Layout as in
 //! [`crate::model`]: channels last, rows are `(sample, position)`, a convolution weight is
 //! `(k·C_in, C_out)`.
+//!
+//! The local branch (`--local-critic N`) adds `(1/L)·Σ_l w_localᵀ·h_N[l]` to each score: the
+//! residual stack keeps `mean_l h_N` per sample (its tap), the passes back add `w_local/L` at
+//! every position of the stream after block `N` (linear in `w_local`, so the chain stays a
+//! polynomial in the weights and its reverse pass exact).
 
-use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, ResStack};
+use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, ResStack, TapAdd};
 use crate::error::{Error, Result};
 use crate::kernels::{self, add_col_sums, matmul, Mat, Real};
 use crate::model::penalty::{CriticStats, Penalty, NORM_EPS};
 use crate::model::schema::{Net, NetView, Schema};
-use crate::model::{CriticNorm, ModelShape};
+use crate::model::{local_position_weight, CriticNorm, ModelShape};
 
 /// The critic's weights by name.
 type Weights<'a, T> = NetView<&'a [T]>;
@@ -86,7 +91,12 @@ impl<T: Real> CriticStep<T> {
             dim: shape.critic_width(),
             x: Vec::new(),
             h: Vec::new(),
-            stack: ResStack::new(shape.seq_len, shape.critic_width(), blocks),
+            stack: ResStack::with_tap(
+                shape.seq_len,
+                shape.critic_width(),
+                blocks,
+                shape.local_critic,
+            ),
             gh: Vec::new(),
             scores: Vec::new(),
             g0: Vec::new(),
@@ -208,10 +218,19 @@ impl<T: Real> CriticStep<T> {
         );
         self.stack.forward(&w.blocks, h);
         let (w_out, b_out) = (w.output.weight, w.output.bias[0]);
-        self.scores = h
-            .chunks(l * d)
-            .map(|row| row.iter().zip(w_out).map(|(&x, &y)| x * y).sum::<T>() + b_out)
-            .collect();
+        let dot = |a: &[T], b: &[T]| a.iter().zip(b).map(|(&x, &y)| x * y).sum::<T>();
+        self.scores = h.chunks(l * d).map(|row| dot(row, w_out) + b_out).collect();
+        if let Some(w_local) = w.local {
+            let means = self.stack.tap_means().chunks(d);
+            for (score, mean) in self.scores.iter_mut().zip(means) {
+                *score += dot(mean, w_local);
+            }
+        }
+    }
+
+    /// `1/L` per sample: the local branch's scales in the input-gradient chain.
+    fn local_scales(&self, b: usize) -> Vec<T> {
+        vec![to_t(local_position_weight(self.len)); b]
     }
 
     /// Backward pass of `Σ_s coefs[s]·D(x_s)` over the first `coefs.len()` samples of the
@@ -234,7 +253,24 @@ impl<T: Real> CriticStep<T> {
             }
         }
         g.output.bias[0] += coefs.iter().copied().sum::<T>();
-        self.stack.backward(&w.blocks, &mut g.blocks, gh);
+        // The local branch: ∂/∂w_local = Σ_s coef_s·mean_l h_N[s], and coef_s·w_local/L at
+        // every position of the stream after block N.
+        let mut scales = Vec::new();
+        if let (Some(gl), Some(_)) = (g.local.as_mut(), w.local) {
+            let means = self.stack.tap_means().chunks(d);
+            for (mean, &cf) in means.zip(coefs) {
+                for (o, &m) in gl.iter_mut().zip(mean) {
+                    *o += cf * m;
+                }
+            }
+            let k = to_t::<T>(local_position_weight(l));
+            scales = coefs.iter().map(|&cf| cf * k).collect();
+        }
+        let tap = w.local.map(|weight| TapAdd {
+            weight,
+            scales: &scales,
+        });
+        self.stack.backward(&w.blocks, &mut g.blocks, gh, tap);
         add_col_sums(g.input.bias, gh, T::one());
         matmul(
             g.input.weight,
@@ -294,7 +330,10 @@ impl<T: Real> CriticStep<T> {
             T::one(),
             false,
         );
-        self.stack.chain_reverse(&w.blocks, &mut g.blocks, 2 * b, r);
+        let k = to_t::<T>(local_position_weight(l));
+        let tap_grad = g.local.map(|gl| (gl.as_mut_slice(), k));
+        self.stack
+            .chain_reverse(&w.blocks, &mut g.blocks, 2 * b, r, tap_grad);
         for row in r.chunks(l * d) {
             for (o, &x) in g.output.weight.iter_mut().zip(row) {
                 *o += x;
@@ -316,7 +355,12 @@ impl<T: Real> CriticStep<T> {
         for row in self.g0.chunks_mut(l * d) {
             row.copy_from_slice(w_out);
         }
-        let g0 = self.stack.chain(&w.blocks, first, &self.g0);
+        let scales = self.local_scales(b);
+        let tap = w.local.map(|weight| TapAdd {
+            weight,
+            scales: &scales,
+        });
+        let g0 = self.stack.chain(&w.blocks, first, &self.g0, tap);
         self.g0.copy_from_slice(g0);
         matmul(
             &mut self.gx,

@@ -5,10 +5,11 @@
 //! generator's step: `∂(−mean D(G(z)))/∂G(z) = −∇ₓD/B`.
 
 use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, ResStack};
+use crate::data::batches::pad_from;
 use crate::error::{Error, Result};
 use crate::kernels::{add_col_sums, fill_rows, matmul, softmax_rows, Mat, Real};
 use crate::model::schema::{Net, Schema};
-use crate::model::ModelShape;
+use crate::model::{FakeView, ModelShape};
 
 /// Buffers of the hand-written generator, sized on first use and then reused.
 pub struct GeneratorStep<T> {
@@ -23,6 +24,8 @@ pub struct GeneratorStep<T> {
     stack: ResStack<T>,
     /// Softmax probabilities `(B·L, V)`.
     probs: Vec<T>,
+    /// `1/τ` of the last forward pass's Gumbel-softmax (1 without).
+    inv_tau: T,
     /// Gradients w.r.t. the logits `(B·L, V)` and w.r.t. `h` `(B·L, d)`.
     glogits: Vec<T>,
     gh: Vec<T>,
@@ -40,6 +43,7 @@ impl<T: Real> GeneratorStep<T> {
             h: Vec::new(),
             stack: ResStack::new(shape.seq_len, shape.dim, shape.res_blocks),
             probs: Vec::new(),
+            inv_tau: T::one(),
             glogits: Vec::new(),
             gh: Vec::new(),
             grads: Vec::new(),
@@ -54,6 +58,14 @@ impl<T: Real> GeneratorStep<T> {
     /// The probabilities `G(z)`, `(B, L, V)` row-major, for noise `z` `(B, noise_dim)`;
     /// keeps what [`backward`](Self::backward) needs.
     pub fn forward(&mut self, w: &[&[T]], z: &[T]) -> Result<&[T]> {
+        self.forward_shown(w, z, FakeView::all(self.shape.seq_len))
+    }
+
+    /// What the critic is shown in training ([`FakeView`]): with Gumbel noise `g` and a
+    /// temperature τ, `softmax((logits + g)/τ)`; the positions from `visible` on the pad
+    /// token's one-hot (a length curriculum), whose gradient in [`backward`](Self::backward)
+    /// is then zero by itself (the softmax's derivative at a one-hot is zero).
+    pub fn forward_shown(&mut self, w: &[&[T]], z: &[T], shown: FakeView<&[T]>) -> Result<&[T]> {
         let s = self.shape;
         check_sizes(w, &self.sizes, "generator")?;
         let w = self.schema.view(w)?;
@@ -84,7 +96,21 @@ impl<T: Real> GeneratorStep<T> {
         let h = Mat::new(&self.h, n, d);
         let w_out = Mat::new(w.output.weight, d, v);
         matmul(&mut self.probs, h, w_out, T::one(), true);
+        self.inv_tau = T::one();
+        if let Some((g, tau)) = shown.gumbel {
+            if g.len() != n * v || tau.is_nan() || tau <= 0.0 {
+                return Err(Error::Internal(
+                    "generator step: Gumbel noise of the wrong size, or τ not positive".into(),
+                ));
+            }
+            self.inv_tau = T::from_f64(1.0 / tau);
+            let k = self.inv_tau;
+            for (x, &gi) in self.probs.iter_mut().zip(g) {
+                *x = (*x + gi) * k;
+            }
+        }
         softmax_rows(&mut self.probs, v);
+        pad_from(&mut self.probs, l, v, shown.visible, (T::zero(), T::one()));
         Ok(&self.probs)
     }
 
@@ -103,7 +129,8 @@ impl<T: Real> GeneratorStep<T> {
         if !add {
             zero_grads(&mut self.grads, &self.sizes);
         }
-        // Softmax: ∂/∂logit_i = p_i·(∂/∂p_i − Σ_j p_j·∂/∂p_j).
+        // Softmax of (logit + g)/τ: ∂/∂logit_i = p_i·(∂/∂p_i − Σ_j p_j·∂/∂p_j)/τ.
+        let k = self.inv_tau;
         resize(&mut self.glogits, n * v);
         for ((gl, p), dp) in self
             .glogits
@@ -113,7 +140,7 @@ impl<T: Real> GeneratorStep<T> {
         {
             let dot = p.iter().zip(dp).map(|(&a, &b)| a * b).sum::<T>();
             for ((o, &pi), &di) in gl.iter_mut().zip(p).zip(dp) {
-                *o = pi * (di - dot);
+                *o = pi * (di - dot) * k;
             }
         }
         let w = self.schema.view(w)?;
@@ -135,7 +162,8 @@ impl<T: Real> GeneratorStep<T> {
             T::one(),
             false,
         );
-        self.stack.backward(&w.blocks, &mut g.blocks, &mut self.gh);
+        self.stack
+            .backward(&w.blocks, &mut g.blocks, &mut self.gh, None);
         let (b, nz, ld) = (n / l, s.noise_dim, l * d);
         add_col_sums(g.input.bias, &self.gh, T::one());
         matmul(

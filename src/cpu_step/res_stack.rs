@@ -6,11 +6,15 @@
 //!
 //! Weights come by name, one [`ConvBlock`] per block ([`crate::model::schema::Schema::view`]),
 //! convolution weights `(k·d, d)`; rows of every matrix are `(sample, position)` pairs.
+//!
+//! A stack may have a *tap* (the critic's local branch, [`crate::model::ModelShape::local_critic`]):
+//! the residual stream after its first `N` blocks, whose mean over positions the forward pass
+//! keeps per sample, and where the passes back add the branch's gradient ([`TapAdd`]).
 
 use crate::error::{Error, Result};
 use crate::kernels::{add_col_sums, add_masked, mask_scale, matmul, Mat, Real};
 use crate::model::schema::ConvBlock;
-use crate::model::{KERNEL, RESIDUAL_SCALE};
+use crate::model::{local_position_weight, KERNEL, RESIDUAL_SCALE};
 
 const K: usize = KERNEL;
 
@@ -155,12 +159,59 @@ fn conv_input_grad<T: Real>(
     conv(g, flip, dst, d, l, s, false);
 }
 
+/// The local branch's gradient at the tap, added by the passes back: `scales[s]·weight` at
+/// every position of sample `s` (`coef_s/L` for a loss `Σ_s coef_s·D(x_s)`).
+#[derive(Clone, Copy)]
+pub struct TapAdd<'a, T> {
+    pub weight: &'a [T],
+    pub scales: &'a [T],
+}
+
+/// `x` (padded) `+= scales[s]·v` at every position of every sample `s`.
+fn add_at_positions<T: Real>(x: &mut [T], l: usize, d: usize, add: TapAdd<T>) {
+    for (sample, &k) in x[PAD * d..].chunks_mut((l + PAD) * d).zip(add.scales) {
+        for row in sample[..l * d].chunks_mut(d) {
+            for (o, &v) in row.iter_mut().zip(add.weight) {
+                *o += k * v;
+            }
+        }
+    }
+}
+
+/// `out += k·Σ` over the positions of the first `out.len() / d` samples of the padded `x`, per
+/// sample (`out` `(b, d)`) or summed over samples (`out` `(d)`, with `per_sample` false).
+fn sum_positions<T: Real>(x: &[T], l: usize, d: usize, out: &mut [T], k: T, per_sample: bool) {
+    let samples = x[PAD * d..].chunks((l + PAD) * d);
+    let b = if per_sample {
+        out.len() / d
+    } else {
+        usize::MAX
+    };
+    for (s, sample) in samples.enumerate().take(b) {
+        let dst = if per_sample {
+            &mut out[s * d..(s + 1) * d]
+        } else {
+            &mut out[..]
+        };
+        for row in sample[..l * d].chunks(d) {
+            for (o, &v) in dst.iter_mut().zip(row) {
+                *o += k * v;
+            }
+        }
+    }
+}
+
 /// Buffers of the residual stack, sized on first use and then reused. Everything inside is in
 /// the padded layout ([`padded_rows`]); what comes in and goes out is `(b·l, d)` rows.
 pub struct ResStack<T> {
     len: usize,
     dim: usize,
     blocks: usize,
+    /// The tap: after this many blocks (1..=blocks), if any.
+    tap: Option<usize>,
+    /// Per sample of the last forward pass, the mean over positions of the stream at the tap,
+    /// `(samples, d)`.
+    tap_means: Vec<T>,
     /// Per block, `relu` of the block's input and of the first convolution's output, from the
     /// last forward pass: the convolutions' inputs, and by their sign the ReLU masks.
     a: Vec<Vec<T>>,
@@ -180,10 +231,17 @@ pub struct ResStack<T> {
 
 impl<T: Real> ResStack<T> {
     pub fn new(len: usize, dim: usize, blocks: usize) -> Self {
+        Self::with_tap(len, dim, blocks, None)
+    }
+
+    /// A stack with a tap after `tap` blocks (the critic's local branch).
+    pub fn with_tap(len: usize, dim: usize, blocks: usize, tap: Option<usize>) -> Self {
         ResStack {
             len,
             dim,
             blocks,
+            tap,
+            tap_means: Vec::new(),
             a: vec![Vec::new(); blocks],
             c: vec![Vec::new(); blocks],
             h: Vec::new(),
@@ -249,7 +307,18 @@ impl<T: Real> ResStack<T> {
         pad_into(h, &mut self.h, l, d);
         let hp = &mut self.h[..np * d];
         debug_assert_eq!(w.len(), self.blocks, "one block of weights per block");
+        let samples = h.len() / (l * d);
+        let tap_means = &mut self.tap_means;
+        let mut read_tap = |i: usize, hp: &[T]| {
+            if self.tap == Some(i) {
+                tap_means.clear();
+                tap_means.resize(samples * d, T::zero());
+                let k = T::from_f64(local_position_weight(l));
+                sum_positions(hp, l, d, tap_means, k, true);
+            }
+        };
         for (i, wb) in w.iter().enumerate() {
+            read_tap(i, hp);
             let a = &mut self.a[i];
             resize(a, np * d);
             crate::kernels::relu_into(hp, a);
@@ -262,18 +331,36 @@ impl<T: Real> ResStack<T> {
             crate::kernels::add_rows(hp, wb.conv2.bias, scale());
             conv(c, wb.conv2.weight, hp, d, l, scale(), true);
         }
+        read_tap(self.blocks, hp);
         unpad_into(hp, h, l, d);
+    }
+
+    /// Per sample of the last forward pass, the mean over positions of the stream at the tap,
+    /// `(samples, d)` (empty without a tap).
+    pub fn tap_means(&self) -> &[T] {
+        &self.tap_means
     }
 
     /// Backward pass over the first `gh.len() / d` rows of the last forward pass: `gh` holds
     /// the gradient at the stack's output and is turned into the gradient at its input; the
-    /// weight gradients are added to `grads` (one [`ConvBlock`] per block).
-    pub fn backward(&mut self, w: &[Weights<T>], grads: &mut [Grads<T>], gh: &mut [T]) {
+    /// weight gradients are added to `grads` (one [`ConvBlock`] per block); the tap's
+    /// gradient `tap` is added where the tap reads.
+    pub fn backward(
+        &mut self,
+        w: &[Weights<T>],
+        grads: &mut [Grads<T>],
+        gh: &mut [T],
+        tap: Option<TapAdd<T>>,
+    ) {
         let (l, d) = (self.len, self.dim);
         let (np, _) = self.span(gh.len() / d, 0);
         let (gp, gu, tmp) = streams(gh, (&mut self.h, &mut self.s1, &mut self.s2), l, d);
         debug_assert!(w.len() == self.blocks && grads.len() == self.blocks);
         for (i, (wb, gb)) in w.iter().zip(grads.iter_mut()).enumerate().rev() {
+            // gp: the gradient at block i's output, the stream after i + 1 blocks.
+            if let Some(add) = tap.filter(|_| self.tap == Some(i + 1)) {
+                add_at_positions(gp, l, d, add);
+            }
             let (a, c) = (&self.a[i][..np * d], &self.c[i][..np * d]);
             let flip = &mut self.flip;
             // Second convolution, scaled by RESIDUAL_SCALE: bias, weight, then back to its input.
@@ -296,7 +383,14 @@ impl<T: Real> ResStack<T> {
     /// input (returned), keeping every block's intermediate gradients for [`chain_reverse`].
     ///
     /// [`chain_reverse`]: Self::chain_reverse
-    pub fn chain(&mut self, w: &[Weights<T>], first: usize, g_out: &[T]) -> &[T] {
+    /// The tap's gradient `tap` is added where the tap reads (the chain is linear in it).
+    pub fn chain(
+        &mut self,
+        w: &[Weights<T>],
+        first: usize,
+        g_out: &[T],
+        tap: Option<TapAdd<T>>,
+    ) -> &[T] {
         let (l, d) = (self.len, self.dim);
         let (np, rows) = self.span(g_out.len() / d, first);
         for buf in self.g.iter_mut().chain(self.p.iter_mut()) {
@@ -310,6 +404,9 @@ impl<T: Real> ResStack<T> {
             let (a, c) = (&self.a[i][rows.clone()], &self.c[i][rows.clone()]);
             let flip = &mut self.flip;
             let (before, after) = self.g.split_at_mut(i + 1);
+            if let Some(add) = tap.filter(|_| self.tap == Some(i + 1)) {
+                add_at_positions(&mut after[0], l, d, add);
+            }
             let g_out = &after[0];
             // g_i = g_{i+1} + s·(conv₁ᵀ(p) ⊙ m₁), p = conv₂ᵀ(g_{i+1}) ⊙ m₂, s = RESIDUAL_SCALE.
             let p = &mut self.p[i];
@@ -330,13 +427,15 @@ impl<T: Real> ResStack<T> {
     /// adjoint of its input `g_out`; the weights' share is added to `grads`. The masks are
     /// constants (a ReLU's derivative does not depend on the weights almost everywhere), so
     /// the chain is linear in each weight and this is its exact gradient, second-order term
-    /// of the penalty included.
+    /// of the penalty included. With a tap, `tap_grad` gets `k·Σ` of the adjoint at the tap
+    /// over every position (`k` = 1/L: the tap added `w/L` at every position).
     pub fn chain_reverse(
         &mut self,
         w: &[Weights<T>],
         grads: &mut [Grads<T>],
         first: usize,
         r: &mut [T],
+        mut tap_grad: Option<(&mut [T], T)>,
     ) {
         let (l, d) = (self.len, self.dim);
         let (np, rows) = self.span(r.len() / d, first);
@@ -359,6 +458,9 @@ impl<T: Real> ResStack<T> {
             conv_weight_grad(r_p, &self.g[i + 1], gb.conv2.weight, d, T::one());
             // The adjoint of g_{i+1}: the identity path plus the branch.
             conv(r_p, wb.conv2.weight, rp, d, l, T::one(), true);
+            if let Some((out, k)) = tap_grad.as_mut().filter(|_| self.tap == Some(i + 1)) {
+                sum_positions(rp, l, d, out, *k, false);
+            }
         }
         unpad_into(rp, r, l, d);
     }

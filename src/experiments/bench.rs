@@ -332,6 +332,7 @@ mod tests {
             res_blocks: 5,
             critic_norm: crate::model::CriticNorm::None,
             critic_dim: None,
+            local_critic: None,
         };
         let f = Flops::new(shape, 64);
         // One residual conv over 64 samples: 2 · 2048 rows · 640 · 128.

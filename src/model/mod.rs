@@ -54,6 +54,48 @@ pub struct ModelShape {
     /// (`--critic-dim`); none: `dim`, as the paper (and runs from before this setting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub critic_dim: Option<usize>,
+    /// The critic's local branch (`--local-critic N`): a score at every position read from the
+    /// output of its first `N` residual blocks (about a word: [`receptive_field`]`(N)`
+    /// characters), their mean added to the global score. None: the paper's critic (and runs
+    /// from before this setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_critic: Option<usize>,
+}
+
+/// What the critic is shown of the generator's output in training, the same for both execution
+/// paths (`G` the Gumbel noise: a tensor, or a slice on the hand-written path).
+#[derive(Debug, Clone, Copy)]
+pub struct FakeView<G> {
+    /// Positions shown; from here on, the pad token's one-hot (a length curriculum,
+    /// `--curriculum`; `seq_len` for all).
+    pub visible: usize,
+    /// Gumbel noise `g` `(B, L, V)` and a temperature τ (`--gumbel`): the critic sees the
+    /// relaxed sample `softmax((logits + g)/τ)` (Jang et al. 2017; Maddison et al. 2017)
+    /// instead of `softmax(logits)`.
+    pub gumbel: Option<(G, f64)>,
+}
+
+impl<G> FakeView<G> {
+    /// The whole softmax output, as the paper.
+    pub fn all(seq_len: usize) -> Self {
+        FakeView {
+            visible: seq_len,
+            gumbel: None,
+        }
+    }
+}
+
+/// The weight of each position's score in the critic's local branch, `1/L`: the branch adds
+/// the mean of its scores.
+pub fn local_position_weight(seq_len: usize) -> f64 {
+    1.0 / seq_len as f64
+}
+
+/// Characters of the input one position sees after `blocks` residual blocks: each block's two
+/// width-[`KERNEL`] convolutions widen the window by `KERNEL − 1` each (the critic's input
+/// layer is 1×1). One block: 9 characters, about a word.
+pub fn receptive_field(blocks: usize) -> usize {
+    1 + 2 * (KERNEL - 1) * blocks
 }
 
 /// `--critic-norm`: what normalises the critic's activations.
@@ -105,6 +147,7 @@ impl ModelShape {
             res_blocks,
             critic_norm,
             critic_dim: None,
+            local_critic: None,
         }
     }
 
@@ -138,10 +181,34 @@ impl ModelShape {
         if self.critic_norm == CriticNorm::Batch {
             return Err(BATCH_NORM_REFUSED.into());
         }
+        self.check_local_critic()?;
         if self.vocab < 3 || self.vocab > MAX_VOCAB_LIMIT {
             return Err(format!(
                 "model vocab must be 3..={MAX_VOCAB_LIMIT}, has {}",
                 self.vocab
+            ));
+        }
+        Ok(())
+    }
+
+    /// The local branch reads a block the critic has, and sees less than the whole sequence
+    /// (a branch as wide as the sequence is a second global critic, not a local one).
+    pub fn check_local_critic(&self) -> std::result::Result<(), String> {
+        let Some(n) = self.local_critic else {
+            return Ok(());
+        };
+        if n == 0 || n > self.res_blocks {
+            return Err(format!(
+                "--local-critic {n}: the local branch reads the output of residual block 1 to {} of the critic (--res-blocks {})",
+                self.res_blocks, self.res_blocks
+            ));
+        }
+        let field = receptive_field(n);
+        if field >= self.seq_len {
+            return Err(format!(
+                "--local-critic {n}: after {n} residual blocks each position sees {field} characters, not less than the whole {}-character sequence; use at most {}",
+                self.seq_len,
+                (self.seq_len - 2) / (2 * (KERNEL - 1))
             ));
         }
         Ok(())

@@ -7,13 +7,16 @@
 //!
 //! Order, both networks: the input layer's weight and bias, each residual block's tensors
 //! (layer norms first, if any, then `conv1` and `conv2`, weight before bias), the output
-//! layer's weight and bias. Weights are stored `(in, out)`; a convolution's `(k·C_in, C_out)`.
+//! layer's weight and bias; last, the critic's local branch if it has one (`local.weight`,
+//! `(d, 1)`: no bias, which would add the same to every score and cancel in the loss). Weights are stored `(in, out)`; a convolution's `(k·C_in, C_out)`.
 
 use super::{CriticNorm, ModelShape, KERNEL};
 use crate::error::{Error, Result};
 
 pub const INPUT: &str = "input";
 pub const OUTPUT: &str = "output";
+/// The critic's local branch ([`ModelShape::local_critic`]).
+pub const LOCAL: &str = "local";
 pub const CONV1: &str = "conv1";
 pub const CONV2: &str = "conv2";
 pub const NORM1: &str = "norm1";
@@ -68,6 +71,8 @@ pub struct Schema {
     /// Residual blocks, and tensors in each.
     pub blocks: usize,
     pub per_block: usize,
+    /// Whether the last tensor is the critic's local branch.
+    pub local: bool,
 }
 
 fn spec(prefix: &str, name: &str, shape: &[usize]) -> ParamSpec {
@@ -119,9 +124,14 @@ impl Schema {
             // Flatten, then one score.
             Net::Critic => dense(OUTPUT, l * d, 1),
         });
+        let local = net == Net::Critic && shape.local_critic.is_some();
+        if local {
+            params.push(spec(LOCAL, WEIGHT, &[d, 1]));
+        }
         Schema {
             net,
             params,
+            local,
             blocks: shape.res_blocks,
             per_block: if layer_norm {
                 CONV_BLOCK_TENSORS + 4
@@ -209,10 +219,15 @@ impl Schema {
             blocks.push(ConvBlock { conv1, conv2 });
         }
         let output = dense(&mut it)?;
+        let local = match self.local {
+            true => Some(it.next().ok_or_else(missing)?),
+            false => None,
+        };
         Ok(NetView {
             input,
             blocks,
             output,
+            local,
         })
     }
 }
@@ -232,12 +247,14 @@ pub struct ConvBlock<E> {
 }
 
 /// One network's tensors by name ([`Schema::view`]): the input layer, the residual blocks in
-/// order (their convolutions; layer norms are the autograd path's alone), the output layer.
+/// order (their convolutions; layer norms are the autograd path's alone), the output layer,
+/// the critic's local branch if any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetView<E> {
     pub input: Dense<E>,
     pub blocks: Vec<ConvBlock<E>>,
     pub output: Dense<E>,
+    pub local: Option<E>,
 }
 
 #[cfg(test)]

@@ -62,14 +62,27 @@ impl Draws {
 
     /// The next `b` training lines as one-hot `(B, L, V)`.
     pub fn real_batch(&mut self, b: usize) -> Result<Tensor> {
+        self.real_batch_of(b, SEQ_LEN)
+    }
+
+    /// [`real_batch`](Self::real_batch) with the positions from `visible` on padding (a length
+    /// curriculum).
+    pub fn real_batch_of(&mut self, b: usize, visible: usize) -> Result<Tensor> {
         let idx = self.data.next_batch(b);
-        batches::one_hot(&self.lines, &idx, self.vocab, self.dtype, &self.device)
+        let on = (self.dtype, &self.device);
+        batches::one_hot(&self.lines, &idx, self.vocab, visible, on)
     }
 
     /// `b` noise vectors from the training stream.
     pub fn noise(&mut self, b: usize) -> Result<Tensor> {
         let (dim, dtype) = (self.noise_dim, self.dtype);
         batches::noise(&mut self.training, b, dim, dtype, &self.device)
+    }
+
+    /// Gumbel noise `(b, L, V)` from the training stream (`--gumbel`).
+    pub fn gumbel(&mut self, b: usize) -> Result<Tensor> {
+        let shape = (b, SEQ_LEN, self.vocab);
+        batches::gumbel(&mut self.training, shape, (self.dtype, &self.device))
     }
 
     /// `strategy`'s penalty with the mixing weights it needs for `b` samples, from the

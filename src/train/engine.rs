@@ -12,6 +12,7 @@ use crate::cpu_step::adapter::{self, HandWritten, Split};
 use crate::error::Result;
 use crate::kernels::Precision;
 use crate::model::penalty::{critic_loss, generator_loss, CriticStats, Penalty};
+use crate::model::FakeView;
 
 pub enum Engine {
     /// The hand-written CPU steps, with their buffers.
@@ -73,19 +74,21 @@ impl Engine {
     }
 
     /// The critic loss with `penalty` on a real batch and the fake batch `G(z)` (detached),
-    /// and its gradient w.r.t. the critic's parameters (WGAN-GP: Formula 9 of the paper).
+    /// and its gradient w.r.t. the critic's parameters (WGAN-GP: Formula 9 of the paper). The
+    /// fake is what `shown` says (a length curriculum pads the real batch alike).
     pub fn critic_step(
         &mut self,
         nets: &Networks,
         (real, z, penalty): (&Tensor, &Tensor, &Penalty<Tensor>),
-        lambda: f64,
+        (lambda, shown): (f64, &FakeView<Tensor>),
     ) -> Result<(CriticStats, Grads<'_>)> {
         match self {
             Engine::HandWritten(hw) => {
                 let params = (nets.gen_params(), nets.critic_params());
                 // On a pool worker (`rayon::scope`), the step's many small parallel loops are
                 // joins inside the pool, not a hand-off from this thread and back each time.
-                let stats = rayon::scope(|_| hw.critic_step(params, real, z, penalty, lambda))?;
+                let stats =
+                    rayon::scope(|_| hw.critic_step(params, real, z, penalty, (lambda, shown)))?;
                 let grads = Grads::Host {
                     order: &hw.critic_order,
                     grads: hw.critic_grads(),
@@ -93,7 +96,7 @@ impl Engine {
                 Ok((stats, grads))
             }
             Engine::Autograd { .. } => {
-                let fake = nets.generator().forward(z)?.detach();
+                let fake = nets.generator().forward_shown(z, shown)?.detach();
                 let loss = critic_loss(nets.critic(), real, &fake, penalty, lambda)?;
                 let grads = Grads::Tensors(loss.total.backward()?);
                 let stats = CriticStats {
@@ -108,13 +111,18 @@ impl Engine {
     }
 
     /// The generator loss `−mean D(G(z))` and its gradient w.r.t. the generator's
-    /// parameters.
-    pub fn generator_step(&mut self, nets: &Networks, z: &Tensor) -> Result<(f64, Grads<'_>)> {
+    /// parameters, `G(z)` as `shown` says (as in [`critic_step`](Self::critic_step)).
+    pub fn generator_step(
+        &mut self,
+        nets: &Networks,
+        z: &Tensor,
+        shown: &FakeView<Tensor>,
+    ) -> Result<(f64, Grads<'_>)> {
         match self {
             Engine::HandWritten(hw) => {
                 let (gp, cp) = (nets.gen_params(), nets.critic_params());
                 // On a pool worker, as the critic step.
-                let value = rayon::scope(|_| hw.generator_step(gp, cp, z))?;
+                let value = rayon::scope(|_| hw.generator_step(gp, cp, z, shown))?;
                 let grads = Grads::Host {
                     order: &hw.generator_order,
                     grads: hw.generator_grads(),
@@ -122,7 +130,8 @@ impl Engine {
                 Ok((value, grads))
             }
             Engine::Autograd { .. } => {
-                let loss = generator_loss(nets.critic(), &nets.generator().forward(z)?)?;
+                let fake = nets.generator().forward_shown(z, shown)?;
+                let loss = generator_loss(nets.critic(), &fake)?;
                 Ok((scalar(&loss)?, Grads::Tensors(loss.backward()?)))
             }
         }

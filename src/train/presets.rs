@@ -34,6 +34,8 @@ pub enum Preset {
 pub struct PresetValues {
     pub dim: usize,
     pub res_blocks: usize,
+    /// The critic's local branch after this many blocks (0: none, the paper's critic).
+    pub local_critic: usize,
     pub critic_iters: usize,
     pub batch: usize,
     /// Adam learning rates of the critic and the generator.
@@ -44,6 +46,10 @@ pub struct PresetValues {
     /// Iterations over which the learning rates fall to half
     /// ([`lr_scale`](crate::train::settings::lr_scale); 0: constant).
     pub lr_decay: u64,
+    /// Generator iterations per added character of a length curriculum (0: none).
+    pub curriculum: u64,
+    /// Temperature of the critic's Gumbel-softmax view of the fakes (0: none).
+    pub gumbel: f64,
     /// Decay of the generator's weight average (0: none).
     pub ema: f64,
     /// The hand-written step's matrix-product inputs.
@@ -70,12 +76,15 @@ impl Preset {
             Preset::Paper => PresetValues {
                 dim: 512,
                 res_blocks: RES_BLOCKS,
+                local_critic: 0,
                 critic_iters: 10,
                 batch: 64,
                 lr_critic: 1e-4,
                 lr_gen: 1e-4,
                 betas: (0.5, 0.9),
                 lr_decay: 0,
+                curriculum: 0,
+                gumbel: 0.0,
                 ema: 0.0,
                 precision: Precision::F32,
                 lipschitz: Lipschitz::Gp,
@@ -89,12 +98,15 @@ impl Preset {
             Preset::Cpu => PresetValues {
                 dim: 32,
                 res_blocks: 3,
+                local_critic: 0,
                 critic_iters: 5,
                 batch: 64,
                 lr_critic: 4e-3,
                 lr_gen: 4e-3,
                 betas: (0.5, 0.9),
                 lr_decay: 2000,
+                curriculum: 0,
+                gumbel: 0.0,
                 ema: 0.999,
                 precision: Precision::F32,
                 lipschitz: Lipschitz::Gp,
@@ -140,8 +152,12 @@ impl Preset {
             Precision::F32 => ema,
             p => format!("{ema}, {} products", p.name()),
         };
+        let local = match v.local_critic {
+            0 => String::new(),
+            n => format!(" (critic's local branch after {n})"),
+        };
         format!(
-            "dim {}, {} residual blocks, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{ema}",
+            "dim {}, {} residual blocks{local}, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{ema}",
             v.dim,
             v.res_blocks,
             v.critic_iters,

@@ -30,6 +30,8 @@ pub struct TrainOptions {
     /// The critic's width, where it differs from the generator's.
     pub critic_dim: Option<usize>,
     pub res_blocks: Option<usize>,
+    /// The critic's local branch after this many blocks; 0: none.
+    pub local_critic: Option<usize>,
     pub critic_iters: Option<usize>,
     pub batch: Option<usize>,
     pub lr: Option<f64>,
@@ -41,6 +43,10 @@ pub struct TrainOptions {
     pub beta1: Option<f64>,
     pub beta2: Option<f64>,
     pub lr_decay: Option<u64>,
+    /// A length curriculum: one more character every this many iterations; 0: none.
+    pub curriculum: Option<u64>,
+    /// The temperature of the critic's Gumbel-softmax view of the fakes; 0: none.
+    pub gumbel: Option<f64>,
     /// Decay of the generator's weight average; 0 turns it off.
     pub ema: Option<f64>,
     /// The hand-written step's matrix-product inputs (may change on resume: weights are f32).
@@ -113,6 +119,7 @@ impl TrainOptions {
             preset,
             model: ModelShape {
                 critic_dim: self.critic_dim,
+                local_critic: Some(self.local_critic.unwrap_or(p.local_critic)).filter(|&n| n > 0),
                 ..ModelShape::new(
                     0,
                     self.dim.unwrap_or(p.dim),
@@ -129,6 +136,8 @@ impl TrainOptions {
             optim_generator: with_lr(self.lr_gen, lr_gen),
             optim_critic: with_lr(self.lr_critic, lr_critic),
             lr_decay: self.lr_decay.unwrap_or(lr_decay),
+            curriculum: self.curriculum.unwrap_or(p.curriculum),
+            gumbel: self.gumbel.unwrap_or(p.gumbel),
             ema: self.ema.unwrap_or(p.ema),
             precision: self.precision.unwrap_or(p.precision),
             seed: self.seed.unwrap_or(DEFAULT_SEED),
@@ -173,6 +182,11 @@ impl TrainOptions {
             "--res-blocks",
             text(self.res_blocks),
             config.model.res_blocks.to_string(),
+        )?;
+        fixed(
+            "--local-critic",
+            text(self.local_critic),
+            config.model.local_critic.unwrap_or(0).to_string(),
         )?;
         fixed(
             "--max-vocab",
@@ -223,6 +237,8 @@ impl TrainOptions {
             }
         }
         set(&mut config.lr_decay, self.lr_decay);
+        set(&mut config.curriculum, self.curriculum);
+        set(&mut config.gumbel, self.gumbel);
         set(&mut config.ema, self.ema);
         set(&mut config.precision, self.precision);
         set(&mut config.batch, self.batch);
@@ -279,6 +295,16 @@ pub struct RunConfig {
     /// ([`lr_scale`]); 0 keeps them constant (the paper, and runs from before this setting).
     #[serde(default)]
     pub lr_decay: u64,
+    /// A length curriculum ([`crate::data::batches::curriculum_length`]): the first 4
+    /// characters of every line (the rest padding, for real and fake alike), one more every
+    /// this many generator iterations; 0: none (the paper, and runs from before this setting).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub curriculum: u64,
+    /// The temperature τ of the critic's view of the fakes as Gumbel-softmax samples,
+    /// `softmax((logits + g)/τ)` ([`crate::model::FakeView`]); 0: the softmax itself (the paper,
+    /// and runs from before this setting). Samples and scores always read the argmax.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub gumbel: f64,
     /// Decay β of the generator's exponential moving average ([`super::ema`]); 0: no average
     /// (runs from before this setting). With an average, samples, evaluation and `generate`
     /// use the averaged generator.
@@ -342,10 +368,17 @@ impl RunConfig {
         if self.model.critic_norm == CriticNorm::Batch {
             return bad(BATCH_NORM_REFUSED.into());
         }
+        self.model.check_local_critic().map_err(Error::Config)?;
         if !(0.0..1.0).contains(&self.ema) {
             return bad(format!(
                 "--ema must be at least 0 (off) and below 1, got {}",
                 self.ema
+            ));
+        }
+        if !(self.gumbel.is_finite() && self.gumbel >= 0.0) {
+            return bad(format!(
+                "--gumbel must be a temperature above 0, or 0 for none, got {}",
+                self.gumbel
             ));
         }
         if !(self.clip.is_finite() && self.clip > 0.0) {
@@ -375,6 +408,14 @@ impl RunConfig {
         }
         Ok(())
     }
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn default_clip() -> f64 {

@@ -18,6 +18,7 @@ use super::networks::Networks;
 use super::optim::Optimizer;
 use super::settings::{lr_scale, RunConfig};
 use super::showcase::Showcase;
+use crate::data::batches::{curriculum_length, CURRICULUM_START};
 use crate::data::corpus::Corpus;
 use crate::data::vocab::Vocab;
 use crate::error::{Error, Result};
@@ -26,6 +27,7 @@ use crate::model::autograd::critic::Critic;
 use crate::model::autograd::generator::Generator;
 use crate::model::params::Params;
 use crate::model::penalty::{CriticStats, Lipschitz};
+use crate::model::FakeView;
 use crate::run_dir::lock::RunLock;
 use crate::run_dir::DIVERGED;
 
@@ -73,6 +75,7 @@ impl Trainer {
         device: &Device,
     ) -> Result<Self> {
         config.validate()?;
+        check_curriculum(&config, &corpus)?;
         let dtype = DType::F32;
         let nets = Networks::init(&config, dtype, device)?;
         let opt_g = Optimizer::new(nets.gen_params(), config.optim_generator)?;
@@ -184,13 +187,15 @@ impl Trainer {
         let strategy = self.config.lipschitz;
         // Drawn in this order for every strategy (clipping draws its unused point too), so
         // that the stream, hence the data and noise, is the same whatever the strategy.
-        let real = self.draws.real_batch(b)?;
+        let visible = self.visible();
+        let real = self.draws.real_batch_of(b, visible)?;
         let z = self.draws.noise(b)?;
         let penalty = self.draws.penalty(strategy, b)?;
+        let shown = self.fake_view(b)?;
         let batch = (&real, &z, &penalty);
-        let (stats, grads) = self
-            .engine
-            .critic_step(&self.nets, batch, self.config.lambda)?;
+        let (stats, grads) =
+            self.engine
+                .critic_step(&self.nets, batch, (self.config.lambda, &shown))?;
         finite(stats.loss, "critic loss", self.iteration, &self.run_dir)?;
         self.opt_d.apply(&grads)?;
         if strategy == Lipschitz::Clip {
@@ -202,11 +207,36 @@ impl Trainer {
     /// One generator update: minimise `−mean D(G(z))`.
     pub fn generator_step(&mut self) -> Result<f64> {
         let z = self.draws.noise(self.config.batch)?;
-        let (value, grads) = self.engine.generator_step(&self.nets, &z)?;
+        let shown = self.fake_view(self.config.batch)?;
+        let (value, grads) = self.engine.generator_step(&self.nets, &z, &shown)?;
         finite(value, "generator loss", self.iteration, &self.run_dir)?;
         self.opt_g.apply(&grads)?;
         self.nets.update_average(self.config.ema, self.iteration)?;
         Ok(value)
+    }
+
+    /// The positions this iteration trains on: all of them, or the length curriculum's
+    /// (`--curriculum`): a function of the iteration alone, like the learning rates.
+    fn visible(&self) -> usize {
+        curriculum_length(
+            self.config.curriculum,
+            self.iteration,
+            self.config.model.seq_len,
+        )
+    }
+
+    /// What the critic is shown of a fake batch of `b` this iteration: the curriculum's
+    /// positions, and with `--gumbel` fresh Gumbel noise from the training stream (drawn after
+    /// the step's other draws, so runs without it draw exactly as before).
+    fn fake_view(&mut self, b: usize) -> Result<FakeView<Tensor>> {
+        let gumbel = match self.config.gumbel {
+            0.0 => None,
+            tau => Some((self.draws.gumbel(b)?, tau)),
+        };
+        Ok(FakeView {
+            visible: self.visible(),
+            gumbel,
+        })
     }
 
     /// Train both networks through candle's autograd even where the hand-written steps apply
@@ -412,6 +442,27 @@ pub struct Diverged {
 
 /// A step's loss, or the error that says training diverged (nothing saved: the last
 /// checkpoint stays intact).
+/// A length curriculum needs lines longer than where it starts: on a corpus whose lines are all
+/// at most [`CURRICULUM_START`] characters it would change nothing but mislead.
+fn check_curriculum(config: &RunConfig, corpus: &Corpus) -> Result<()> {
+    if config.curriculum == 0 {
+        return Ok(());
+    }
+    let longest = corpus
+        .all_lines()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    if longest <= CURRICULUM_START {
+        return Err(Error::Config(format!(
+            "--curriculum {}: every line of {} is at most {longest} characters, and a length curriculum starts at {CURRICULUM_START}: it has nothing to grow into; train without --curriculum",
+            config.curriculum,
+            corpus.path.display()
+        )));
+    }
+    Ok(())
+}
+
 fn finite(value: f64, what: &str, iteration: u64, run_dir: &Path) -> Result<f64> {
     if value.is_finite() {
         return Ok(value);

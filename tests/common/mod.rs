@@ -17,6 +17,7 @@ pub const TINY: ModelShape = ModelShape {
     res_blocks: 2,
     critic_norm: textgan::model::CriticNorm::None,
     critic_dim: None,
+    local_critic: None,
 };
 
 /// Random one-hot batch `(b, L, V)` in f64.

@@ -6,10 +6,11 @@ use candle_core::{Tensor, D};
 use super::conv::Conv1d;
 use super::linear::{Init, Linear};
 use super::resblock::ResBlock;
+use crate::data::batches::pad_tensor_from;
 use crate::error::Result;
 use crate::model::params::{ParamBuilder, Params, Store};
 use crate::model::schema::{self, Net, Schema};
-use crate::model::ModelShape;
+use crate::model::{FakeView, ModelShape};
 
 #[derive(Debug, Clone)]
 pub struct Generator {
@@ -55,6 +56,19 @@ impl Generator {
 
     /// Token ids of the generated text, `B` rows of `L`: the argmax at each position
     /// (of the logits: softmax does not change it).
+    /// What the critic is shown in training ([`FakeView`]): `softmax(logits)`, or with Gumbel
+    /// noise `softmax((logits + g)/τ)`, its positions from `visible` on padding.
+    pub fn forward_shown(&self, z: &Tensor, shown: &FakeView<Tensor>) -> Result<Tensor> {
+        let probs = match &shown.gumbel {
+            None => self.forward(z)?,
+            Some((g, tau)) => {
+                let relaxed = ((self.logits(z)? + g)? / *tau)?;
+                candle_nn::ops::softmax(&relaxed, D::Minus1)?
+            }
+        };
+        pad_tensor_from(&probs, shown.visible)
+    }
+
     pub fn argmax_ids(&self, z: &Tensor) -> Result<Vec<Vec<u32>>> {
         Ok(self.logits(z)?.argmax(D::Minus1)?.to_vec2::<u32>()?)
     }
