@@ -113,6 +113,37 @@ fn contiguous_noise(shown: &FakeView<Tensor>) -> Result<Option<(Tensor, f64)>> {
         .transpose()
 }
 
+/// The noise of [`contiguous_noise`] locked for reading.
+type LockedNoise<'a> = Option<((StorageRef<'a>, &'a Layout), f64)>;
+
+fn lock_noise(noise: &Option<(Tensor, f64)>) -> LockedNoise<'_> {
+    noise
+        .as_ref()
+        .map(|(g, tau)| (g.storage_and_layout(), *tau))
+}
+
+/// The locked noise's values and τ.
+fn host_noise<'a>(locked: &'a LockedNoise<'_>) -> Result<Option<(&'a [f32], f64)>> {
+    match locked {
+        Some(((s, l), tau)) => Ok(Some((host_slice(s, l)?, *tau))),
+        None => Ok(None),
+    }
+}
+
+/// The fake view of the samples `r` of a batch: the same positions, their rows of the noise
+/// (`per` values per sample).
+fn piece_view(
+    visible: usize,
+    gumbel: Option<(&[f32], f64)>,
+    per: usize,
+    r: std::ops::Range<usize>,
+) -> FakeView<&[f32]> {
+    FakeView {
+        visible,
+        gumbel: gumbel.map(|(g, tau)| (&g[r.start * per..r.end * per], tau)),
+    }
+}
+
 /// The samples of shard `i` of `n` in a batch of `b`: as equal as they come.
 fn shard_range(b: usize, n: usize, i: usize) -> std::ops::Range<usize> {
     b * i / n..b * (i + 1) / n
@@ -229,13 +260,8 @@ impl HandWritten {
         let (real, z) = (host_slice(&rs, rl)?, host_slice(&zs, zl)?);
         let penalty: Penalty<&[f32]> = locked.map(|(s, l)| host_slice(s, l))?;
         let noise = contiguous_noise(shown)?;
-        let noise_locked = noise
-            .as_ref()
-            .map(|(g, tau)| (g.storage_and_layout(), *tau));
-        let gumbel = match &noise_locked {
-            Some(((s, l), tau)) => Some((host_slice(s, l)?, *tau)),
-            None => None,
-        };
+        let locked = lock_noise(&noise);
+        let gumbel = host_noise(&locked)?;
         // The batch: the noise's rows (every strategy has noise; clipping has no points).
         let b = z.len() / self.shards[0].generator.noise_dim();
         let points_fit = penalty.points().iter().all(|p| p.len() == b);
@@ -246,10 +272,7 @@ impl HandWritten {
         }
         let (per, nz) = (real.len() / b, z.len() / b);
         let run = |shard: &mut Shard, r: std::ops::Range<usize>, add: bool| {
-            let piece = FakeView {
-                visible: shown.visible,
-                gumbel: gumbel.map(|(g, tau)| (&g[r.start * per..r.end * per], tau)),
-            };
+            let piece = piece_view(shown.visible, gumbel, per, r.clone());
             let fake = shard
                 .generator
                 .forward_shown(&gw, &z[r.start * nz..r.end * nz], piece)?;
@@ -302,21 +325,13 @@ impl HandWritten {
         let nz = noise_width(z.len(), &self.shards[0])?;
         let b = z.len() / nz;
         let noise = contiguous_noise(shown)?;
-        let noise_locked = noise
-            .as_ref()
-            .map(|(g, tau)| (g.storage_and_layout(), *tau));
-        let gumbel = match &noise_locked {
-            Some(((s, l), tau)) => Some((host_slice(s, l)?, *tau)),
-            None => None,
-        };
+        let locked = lock_noise(&noise);
+        let gumbel = host_noise(&locked)?;
         let per = gumbel.map_or(0, |(g, _)| g.len() / b);
         // ∂(−mean D(G(z)))/∂G(z) = −∇ₓD/B, B the whole batch's size.
         let scale = -1.0 / b as f32;
         let run = |shard: &mut Shard, r: std::ops::Range<usize>, add: bool| {
-            let piece = FakeView {
-                visible: shown.visible,
-                gumbel: gumbel.map(|(g, tau)| (&g[r.start * per..r.end * per], tau)),
-            };
+            let piece = piece_view(shown.visible, gumbel, per, r.clone());
             let probs = shard
                 .generator
                 .forward_shown(&gw, &z[r.start * nz..r.end * nz], piece)?;

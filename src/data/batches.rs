@@ -7,6 +7,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use rayon::prelude::*;
 
 use super::corpus::SEQ_LEN;
 use super::vocab::PAD;
@@ -152,7 +153,10 @@ pub fn gumbel(
     (dtype, device): (DType, &Device),
 ) -> Result<Tensor> {
     let n = shape.0 * shape.1 * shape.2;
-    let g: Vec<f32> = (0..n).map(|_| gumbel_of(rng.random::<u64>())).collect();
+    // The bits in the stream's order, then their logarithms across the threads (most of the
+    // cost): the same values as one draw after another.
+    let bits: Vec<u64> = (0..n).map(|_| rng.random::<u64>()).collect();
+    let g: Vec<f32> = bits.par_iter().map(|&b| gumbel_of(b)).collect();
     Ok(Tensor::from_vec(g, shape, &Device::Cpu)?
         .to_dtype(dtype)?
         .to_device(device)?)
