@@ -179,7 +179,7 @@ fn absurd_flag_values_are_explained() {
         // The critic's local branch sees at most the whole sequence less one character, and
         // reads a block the critic has.
         (
-            vec!["train", c, "--local-critic", "4"],
+            vec!["train", c, "--local-critic", "4", "--res-blocks", "5"],
             "--local-critic 4: after 4 residual blocks each position sees 33 characters, not less than the whole 32-character sequence; use at most 3",
         ),
         (

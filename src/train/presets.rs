@@ -156,6 +156,14 @@ impl Preset {
             0 => String::new(),
             n => format!(" (critic's local branch after {n})"),
         };
+        let ema = match v.curriculum {
+            0 => ema,
+            n => format!("{ema}, length curriculum +1 character every {n} iterations"),
+        };
+        let ema = match v.gumbel {
+            0.0 => ema,
+            tau => format!("{ema}, Gumbel-softmax fakes at τ = {tau}"),
+        };
         format!(
             "dim {}, {} residual blocks{local}, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{ema}",
             v.dim,
