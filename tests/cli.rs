@@ -188,7 +188,7 @@ fn absurd_flag_values_are_explained() {
         ),
         (
             vec!["train", c, "--gumbel", "-1"],
-            "--gumbel must be a temperature above 0",
+            "--gumbel must be a temperature of at least 0.01",
         ),
     ] {
         let out = textgan(&args, tmp.path());

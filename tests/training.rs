@@ -416,7 +416,20 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
             }
         }
     };
-    for strategy in [Lipschitz::Gp, Lipschitz::Fd, Lipschitz::Clip] {
+    // The whole softmax, and a curriculum's padding with Gumbel noise: each piece must read
+    // its own samples' rows of the noise.
+    let noise = Tensor::randn(0f32, 1f32, (b, shape.seq_len, shape.vocab), &dev).unwrap();
+    let views = [
+        FakeView::all(SEQ_LEN),
+        FakeView {
+            visible: 9,
+            gumbel: Some((noise, 0.5)),
+        },
+    ];
+    for (strategy, view) in [Lipschitz::Gp, Lipschitz::Fd, Lipschitz::Clip]
+        .into_iter()
+        .flat_map(|s| views.iter().map(move |v| (s, v)))
+    {
         let mix = match strategy {
             Lipschitz::Fd => Penalty::Fd(eps.clone(), eps2.clone()),
             Lipschitz::Clip => Penalty::Clip,
@@ -426,15 +439,10 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
         let new = |split| HandWritten::new(shape, t.gen_params(), t.critic_params(), split, F32);
         let mut one = new(Split::Parallel(1)).unwrap();
         let s1 = one
-            .critic_step(params, &real, &z, &mix, (10.0, &FakeView::all(SEQ_LEN)))
+            .critic_step(params, &real, &z, &mix, (10.0, view))
             .unwrap();
         let g1 = one
-            .generator_step(
-                t.gen_params(),
-                t.critic_params(),
-                &z,
-                &FakeView::all(SEQ_LEN),
-            )
+            .generator_step(t.gen_params(), t.critic_params(), &z, view)
             .unwrap();
         for split in [Split::Parallel(3), Split::Sequential(3)] {
             let mut three = new(split).unwrap();
@@ -442,7 +450,7 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
             // Twice: the second step must start from zero, not add to the first.
             for _ in 0..2 {
                 let s3 = three
-                    .critic_step(params, &real, &z, &mix, (10.0, &FakeView::all(SEQ_LEN)))
+                    .critic_step(params, &real, &z, &mix, (10.0, view))
                     .unwrap();
                 let what = format!("{strategy:?} critic, {split:?}");
                 close(s1.loss, s3.loss, &what);
@@ -453,12 +461,7 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
                     close(a, b, &what);
                 }
                 let g3 = three
-                    .generator_step(
-                        t.gen_params(),
-                        t.critic_params(),
-                        &z,
-                        &FakeView::all(SEQ_LEN),
-                    )
+                    .generator_step(t.gen_params(), t.critic_params(), &z, view)
                     .unwrap();
                 close(g1, g3, "generator loss");
                 // (Generator first: the critic's gradient must survive the generator step.)

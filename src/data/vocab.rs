@@ -16,7 +16,7 @@ pub const PAD: u32 = 0;
 pub const UNK: u32 = 1;
 pub const PAD_TOKEN: &str = "<pad>";
 pub const UNK_TOKEN: &str = "<unk>";
-/// FakeView in decoded text for a character outside the vocabulary.
+/// Shown in decoded text for a character outside the vocabulary.
 pub const UNK_CHAR: char = '\u{FFFD}';
 
 #[derive(Debug, Clone, PartialEq)]

@@ -375,9 +375,9 @@ impl RunConfig {
                 self.ema
             ));
         }
-        if !(self.gumbel.is_finite() && self.gumbel >= 0.0) {
+        if !(self.gumbel == 0.0 || (self.gumbel.is_finite() && self.gumbel >= MIN_GUMBEL)) {
             return bad(format!(
-                "--gumbel must be a temperature above 0, or 0 for none, got {}",
+                "--gumbel must be a temperature of at least {MIN_GUMBEL}, or 0 for none, got {}",
                 self.gumbel
             ));
         }
@@ -425,6 +425,9 @@ fn default_clip() -> f64 {
 /// Limits that keep absurd values from exhausting memory instead of failing clearly.
 pub const MAX_BATCH: usize = 65_536;
 pub const MAX_CRITIC_ITERS: usize = 1000;
+/// The lowest `--gumbel` temperature: below it the relaxed sample is a one-hot in f32 and its
+/// gradient, scaled by 1/τ, overflows.
+pub const MIN_GUMBEL: f64 = 0.01;
 /// About two years.
 pub const MAX_MINUTES: f64 = 1e6;
 

@@ -173,10 +173,12 @@ impl Trainer {
     /// Interpolates `x̂` between a fresh real and a fresh fake batch: where the penalty acts.
     pub fn probe_batch(&mut self) -> Result<Tensor> {
         let b = self.config.batch;
-        let real = self.draws.real_batch(b)?;
+        // As the critic step sees them (a curriculum's padding, Gumbel noise).
+        let real = self.draws.real_batch_of(b, self.visible())?;
         let z = self.draws.noise(b)?;
-        let fake = self.nets.generator().forward(&z)?.detach();
         let eps = self.draws.uniform(b)?;
+        let view = self.fake_view(b)?;
+        let fake = self.nets.generator().forward_shown(&z, &view)?.detach();
         crate::model::penalty::interpolate(&real, &fake, &eps)
     }
 
@@ -440,8 +442,6 @@ pub struct Diverged {
     pub message: String,
 }
 
-/// A step's loss, or the error that says training diverged (nothing saved: the last
-/// checkpoint stays intact).
 /// A length curriculum needs lines longer than where it starts: on a corpus whose lines are all
 /// at most [`CURRICULUM_START`] characters it would change nothing but mislead.
 fn check_curriculum(config: &RunConfig, corpus: &Corpus) -> Result<()> {
@@ -463,6 +463,8 @@ fn check_curriculum(config: &RunConfig, corpus: &Corpus) -> Result<()> {
     Ok(())
 }
 
+/// A step's loss, or the error that says training diverged (nothing saved: the last
+/// checkpoint stays intact).
 fn finite(value: f64, what: &str, iteration: u64, run_dir: &Path) -> Result<f64> {
     if value.is_finite() {
         return Ok(value);

@@ -54,8 +54,6 @@ impl Generator {
         Ok(candle_nn::ops::softmax(&logits, D::Minus1)?)
     }
 
-    /// Token ids of the generated text, `B` rows of `L`: the argmax at each position
-    /// (of the logits: softmax does not change it).
     /// What the critic is shown in training ([`FakeView`]): `softmax(logits)`, or with Gumbel
     /// noise `softmax((logits + g)/τ)`, its positions from `visible` on padding.
     pub fn forward_shown(&self, z: &Tensor, shown: &FakeView<Tensor>) -> Result<Tensor> {
@@ -69,6 +67,8 @@ impl Generator {
         pad_tensor_from(&probs, shown.visible)
     }
 
+    /// Token ids of the generated text, `B` rows of `L`: the argmax at each position
+    /// (of the logits: softmax does not change it).
     pub fn argmax_ids(&self, z: &Tensor) -> Result<Vec<Vec<u32>>> {
         Ok(self.logits(z)?.argmax(D::Minus1)?.to_vec2::<u32>()?)
     }
