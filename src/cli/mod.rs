@@ -4,6 +4,7 @@
 mod args;
 mod choice;
 mod commands;
+mod hyper_args;
 mod progress_bar;
 mod signals;
 
@@ -178,7 +179,7 @@ fn sweep(a: args::SweepArgs) -> Result<u8> {
         out,
         redo: a.redo,
         command: command_line(),
-        parse_flags: args::parse_grid_flags,
+        parse_flags: hyper_args::parse_grid_flags,
     };
     commands::sweep(&opts, a.device, a.format == Format::Json)
 }
