@@ -186,6 +186,11 @@ fn absurd_flag_values_are_explained() {
             vec!["train", c, "--local-critic", "3", "--res-blocks", "2"],
             "--local-critic 3: the local branch reads the output of residual block 1 to 2",
         ),
+        // The generator's self-attention follows a block it has.
+        (
+            vec!["train", c, "--attention", "4", "--res-blocks", "3"],
+            "--attention 4: the self-attention follows residual block 1 to 3 of the generator",
+        ),
         (
             vec!["train", c, "--gumbel", "-1"],
             "--gumbel must be a temperature of at least 0.01",
@@ -435,6 +440,8 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     refused("--critic-norm", "layer", "--critic-norm layer: the run in");
     // A different critic (its local branch) is a different architecture.
     refused("--local-critic", "1", "--local-critic 1: the run in");
+    // So is a generator with self-attention.
+    refused("--attention", "1", "--attention 1: the run in");
     // Safe changes are allowed and recorded.
     let mut a = args[..5].to_vec();
     a.extend([

@@ -434,6 +434,41 @@ fn generator_loss_gradient_matches_finite_differences() {
 }
 
 #[test]
+fn generator_with_self_attention_loss_gradient_matches_finite_differences() {
+    // Self-attention after the first of two blocks (a block after it) and after the last
+    // (straight into the output layer): its three projections and the blocks either side.
+    let (critic, _) = tiny_critic(7);
+    for after in [1, TINY.res_blocks] {
+        let shape = ModelShape {
+            attention: Some(after),
+            ..TINY
+        };
+        let (generator, gparams) =
+            Generator::init(shape, Store::new(8, DType::F64, &device())).unwrap();
+        let mut r = rng(9);
+        let v: Vec<f64> = (0..4 * shape.noise_dim)
+            .map(|_| rand::Rng::random_range(&mut r, -1.0..1.0))
+            .collect();
+        let z = Tensor::from_vec(v, (4, shape.noise_dim), &device()).unwrap();
+        let loss = || {
+            let fake = generator.forward(&z).unwrap();
+            generator_loss(&critic, &fake).unwrap()
+        };
+        let names = [
+            "attention.query.weight",
+            "attention.key.weight",
+            "attention.value.weight",
+            "input.weight",
+            "blocks.0.conv1.weight",
+            "blocks.1.conv2.weight",
+            "output.weight",
+        ];
+        let (worst, n) = check_param_grads(&gparams, &names, &loss, 8);
+        eprintln!("generator loss, attention after block {after}: {n} parameter entries, worst relative error {worst:.2e}");
+    }
+}
+
+#[test]
 #[allow(clippy::needless_range_loop)] // index arithmetic mirrors the formula
 fn im2col_convolution_matches_a_direct_convolution() {
     use textgan::model::autograd::conv::Conv1d;

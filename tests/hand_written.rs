@@ -26,6 +26,7 @@ const SMALL: ModelShape = ModelShape {
     critic_norm: textgan::model::CriticNorm::None,
     critic_dim: None,
     local_critic: None,
+    attention: None,
 };
 
 /// A critic of its own width (7) beside a generator of width 6.
@@ -46,6 +47,17 @@ const LOCAL_LAST: ModelShape = ModelShape {
     res_blocks: 2,
     local_critic: Some(2),
     critic_dim: Some(5),
+    ..SMALL
+};
+
+/// The generator's self-attention (`--attention`) after the first of three blocks, and after
+/// the last.
+const ATTENTION_FIRST: ModelShape = ModelShape {
+    attention: Some(1),
+    ..SMALL
+};
+const ATTENTION_LAST: ModelShape = ModelShape {
+    attention: Some(3),
     ..SMALL
 };
 
@@ -317,6 +329,14 @@ fn gradient_penalty_step_matches_finite_differences(shape: ModelShape) {
 fn generator_case(shape: ModelShape, b: usize, seed: u64) -> (Generator, Params, Tensor, Tensor) {
     let (g, params) = Generator::init(shape, Store::new(seed, DType::F64, &device())).unwrap();
     randomise_biases(&params, seed + 200);
+    // Sharper attention than at initialisation (where it is nearly uniform over positions, and
+    // the keys' gradients nearly zero): the softmax's backward pass is then tested off its
+    // flat point.
+    for (name, v) in &params.vars {
+        if name.starts_with("attention.query") || name.starts_with("attention.key") {
+            v.set(&v.as_tensor().affine(4.0, 0.0).unwrap()).unwrap();
+        }
+    }
     let mut r = rng(seed + 1);
     let z = (uniform(&mut r, b * shape.noise_dim)
         .affine(2.0, -1.0)
@@ -379,6 +399,9 @@ fn hand_written_generator_equals_autograd() {
         (TINY, 4, 3, None),
         (SMALL, 5, SMALL.seq_len, Some(0.5)),
         (TINY, 4, 3, Some(2.0)),
+        (ATTENTION_FIRST, 5, SMALL.seq_len, None),
+        (ATTENTION_LAST, 5, SMALL.seq_len, None),
+        (ATTENTION_FIRST, 70, 5, Some(0.5)),
     ] {
         let (g, params, z, seed_grad) = generator_case(shape, b, 5);
         let noise = gumbel_noise(shape, b, 6);
@@ -419,15 +442,20 @@ fn hand_written_generator_equals_autograd() {
 
 #[test]
 fn hand_written_generator_gradient_matches_finite_differences() {
-    // The softmax, and the Gumbel-softmax at τ 0.5 with a curriculum's padding.
+    // The softmax, and the Gumbel-softmax at τ 0.5 with a curriculum's padding; the
+    // generator with self-attention after its first block and after its last.
     let noise = gumbel_noise(SMALL, 4, 10);
-    for view in [(SMALL.seq_len, None), (5, Some((&noise, 0.5)))] {
-        generator_gradient_matches_finite_differences(view);
+    for (shape, view) in [
+        (SMALL, (SMALL.seq_len, None)),
+        (SMALL, (5, Some((&noise, 0.5)))),
+        (ATTENTION_FIRST, (SMALL.seq_len, None)),
+        (ATTENTION_LAST, (SMALL.seq_len, None)),
+    ] {
+        generator_gradient_matches_finite_differences(shape, view);
     }
 }
 
-fn generator_gradient_matches_finite_differences(view: View) {
-    let shape = SMALL;
+fn generator_gradient_matches_finite_differences(shape: ModelShape, view: View) {
     let (_, params, z, seed_grad) = generator_case(shape, 4, 9);
     let (_, grads) = hand_written_generator(shape, &params, (&z, &seed_grad), view);
     let base = weights(&params, Net::Generator, shape);
@@ -580,6 +608,7 @@ const PAPER_NARROW: ModelShape = ModelShape {
     critic_norm: textgan::model::CriticNorm::None,
     critic_dim: None,
     local_critic: None,
+    attention: None,
 };
 
 /// Per tensor, the sum of the absolute values of the gradient.

@@ -33,6 +33,11 @@ pub struct HyperArgs {
     /// their mean added to the critic's score; 0: none [default: from preset]
     #[arg(long, value_name = "N")]
     pub local_critic: Option<usize>,
+    /// Self-attention in the generator after its first N residual blocks (SAGAN, Zhang et al.
+    /// 2019; not in the paper): every position reads every other one, not only the 2
+    /// characters either side a convolution sees; 0: none [default: from preset]
+    #[arg(long, value_name = "N")]
+    pub attention: Option<usize>,
     /// Critic steps per generator step [default: from preset]
     #[arg(long)]
     pub critic_iters: Option<usize>,
@@ -114,6 +119,7 @@ impl HyperArgs {
             critic_dim: self.critic_dim,
             res_blocks: self.res_blocks,
             local_critic: self.local_critic,
+            attention: self.attention,
             critic_iters: self.critic_iters,
             batch: self.batch,
             lr: self.lr,

@@ -1,9 +1,11 @@
 //! The generator written out by hand for the CPU, as [`crate::model::autograd::generator`] computes it:
-//! `z (B, 128) → linear → (B·L, d) → residual blocks → 1×1 conv → softmax over V`, and the
+//! `z (B, 128) → linear → (B·L, d) → residual blocks → 1×1 conv → softmax over V` (with
+//! `--attention N`, self-attention after the first `N` blocks), and the
 //! backward pass of a loss given its gradient w.r.t. the probabilities. With the critic's
 //! input-gradient ([`crate::cpu_step::critic::CriticStep::scores_and_input_grad`]) that is the
 //! generator's step: `∂(−mean D(G(z)))/∂G(z) = −∇ₓD/B`.
 
+use crate::cpu_step::attention::AttentionStep;
 use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, ResStack};
 use crate::data::batches::pad_from;
 use crate::error::{Error, Result};
@@ -21,7 +23,10 @@ pub struct GeneratorStep<T> {
     z: Vec<T>,
     /// The input layer's output, then (in place) the last block's output, `(B·L, d)`.
     h: Vec<T>,
+    /// The residual blocks; with self-attention, the blocks before it, the attention and the
+    /// blocks after it.
     stack: ResStack<T>,
+    attention: Option<(AttentionStep<T>, ResStack<T>)>,
     /// Softmax probabilities `(B·L, V)`.
     probs: Vec<T>,
     /// `1/τ` of the last forward pass's Gumbel-softmax (1 without).
@@ -35,19 +40,31 @@ pub struct GeneratorStep<T> {
 impl<T: Real> GeneratorStep<T> {
     pub fn new(shape: ModelShape) -> Self {
         let schema = Schema::of(Net::Generator, &shape);
+        let before = shape.attention.unwrap_or(shape.res_blocks);
         GeneratorStep {
             shape,
             sizes: schema.sizes(),
             schema,
             z: Vec::new(),
             h: Vec::new(),
-            stack: ResStack::new(shape.seq_len, shape.dim, shape.res_blocks),
+            stack: ResStack::new(shape.seq_len, shape.dim, before),
+            attention: shape.attention.map(|n| {
+                (
+                    AttentionStep::new(shape.seq_len, shape.dim),
+                    ResStack::new(shape.seq_len, shape.dim, shape.res_blocks - n),
+                )
+            }),
             probs: Vec::new(),
             inv_tau: T::one(),
             glogits: Vec::new(),
             gh: Vec::new(),
             grads: Vec::new(),
         }
+    }
+
+    /// Residual blocks before the self-attention (all of them without).
+    fn stack_split(&self) -> usize {
+        self.shape.attention.unwrap_or(self.shape.res_blocks)
     }
 
     /// The width of the noise the generator takes.
@@ -90,7 +107,15 @@ impl<T: Real> GeneratorStep<T> {
             T::one(),
             true,
         );
-        self.stack.forward(&w.blocks, &mut self.h);
+        let before = self.stack_split();
+        match (&mut self.attention, &w.attention) {
+            (Some((attention, after)), Some(wa)) => {
+                self.stack.forward(&w.blocks[..before], &mut self.h);
+                attention.forward(wa, &mut self.h);
+                after.forward(&w.blocks[before..], &mut self.h);
+            }
+            _ => self.stack.forward(&w.blocks, &mut self.h),
+        }
         resize(&mut self.probs, n * v);
         fill_rows(&mut self.probs, w.output.bias);
         let h = Mat::new(&self.h, n, d);
@@ -143,6 +168,7 @@ impl<T: Real> GeneratorStep<T> {
                 *o = pi * (di - dot) * k;
             }
         }
+        let before = self.stack_split();
         let w = self.schema.view(w)?;
         let mut g = self.schema.view_mut(&mut self.grads)?;
         let gl = Mat::new(&self.glogits, n, v);
@@ -162,8 +188,26 @@ impl<T: Real> GeneratorStep<T> {
             T::one(),
             false,
         );
-        self.stack
-            .backward(&w.blocks, &mut g.blocks, &mut self.gh, None);
+        match (&mut self.attention, &w.attention, &mut g.attention) {
+            (Some((attention, after)), Some(wa), Some(ga)) => {
+                after.backward(
+                    &w.blocks[before..],
+                    &mut g.blocks[before..],
+                    &mut self.gh,
+                    None,
+                );
+                attention.backward(wa, ga, &mut self.gh);
+                self.stack.backward(
+                    &w.blocks[..before],
+                    &mut g.blocks[..before],
+                    &mut self.gh,
+                    None,
+                );
+            }
+            _ => self
+                .stack
+                .backward(&w.blocks, &mut g.blocks, &mut self.gh, None),
+        }
         let (b, nz, ld) = (n / l, s.noise_dim, l * d);
         add_col_sums(g.input.bias, &self.gh, T::one());
         matmul(

@@ -5,11 +5,12 @@
 //!
 //! [`crate::kernels`] (GEMM, masks) → [`res_stack`] (the residual blocks, forward, backward
 //! and the input-gradient chain, in a padded layout where each convolution is one GEMM on a
-//! view of its input) →
+//! view of its input) and [`attention`] (the generator's self-attention, if any) →
 //! [`critic`] and [`generator`] (one network each) → [`adapter`] (what the trainer calls, on
 //! the networks' parameters).
 
 pub mod adapter;
+pub mod attention;
 pub mod critic;
 pub mod generator;
 pub mod res_stack;

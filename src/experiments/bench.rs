@@ -333,6 +333,7 @@ mod tests {
             critic_norm: crate::model::CriticNorm::None,
             critic_dim: None,
             local_critic: None,
+            attention: None,
         };
         let f = Flops::new(shape, 64);
         // One residual conv over 64 samples: 2 · 2048 rows · 640 · 128.

@@ -60,6 +60,11 @@ pub struct ModelShape {
     /// from before this setting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_critic: Option<usize>,
+    /// Self-attention in the generator after its first `N` residual blocks (`--attention N`;
+    /// [`autograd::attention`]). None: the paper's generator (and runs from before this
+    /// setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<usize>,
 }
 
 /// What the critic is shown of the generator's output in training, the same for both execution
@@ -148,6 +153,7 @@ impl ModelShape {
             critic_norm,
             critic_dim: None,
             local_critic: None,
+            attention: None,
         }
     }
 
@@ -182,6 +188,7 @@ impl ModelShape {
             return Err(BATCH_NORM_REFUSED.into());
         }
         self.check_local_critic()?;
+        self.check_attention()?;
         if self.vocab < 3 || self.vocab > MAX_VOCAB_LIMIT {
             return Err(format!(
                 "model vocab must be 3..={MAX_VOCAB_LIMIT}, has {}",
@@ -212,5 +219,16 @@ impl ModelShape {
             ));
         }
         Ok(())
+    }
+
+    /// The generator's self-attention follows a residual block it has.
+    pub fn check_attention(&self) -> std::result::Result<(), String> {
+        match self.attention {
+            Some(n) if n == 0 || n > self.res_blocks => Err(format!(
+                "--attention {n}: the self-attention follows residual block 1 to {} of the generator (--res-blocks {})",
+                self.res_blocks, self.res_blocks
+            )),
+            _ => Ok(()),
+        }
     }
 }

@@ -8,7 +8,10 @@
 //! Order, both networks: the input layer's weight and bias, each residual block's tensors
 //! (layer norms first, if any, then `conv1` and `conv2`, weight before bias), the output
 //! layer's weight and bias; last, the critic's local branch if it has one (`local.weight`,
-//! `(d, 1)`: no bias, which would add the same to every score and cancel in the loss). Weights are stored `(in, out)`; a convolution's `(k·C_in, C_out)`.
+//! `(d, 1)`: no bias, which would add the same to every score and cancel in the loss), or the
+//! generator's self-attention if it has one (`attention.query.weight`, `attention.key.weight`,
+//! `attention.value.weight`, each `(d, d)`). Weights are stored `(in, out)`; a convolution's
+//! `(k·C_in, C_out)`.
 
 use super::{CriticNorm, ModelShape, KERNEL};
 use crate::error::{Error, Result};
@@ -17,6 +20,11 @@ pub const INPUT: &str = "input";
 pub const OUTPUT: &str = "output";
 /// The critic's local branch ([`ModelShape::local_critic`]).
 pub const LOCAL: &str = "local";
+/// The generator's self-attention ([`ModelShape::attention`]) and its three projections.
+pub const ATTENTION: &str = "attention";
+pub const QUERY: &str = "query";
+pub const KEY: &str = "key";
+pub const VALUE: &str = "value";
 pub const CONV1: &str = "conv1";
 pub const CONV2: &str = "conv2";
 pub const NORM1: &str = "norm1";
@@ -73,6 +81,8 @@ pub struct Schema {
     pub per_block: usize,
     /// Whether the last tensor is the critic's local branch.
     pub local: bool,
+    /// Whether the last three tensors are the generator's self-attention.
+    pub attention: bool,
 }
 
 fn spec(prefix: &str, name: &str, shape: &[usize]) -> ParamSpec {
@@ -128,10 +138,17 @@ impl Schema {
         if local {
             params.push(spec(LOCAL, WEIGHT, &[d, 1]));
         }
+        let attention = net == Net::Generator && shape.attention.is_some();
+        if attention {
+            for name in [QUERY, KEY, VALUE] {
+                params.push(spec(&format!("{ATTENTION}.{name}"), WEIGHT, &[d, d]));
+            }
+        }
         Schema {
             net,
             params,
             local,
+            attention,
             blocks: shape.res_blocks,
             per_block: if layer_norm {
                 CONV_BLOCK_TENSORS + 4
@@ -223,11 +240,20 @@ impl Schema {
             true => Some(it.next().ok_or_else(missing)?),
             false => None,
         };
+        let attention = match self.attention {
+            true => Some(Attention {
+                query: it.next().ok_or_else(missing)?,
+                key: it.next().ok_or_else(missing)?,
+                value: it.next().ok_or_else(missing)?,
+            }),
+            false => None,
+        };
         Ok(NetView {
             input,
             blocks,
             output,
             local,
+            attention,
         })
     }
 }
@@ -246,15 +272,24 @@ pub struct ConvBlock<E> {
     pub conv2: Dense<E>,
 }
 
+/// The generator's self-attention projections `(d, d)`, by name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Attention<E> {
+    pub query: E,
+    pub key: E,
+    pub value: E,
+}
+
 /// One network's tensors by name ([`Schema::view`]): the input layer, the residual blocks in
 /// order (their convolutions; layer norms are the autograd path's alone), the output layer,
-/// the critic's local branch if any.
+/// the critic's local branch or the generator's self-attention if any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetView<E> {
     pub input: Dense<E>,
     pub blocks: Vec<ConvBlock<E>>,
     pub output: Dense<E>,
     pub local: Option<E>,
+    pub attention: Option<Attention<E>>,
 }
 
 #[cfg(test)]

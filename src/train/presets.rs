@@ -36,6 +36,8 @@ pub struct PresetValues {
     pub res_blocks: usize,
     /// The critic's local branch after this many blocks (0: none, the paper's critic).
     pub local_critic: usize,
+    /// The generator's self-attention after this many blocks (0: none, the paper's generator).
+    pub attention: usize,
     pub critic_iters: usize,
     pub batch: usize,
     /// Adam learning rates of the critic and the generator.
@@ -77,6 +79,7 @@ impl Preset {
                 dim: 512,
                 res_blocks: RES_BLOCKS,
                 local_critic: 0,
+                attention: 0,
                 critic_iters: 10,
                 batch: 64,
                 lr_critic: 1e-4,
@@ -99,6 +102,7 @@ impl Preset {
                 dim: 32,
                 res_blocks: 3,
                 local_critic: 0,
+                attention: 0,
                 critic_iters: 5,
                 batch: 64,
                 lr_critic: 4e-3,
@@ -155,6 +159,10 @@ impl Preset {
         let local = match v.local_critic {
             0 => String::new(),
             n => format!(" (critic's local branch after {n})"),
+        };
+        let local = match v.attention {
+            0 => local,
+            n => format!("{local} (generator's self-attention after {n})"),
         };
         let ema = match v.curriculum {
             0 => ema,

@@ -32,6 +32,8 @@ pub struct TrainOptions {
     pub res_blocks: Option<usize>,
     /// The critic's local branch after this many blocks; 0: none.
     pub local_critic: Option<usize>,
+    /// The generator's self-attention after this many blocks; 0: none.
+    pub attention: Option<usize>,
     pub critic_iters: Option<usize>,
     pub batch: Option<usize>,
     pub lr: Option<f64>,
@@ -120,6 +122,7 @@ impl TrainOptions {
             model: ModelShape {
                 critic_dim: self.critic_dim,
                 local_critic: Some(self.local_critic.unwrap_or(p.local_critic)).filter(|&n| n > 0),
+                attention: Some(self.attention.unwrap_or(p.attention)).filter(|&n| n > 0),
                 ..ModelShape::new(
                     0,
                     self.dim.unwrap_or(p.dim),
@@ -187,6 +190,11 @@ impl TrainOptions {
             "--local-critic",
             text(self.local_critic),
             config.model.local_critic.unwrap_or(0).to_string(),
+        )?;
+        fixed(
+            "--attention",
+            text(self.attention),
+            config.model.attention.unwrap_or(0).to_string(),
         )?;
         fixed(
             "--max-vocab",
@@ -369,6 +377,7 @@ impl RunConfig {
             return bad(BATCH_NORM_REFUSED.into());
         }
         self.model.check_local_critic().map_err(Error::Config)?;
+        self.model.check_attention().map_err(Error::Config)?;
         if !(0.0..1.0).contains(&self.ema) {
             return bad(format!(
                 "--ema must be at least 0 (off) and below 1, got {}",

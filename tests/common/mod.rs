@@ -18,6 +18,7 @@ pub const TINY: ModelShape = ModelShape {
     critic_norm: textgan::model::CriticNorm::None,
     critic_dim: None,
     local_critic: None,
+    attention: None,
 };
 
 /// Random one-hot batch `(b, L, V)` in f64.

@@ -1,13 +1,15 @@
 //! Generator: `z (B, 128) → linear → (B, L, DIM) → residual blocks → 1×1 conv → softmax over V`.
-//! Each position is a probability vector over the vocabulary; text is its argmax.
+//! Each position is a probability vector over the vocabulary; text is its argmax. With
+//! `--attention N` a [`SelfAttention`] layer follows the first `N` residual blocks.
 
 use candle_core::{Tensor, D};
 
+use super::attention::SelfAttention;
 use super::conv::Conv1d;
 use super::linear::{Init, Linear};
 use super::resblock::ResBlock;
 use crate::data::batches::pad_tensor_from;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::params::{ParamBuilder, Params, Store};
 use crate::model::schema::{self, Net, Schema};
 use crate::model::{FakeView, ModelShape};
@@ -18,6 +20,8 @@ pub struct Generator {
     input: Linear,
     blocks: Vec<ResBlock>,
     output: Conv1d,
+    /// The self-attention and the number of blocks before it.
+    attention: Option<(usize, SelfAttention)>,
 }
 
 impl Generator {
@@ -32,11 +36,18 @@ impl Generator {
             .map(|i| ResBlock::new(&pb.pp(schema::block(i)), shape.dim, false))
             .collect::<Result<_>>()?;
         let output = Conv1d::new(&pb.pp(schema::OUTPUT), shape.dim, shape.vocab, 1)?;
+        // Drawn last, so that a generator without it starts from the same weights as before.
+        shape.check_attention().map_err(Error::Config)?;
+        let attention = match shape.attention {
+            Some(n) => Some((n, SelfAttention::new(&pb.pp(schema::ATTENTION), shape.dim)?)),
+            None => None,
+        };
         Ok(Generator {
             shape,
             input,
             blocks,
             output,
+            attention,
         })
     }
 
@@ -80,8 +91,11 @@ impl Generator {
             .input
             .forward(z)?
             .reshape((b, self.shape.seq_len, self.shape.dim))?;
-        for block in &self.blocks {
+        for (i, block) in self.blocks.iter().enumerate() {
             h = block.forward(&h)?;
+            if let Some((_, attention)) = self.attention.as_ref().filter(|(n, _)| *n == i + 1) {
+                h = attention.forward(&h)?;
+            }
         }
         self.output.forward(&h)
     }

@@ -3,6 +3,7 @@
 //! input-gradient as differentiable operations, so the gradient penalty's exact gradient
 //! (second-order term included) is one `backward()`.
 
+pub mod attention;
 pub mod conv;
 pub mod critic;
 pub mod generator;
