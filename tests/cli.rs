@@ -191,15 +191,6 @@ fn absurd_flag_values_are_explained() {
             vec!["train", c, "--attention", "4", "--res-blocks", "3"],
             "--attention 4: the self-attention follows residual block 1 to 3 of the generator",
         ),
-        // A lazy penalty needs a penalty, and a step count.
-        (
-            vec!["train", c, "--lazy-penalty", "4", "--lipschitz", "clip"],
-            "--lazy-penalty 4 applies a penalty (gp, lp or fd) on some critic steps; --lipschitz clip has none",
-        ),
-        (
-            vec!["train", c, "--lazy-penalty", "0"],
-            "--lazy-penalty must be at least 1",
-        ),
         (
             vec!["train", c, "--gumbel", "-1"],
             "--gumbel must be a temperature of at least 0.01",

@@ -68,7 +68,6 @@ fn tiny_trainer_edited(
         lr_decay: 0,
         curriculum: 0,
         gumbel: 0.0,
-        lazy_penalty: 1,
         ema: 0.0,
         precision,
         seed: 0,
@@ -127,40 +126,6 @@ fn short_run_learns(precision: textgan::kernels::Precision) {
         after.js[1]
     );
     assert!(wasserstein.iter().all(|w| w.is_finite()));
-}
-
-#[test]
-fn a_lazy_penalty_applies_k_lambda_on_every_kth_critic_step_and_nothing_between() {
-    // From the same weights and stream, the first critic step of a run with the penalty on
-    // every 3rd step is the plain step with 3λ: the same Wasserstein estimate and slope, three
-    // times the penalty; the next two steps have none (no slope is computed).
-    let tmp = tempfile::tempdir().unwrap();
-    let (a, b) = (tmp.path().join("every"), tmp.path().join("lazy"));
-    let mut every = tiny_trainer(Lipschitz::Gp, CriticNorm::None, &a);
-    let mut lazy = tiny_trainer_edited(Lipschitz::Gp, CriticNorm::None, &b, F32, |c| {
-        c.lazy_penalty = 3
-    });
-    let (e, l) = (every.critic_step().unwrap(), lazy.critic_step().unwrap());
-    assert!(e.penalty > 0.0);
-    assert!(
-        (l.penalty - 3.0 * e.penalty).abs() <= 1e-5 * l.penalty,
-        "{l:?} vs {e:?}"
-    );
-    assert_eq!((l.wasserstein, l.grad_norm), (e.wasserstein, e.grad_norm));
-    for step in 1..6 {
-        let s = lazy.critic_step().unwrap();
-        assert_eq!(s.grad_norm.is_some(), step % 3 == 0, "step {step}: {s:?}");
-        assert_eq!(s.penalty > 0.0, step % 3 == 0, "step {step}: {s:?}");
-        if step % 3 != 0 {
-            assert_eq!(
-                s.loss, -s.wasserstein,
-                "step {step}: the Wasserstein loss alone"
-            );
-        }
-    }
-    // An iteration reports its last penalised step's penalty, not a skipped step's zero.
-    let it = lazy.train_iteration().unwrap();
-    assert!(it.penalty > 0.0 && it.grad_norm.is_some(), "{it:?}");
 }
 
 #[test]

@@ -77,12 +77,6 @@ pub struct HyperArgs {
     /// read the argmax; 0: the softmax itself [default: from preset]
     #[arg(long, value_name = "TAU", allow_hyphen_values = true)]
     pub gumbel: Option<f64>,
-    /// Apply the penalty on every K-th critic step only, weighted K·λ (lazy regularisation,
-    /// Karras et al. 2020; not in the paper): the steps between skip the penalty's
-    /// second-order pass, close to half of a step's time on the CPU; 1: every step
-    /// [default: from preset]
-    #[arg(long, value_name = "K")]
-    pub lazy_penalty: Option<u64>,
     /// Average the generator's weights with this decay (an exponential moving average, 0 =
     /// off; Yazıcı et al. 2019): samples, evaluation, `generate` and the best generator use
     /// the average [default: from preset]
@@ -136,7 +130,6 @@ impl HyperArgs {
             lr_decay: self.lr_decay,
             curriculum: self.curriculum,
             gumbel: self.gumbel,
-            lazy_penalty: self.lazy_penalty,
             ema: self.ema,
             precision: self.precision,
             lambda: self.lambda,

@@ -157,19 +157,6 @@ impl<T> Penalty<T> {
     }
 }
 
-/// Lazy regularisation (`--lazy-penalty K`; Karras et al. 2020, StyleGAN2, §3.1): the
-/// penalty's weight at critic step `step` (counted over the whole run) when the penalty is
-/// applied on every `every`-th step only, `K·λ` there so that its weight per step is the
-/// same on average, and none (the Wasserstein loss alone, no second-order pass) between.
-/// `every` 0 or 1: `λ` at every step (the paper).
-pub fn lazy_weight(step: u64, every: u64, lambda: f64) -> Option<f64> {
-    match every {
-        0 | 1 => Some(lambda),
-        k if step.is_multiple_of(k) => Some(lambda * k as f64),
-        _ => None,
-    }
-}
-
 /// `x̂ = ε·real + (1−ε)·fake`, `eps` of shape `(B)`.
 pub fn interpolate(real: &Tensor, fake: &Tensor, eps: &Tensor) -> Result<Tensor> {
     let eps = eps.reshape((eps.dim(0)?, 1, 1))?;
@@ -288,22 +275,6 @@ mod tests {
 
     fn t(v: &[f64]) -> Tensor {
         Tensor::new(v, &Device::Cpu).unwrap()
-    }
-
-    #[test]
-    fn a_lazy_penalty_weighs_every_kth_step_k_times() {
-        let weights = |every| {
-            (0..9)
-                .map(|s| lazy_weight(s, every, 10.0))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(weights(0), vec![Some(10.0); 9]);
-        assert_eq!(weights(1), vec![Some(10.0); 9]);
-        let three = weights(3);
-        assert_eq!(&three[..4], &[Some(30.0), None, None, Some(30.0)]);
-        // The same total weight as the penalty at every step.
-        let total: f64 = three.iter().flatten().sum();
-        assert_eq!(total, 90.0);
     }
 
     fn s(x: &Tensor) -> f64 {

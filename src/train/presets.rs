@@ -52,8 +52,6 @@ pub struct PresetValues {
     pub curriculum: u64,
     /// Temperature of the critic's Gumbel-softmax view of the fakes (0: none).
     pub gumbel: f64,
-    /// The penalty on every this many critic steps, weighted by as much (1: every step).
-    pub lazy_penalty: u64,
     /// Decay of the generator's weight average (0: none).
     pub ema: f64,
     /// The hand-written step's matrix-product inputs.
@@ -90,7 +88,6 @@ impl Preset {
                 lr_decay: 0,
                 curriculum: 0,
                 gumbel: 0.0,
-                lazy_penalty: 1,
                 ema: 0.0,
                 precision: Precision::F32,
                 lipschitz: Lipschitz::Gp,
@@ -114,7 +111,6 @@ impl Preset {
                 lr_decay: 2000,
                 curriculum: 0,
                 gumbel: 0.0,
-                lazy_penalty: 1,
                 ema: 0.999,
                 precision: Precision::F32,
                 lipschitz: Lipschitz::Gp,
@@ -175,10 +171,6 @@ impl Preset {
         let ema = match v.gumbel {
             0.0 => ema,
             tau => format!("{ema}, Gumbel-softmax fakes at τ = {tau}"),
-        };
-        let ema = match v.lazy_penalty {
-            0 | 1 => ema,
-            k => format!("{ema}, the penalty on every {k}th critic step"),
         };
         format!(
             "dim {}, {} residual blocks{local}, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{ema}",

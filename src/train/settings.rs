@@ -49,8 +49,6 @@ pub struct TrainOptions {
     pub curriculum: Option<u64>,
     /// The temperature of the critic's Gumbel-softmax view of the fakes; 0: none.
     pub gumbel: Option<f64>,
-    /// The penalty on every this many critic steps only; 1: every step.
-    pub lazy_penalty: Option<u64>,
     /// Decay of the generator's weight average; 0 turns it off.
     pub ema: Option<f64>,
     /// The hand-written step's matrix-product inputs (may change on resume: weights are f32).
@@ -74,12 +72,6 @@ impl TrainOptions {
         if self.resume && self.force {
             return Err(Error::Config(
                 "--resume and --force contradict each other: pick one".into(),
-            ));
-        }
-        if self.lazy_penalty == Some(0) {
-            return Err(Error::Config(
-                "--lazy-penalty must be at least 1 (1: the penalty at every critic step), got 0"
-                    .into(),
             ));
         }
         for (flag, lr) in [
@@ -149,7 +141,6 @@ impl TrainOptions {
             lr_decay: self.lr_decay.unwrap_or(lr_decay),
             curriculum: self.curriculum.unwrap_or(p.curriculum),
             gumbel: self.gumbel.unwrap_or(p.gumbel),
-            lazy_penalty: self.lazy_penalty.unwrap_or(p.lazy_penalty),
             ema: self.ema.unwrap_or(p.ema),
             precision: self.precision.unwrap_or(p.precision),
             seed: self.seed.unwrap_or(DEFAULT_SEED),
@@ -256,7 +247,6 @@ impl TrainOptions {
         set(&mut config.lr_decay, self.lr_decay);
         set(&mut config.curriculum, self.curriculum);
         set(&mut config.gumbel, self.gumbel);
-        set(&mut config.lazy_penalty, self.lazy_penalty);
         set(&mut config.ema, self.ema);
         set(&mut config.precision, self.precision);
         set(&mut config.batch, self.batch);
@@ -323,11 +313,6 @@ pub struct RunConfig {
     /// and runs from before this setting). Samples and scores always read the argmax.
     #[serde(default, skip_serializing_if = "is_zero_f64")]
     pub gumbel: f64,
-    /// Lazy regularisation ([`crate::model::penalty::lazy_weight`]): the penalty on every this
-    /// many critic steps only, weighted by as much; 0 or 1: every step (the paper, and runs
-    /// from before this setting).
-    #[serde(default = "one", skip_serializing_if = "every_step")]
-    pub lazy_penalty: u64,
     /// Decay β of the generator's exponential moving average ([`super::ema`]); 0: no average
     /// (runs from before this setting). With an average, samples, evaluation and `generate`
     /// use the averaged generator.
@@ -405,18 +390,6 @@ impl RunConfig {
                 self.gumbel
             ));
         }
-        if self.lazy_penalty > MAX_LAZY_PENALTY {
-            return bad(format!(
-                "--lazy-penalty must be at least 1 and at most {MAX_LAZY_PENALTY}, got {}",
-                self.lazy_penalty
-            ));
-        }
-        if self.lazy_penalty > 1 && !self.lipschitz.is_penalty() {
-            return bad(format!(
-                "--lazy-penalty {} applies a penalty (gp, lp or fd) on some critic steps; --lipschitz clip has none",
-                self.lazy_penalty
-            ));
-        }
         if !(self.clip.is_finite() && self.clip > 0.0) {
             return bad(format!(
                 "--clip must be a positive number, got {}",
@@ -450,14 +423,6 @@ fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
-fn one() -> u64 {
-    1
-}
-
-fn every_step(v: &u64) -> bool {
-    *v <= 1
-}
-
 fn is_zero_f64(v: &f64) -> bool {
     *v == 0.0
 }
@@ -469,8 +434,6 @@ fn default_clip() -> f64 {
 /// Limits that keep absurd values from exhausting memory instead of failing clearly.
 pub const MAX_BATCH: usize = 65_536;
 pub const MAX_CRITIC_ITERS: usize = 1000;
-/// Most critic steps a lazy penalty may leave between penalised ones.
-pub const MAX_LAZY_PENALTY: u64 = 100;
 /// The lowest `--gumbel` temperature: below it the relaxed sample is a one-hot in f32 and its
 /// gradient, scaled by 1/τ, overflows.
 pub const MIN_GUMBEL: f64 = 0.01;

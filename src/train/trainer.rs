@@ -26,7 +26,7 @@ use crate::kernels::Precision;
 use crate::model::autograd::critic::Critic;
 use crate::model::autograd::generator::Generator;
 use crate::model::params::Params;
-use crate::model::penalty::{lazy_weight, CriticStats, Lipschitz, Penalty};
+use crate::model::penalty::{CriticStats, Lipschitz};
 use crate::model::FakeView;
 use crate::run_dir::lock::RunLock;
 use crate::run_dir::DIVERGED;
@@ -63,9 +63,6 @@ pub struct Trainer {
     eval_marks: Vec<f64>,
     /// The losses since the last evaluation, which records their means.
     pub(super) losses: LossTally,
-    /// Critic steps of the run so far (`iteration · critic_iters` at each iteration's start):
-    /// which of them a lazy penalty applies to ([`lazy_weight`]).
-    critic_steps: u64,
 }
 
 impl Trainer {
@@ -106,7 +103,6 @@ impl Trainer {
             previews: false,
             eval_marks: Vec::new(),
             losses: LossTally::default(),
-            critic_steps: 0,
         })
     }
 
@@ -198,19 +194,10 @@ impl Trainer {
         let z = self.draws.noise(b)?;
         let penalty = self.draws.penalty(strategy, b)?;
         let shown = self.fake_view(b)?;
-        // A lazy penalty's steps between penalised ones: the Wasserstein loss alone (its
-        // points were drawn all the same, so that the stream does not depend on it).
-        let step = self.critic_steps;
-        self.critic_steps += 1;
-        let (penalty, lambda) =
-            match lazy_weight(step, self.config.lazy_penalty, self.config.lambda) {
-                Some(lambda) => (penalty, lambda),
-                None => (Penalty::Clip, 0.0),
-            };
         let batch = (&real, &z, &penalty);
-        let (stats, grads) = self
-            .engine
-            .critic_step(&self.nets, batch, (lambda, &shown))?;
+        let (stats, grads) =
+            self.engine
+                .critic_step(&self.nets, batch, (self.config.lambda, &shown))?;
         finite(stats.loss, "critic loss", self.iteration, &self.run_dir)?;
         self.opt_d.apply(&grads)?;
         if strategy == Lipschitz::Clip {
@@ -296,17 +283,8 @@ impl Trainer {
             None
         };
         let mut last = CriticStats::default();
-        // The penalty and slope shown are the last penalised step's (a lazy penalty skips some).
-        let mut penalised = None;
-        self.critic_steps = self.iteration * self.config.critic_iters as u64;
         for _ in 0..self.config.critic_iters {
             last = self.critic_step()?;
-            if last.grad_norm.is_some() {
-                penalised = Some(last);
-            }
-        }
-        if let Some(p) = penalised {
-            (last.penalty, last.grad_norm) = (p.penalty, p.grad_norm);
         }
         self.iteration += 1;
         let secs = start.elapsed().as_secs_f64();
