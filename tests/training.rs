@@ -382,91 +382,99 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
     use textgan::cpu_step::adapter::{HandWritten, Split};
     use textgan::model::penalty::Penalty;
     let tmp = tempfile::tempdir().unwrap();
-    let t = tiny_trainer(Lipschitz::Gp, CriticNorm::None, tmp.path());
-    let shape = t.config().model;
-    // 7 samples in 3 pieces: unequal shares (2, 2, 3).
-    let b = 7;
-    let dev = Device::Cpu;
-    let real = Tensor::rand(0f32, 1f32, (b, shape.seq_len, shape.vocab), &dev).unwrap();
-    let z = Tensor::randn(0f32, 1f32, (b, shape.noise_dim), &dev).unwrap();
-    // The chord ends apart (|ε₁ − ε₂| ≥ 0.2): fd divides by their distance, which would
-    // magnify the rounding of the scores' difference for points close together.
-    let eps = Tensor::rand(0f32, 0.4f32, b, &dev).unwrap();
-    let eps2 = Tensor::rand(0.6f32, 1f32, b, &dev).unwrap();
-    let close = |a: f64, b: f64, what: &str| {
-        assert!(
-            (a - b).abs() <= 1e-4 * (1.0 + a.abs().max(b.abs())),
-            "{what}: {a} vs {b}"
-        );
-    };
-    let same_grads = |x: &[Vec<f32>], y: &[Vec<f32>], what: &str| {
-        assert_eq!(x.len(), y.len());
-        let largest = |g: &[f32]| g.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
-        let net = x.iter().map(|g| largest(g)).fold(0.0, f64::max);
-        assert!(net > 0.0, "{what}: every gradient is zero");
-        for (gx, gy) in x.iter().zip(y) {
-            // Relative to the tensor's largest element, and to the network's for tensors whose
-            // gradient is a cancellation (the critic's output bias: Σ ±1/B = 0 up to rounding).
-            let tol = 1e-4 * largest(gx) + 1e-6 * net;
-            for (&u, &v) in gx.iter().zip(gy) {
-                assert!(
-                    ((u - v) as f64).abs() <= tol,
-                    "{what}: {u} vs {v} (tolerance {tol})"
-                );
-            }
-        }
-    };
-    // The whole softmax, and a curriculum's padding with Gumbel noise: each piece must read
-    // its own samples' rows of the noise.
-    let noise = Tensor::randn(0f32, 1f32, (b, shape.seq_len, shape.vocab), &dev).unwrap();
-    let views = [
-        FakeView::all(SEQ_LEN),
-        FakeView {
-            visible: 9,
-            gumbel: Some((noise, 0.5)),
-        },
-    ];
-    for (strategy, view) in [Lipschitz::Gp, Lipschitz::Fd, Lipschitz::Clip]
-        .into_iter()
-        .flat_map(|s| views.iter().map(move |v| (s, v)))
-    {
-        let mix = match strategy {
-            Lipschitz::Fd => Penalty::Fd(eps.clone(), eps2.clone()),
-            Lipschitz::Clip => Penalty::Clip,
-            _ => Penalty::Gp(eps.clone()),
+    // The generator plain and with self-attention (`--attention`) after its second block.
+    for attention in [None, Some(2)] {
+        let dir = tmp.path().join(format!("attention-{attention:?}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let t = tiny_trainer_edited(Lipschitz::Gp, CriticNorm::None, &dir, F32, |c| {
+            c.model.attention = attention
+        });
+        let shape = t.config().model;
+        // 7 samples in 3 pieces: unequal shares (2, 2, 3).
+        let b = 7;
+        let dev = Device::Cpu;
+        let real = Tensor::rand(0f32, 1f32, (b, shape.seq_len, shape.vocab), &dev).unwrap();
+        let z = Tensor::randn(0f32, 1f32, (b, shape.noise_dim), &dev).unwrap();
+        // The chord ends apart (|ε₁ − ε₂| ≥ 0.2): fd divides by their distance, which would
+        // magnify the rounding of the scores' difference for points close together.
+        let eps = Tensor::rand(0f32, 0.4f32, b, &dev).unwrap();
+        let eps2 = Tensor::rand(0.6f32, 1f32, b, &dev).unwrap();
+        let close = |a: f64, b: f64, what: &str| {
+            assert!(
+                (a - b).abs() <= 1e-4 * (1.0 + a.abs().max(b.abs())),
+                "{what}: {a} vs {b}"
+            );
         };
-        let params = (t.gen_params(), t.critic_params());
-        let new = |split| HandWritten::new(shape, t.gen_params(), t.critic_params(), split, F32);
-        let mut one = new(Split::Parallel(1)).unwrap();
-        let s1 = one
-            .critic_step(params, &real, &z, &mix, (10.0, view))
-            .unwrap();
-        let g1 = one
-            .generator_step(t.gen_params(), t.critic_params(), &z, view)
-            .unwrap();
-        for split in [Split::Parallel(3), Split::Sequential(3)] {
-            let mut three = new(split).unwrap();
-            assert_eq!(three.split(), split);
-            // Twice: the second step must start from zero, not add to the first.
-            for _ in 0..2 {
-                let s3 = three
-                    .critic_step(params, &real, &z, &mix, (10.0, view))
-                    .unwrap();
-                let what = format!("{strategy:?} critic, {split:?}");
-                close(s1.loss, s3.loss, &what);
-                close(s1.wasserstein, s3.wasserstein, &what);
-                close(s1.penalty, s3.penalty, &what);
-                assert_eq!(s1.grad_norm.is_some(), s3.grad_norm.is_some(), "{what}");
-                if let (Some(a), Some(b)) = (s1.grad_norm, s3.grad_norm) {
-                    close(a, b, &what);
+        let same_grads = |x: &[Vec<f32>], y: &[Vec<f32>], what: &str| {
+            assert_eq!(x.len(), y.len());
+            let largest = |g: &[f32]| g.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+            let net = x.iter().map(|g| largest(g)).fold(0.0, f64::max);
+            assert!(net > 0.0, "{what}: every gradient is zero");
+            for (gx, gy) in x.iter().zip(y) {
+                // Relative to the tensor's largest element, and to the network's for tensors whose
+                // gradient is a cancellation (the critic's output bias: Σ ±1/B = 0 up to rounding).
+                let tol = 1e-4 * largest(gx) + 1e-6 * net;
+                for (&u, &v) in gx.iter().zip(gy) {
+                    assert!(
+                        ((u - v) as f64).abs() <= tol,
+                        "{what}: {u} vs {v} (tolerance {tol})"
+                    );
                 }
-                let g3 = three
-                    .generator_step(t.gen_params(), t.critic_params(), &z, view)
-                    .unwrap();
-                close(g1, g3, "generator loss");
-                // (Generator first: the critic's gradient must survive the generator step.)
-                same_grads(one.critic_grads(), three.critic_grads(), &what);
-                same_grads(one.generator_grads(), three.generator_grads(), &what);
+            }
+        };
+        // The whole softmax, and a curriculum's padding with Gumbel noise: each piece must read
+        // its own samples' rows of the noise.
+        let noise = Tensor::randn(0f32, 1f32, (b, shape.seq_len, shape.vocab), &dev).unwrap();
+        let views = [
+            FakeView::all(SEQ_LEN),
+            FakeView {
+                visible: 9,
+                gumbel: Some((noise, 0.5)),
+            },
+        ];
+        for (strategy, view) in [Lipschitz::Gp, Lipschitz::Fd, Lipschitz::Clip]
+            .into_iter()
+            .flat_map(|s| views.iter().map(move |v| (s, v)))
+        {
+            let mix = match strategy {
+                Lipschitz::Fd => Penalty::Fd(eps.clone(), eps2.clone()),
+                Lipschitz::Clip => Penalty::Clip,
+                _ => Penalty::Gp(eps.clone()),
+            };
+            let params = (t.gen_params(), t.critic_params());
+            let new =
+                |split| HandWritten::new(shape, t.gen_params(), t.critic_params(), split, F32);
+            let mut one = new(Split::Parallel(1)).unwrap();
+            let s1 = one
+                .critic_step(params, &real, &z, &mix, (10.0, view))
+                .unwrap();
+            let g1 = one
+                .generator_step(t.gen_params(), t.critic_params(), &z, view)
+                .unwrap();
+            for split in [Split::Parallel(3), Split::Sequential(3)] {
+                let mut three = new(split).unwrap();
+                assert_eq!(three.split(), split);
+                // Twice: the second step must start from zero, not add to the first.
+                for _ in 0..2 {
+                    let s3 = three
+                        .critic_step(params, &real, &z, &mix, (10.0, view))
+                        .unwrap();
+                    let what = format!("{strategy:?} critic, {split:?}, attention {attention:?}");
+                    close(s1.loss, s3.loss, &what);
+                    close(s1.wasserstein, s3.wasserstein, &what);
+                    close(s1.penalty, s3.penalty, &what);
+                    assert_eq!(s1.grad_norm.is_some(), s3.grad_norm.is_some(), "{what}");
+                    if let (Some(a), Some(b)) = (s1.grad_norm, s3.grad_norm) {
+                        close(a, b, &what);
+                    }
+                    let g3 = three
+                        .generator_step(t.gen_params(), t.critic_params(), &z, view)
+                        .unwrap();
+                    close(g1, g3, "generator loss");
+                    // (Generator first: the critic's gradient must survive the generator step.)
+                    same_grads(one.critic_grads(), three.critic_grads(), &what);
+                    same_grads(one.generator_grads(), three.generator_grads(), &what);
+                }
             }
         }
     }

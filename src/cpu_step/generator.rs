@@ -51,7 +51,7 @@ impl<T: Real> GeneratorStep<T> {
             attention: shape.attention.map(|n| {
                 (
                     AttentionStep::new(shape.seq_len, shape.dim),
-                    ResStack::new(shape.seq_len, shape.dim, shape.res_blocks - n),
+                    ResStack::new(shape.seq_len, shape.dim, shape.res_blocks.saturating_sub(n)),
                 )
             }),
             probs: Vec::new(),
