@@ -393,15 +393,20 @@ fn penalty_gradient_includes_the_second_order_term_and_scales_with_lambda() {
     assert!(change > 1e-6, "critic loss gradient does not depend on λ");
 }
 
+/// Generator noise `(b, noise_dim)`, uniform in [−1, 1).
+fn uniform_noise(r: &mut rand_chacha::ChaCha8Rng, b: usize, shape: ModelShape) -> Tensor {
+    let v: Vec<f64> = (0..b * shape.noise_dim)
+        .map(|_| rand::Rng::random_range(r, -1.0..1.0))
+        .collect();
+    Tensor::from_vec(v, (b, shape.noise_dim), &device()).unwrap()
+}
+
 #[test]
 fn generator_loss_gradient_matches_finite_differences() {
     let (critic, _) = tiny_critic(7);
     let (generator, gparams) = Generator::init(TINY, Store::new(8, DType::F64, &device())).unwrap();
     let mut r = rng(9);
-    let v: Vec<f64> = (0..4 * TINY.noise_dim)
-        .map(|_| rand::Rng::random_range(&mut r, -1.0..1.0))
-        .collect();
-    let z = Tensor::from_vec(v, (4, TINY.noise_dim), &device()).unwrap();
+    let z = uniform_noise(&mut r, 4, TINY);
     // The softmax of the whole sequence; a length curriculum's first 3 positions (the rest
     // padding); the Gumbel-softmax at τ 0.5, and with padding.
     let dims = (4, TINY.seq_len, TINY.vocab);
@@ -445,11 +450,7 @@ fn generator_with_self_attention_loss_gradient_matches_finite_differences() {
         };
         let (generator, gparams) =
             Generator::init(shape, Store::new(8, DType::F64, &device())).unwrap();
-        let mut r = rng(9);
-        let v: Vec<f64> = (0..4 * shape.noise_dim)
-            .map(|_| rand::Rng::random_range(&mut r, -1.0..1.0))
-            .collect();
-        let z = Tensor::from_vec(v, (4, shape.noise_dim), &device()).unwrap();
+        let z = uniform_noise(&mut rng(9), 4, shape);
         let loss = || {
             let fake = generator.forward(&z).unwrap();
             generator_loss(&critic, &fake).unwrap()

@@ -148,32 +148,32 @@ impl Preset {
             0 => String::new(),
             n => format!(" ÷ (1 + t/{n})"),
         };
-        let ema = match v.ema {
-            0.0 => String::new(),
-            b => format!(", generator weight average {b}"),
-        };
-        let ema = match v.precision {
-            Precision::F32 => ema,
-            p => format!("{ema}, {} products", p.name()),
-        };
-        let local = match v.local_critic {
-            0 => String::new(),
-            n => format!(" (critic's local branch after {n})"),
-        };
-        let local = match v.attention {
-            0 => local,
-            n => format!("{local} (generator's self-attention after {n})"),
-        };
-        let ema = match v.curriculum {
-            0 => ema,
-            n => format!("{ema}, length curriculum +1 character every {n} iterations"),
-        };
-        let ema = match v.gumbel {
-            0.0 => ema,
-            tau => format!("{ema}, Gumbel-softmax fakes at τ = {tau}"),
-        };
+        // What the preset adds to the residual blocks, and after the Lipschitz strategy.
+        let mut beside_blocks = String::new();
+        if v.local_critic > 0 {
+            beside_blocks += &format!(" (critic's local branch after {})", v.local_critic);
+        }
+        if v.attention > 0 {
+            beside_blocks += &format!(" (generator's self-attention after {})", v.attention);
+        }
+        let mut extras = String::new();
+        if v.ema != 0.0 {
+            extras += &format!(", generator weight average {}", v.ema);
+        }
+        if v.precision != Precision::F32 {
+            extras += &format!(", {} products", v.precision.name());
+        }
+        if v.curriculum > 0 {
+            extras += &format!(
+                ", length curriculum +1 character every {} iterations",
+                v.curriculum
+            );
+        }
+        if v.gumbel != 0.0 {
+            extras += &format!(", Gumbel-softmax fakes at τ = {}", v.gumbel);
+        }
         format!(
-            "dim {}, {} residual blocks{local}, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{ema}",
+            "dim {}, {} residual blocks{beside_blocks}, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{extras}",
             v.dim,
             v.res_blocks,
             v.critic_iters,
