@@ -191,6 +191,15 @@ fn absurd_flag_values_are_explained() {
             vec!["train", c, "--attention", "4", "--res-blocks", "3"],
             "--attention 4: the self-attention follows residual block 1 to 3 of the generator",
         ),
+        // The read-out looks back less than the sequence, and reads the plain softmax.
+        (
+            vec!["train", c, "--autoregressive", "32"],
+            "--autoregressive 32: the read-out looks back 1 to 31 characters of the 32-character sequence",
+        ),
+        (
+            vec!["train", c, "--autoregressive", "2", "--gumbel", "0.3"],
+            "--gumbel and --autoregressive do not combine",
+        ),
         (
             vec!["train", c, "--gumbel", "-1"],
             "--gumbel must be a temperature of at least 0.01",
@@ -442,6 +451,8 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     refused("--local-critic", "1", "--local-critic 1: the run in");
     // So is a generator with self-attention.
     refused("--attention", "1", "--attention 1: the run in");
+    // And a generator with an autoregressive read-out.
+    refused("--autoregressive", "2", "--autoregressive 2: the run in");
     // Safe changes are allowed and recorded.
     let mut a = args[..5].to_vec();
     a.extend([

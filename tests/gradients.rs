@@ -439,6 +439,42 @@ fn generator_loss_gradient_matches_finite_differences() {
 }
 
 #[test]
+fn generator_with_autoregressive_readout_loss_gradient_matches_finite_differences() {
+    // Looking back one position and three, on the whole sequence and under a length
+    // curriculum's padding: the read-out's two matrices, and the layers under it, whose
+    // gradient now also arrives through every later position that read their output.
+    let (critic, _) = tiny_critic(7);
+    for (k, visible) in [(1, TINY.seq_len), (3, TINY.seq_len), (3, 5)] {
+        let shape = ModelShape {
+            autoregressive: Some(k),
+            ..TINY
+        };
+        let (generator, gparams) =
+            Generator::init(shape, Store::new(8, DType::F64, &device())).unwrap();
+        let z = uniform_noise(&mut rng(9), 4, shape);
+        let view = FakeView {
+            visible,
+            gumbel: None,
+        };
+        let loss = || {
+            let fake = generator.forward_shown(&z, &view).unwrap();
+            generator_loss(&critic, &fake).unwrap()
+        };
+        let names = [
+            "autoregressive.embed.weight",
+            "autoregressive.read.weight",
+            "input.weight",
+            "blocks.0.conv1.weight",
+            "blocks.1.conv2.weight",
+            "output.weight",
+            "output.bias",
+        ];
+        let (worst, n) = check_param_grads(&gparams, &names, &loss, 8);
+        eprintln!("generator loss, read-out looking back {k}, {visible} positions: {n} parameter entries, worst relative error {worst:.2e}");
+    }
+}
+
+#[test]
 fn generator_with_self_attention_loss_gradient_matches_finite_differences() {
     // Self-attention after the first of two blocks (a block after it) and after the last
     // (straight into the output layer): its three projections and the blocks either side.

@@ -27,6 +27,7 @@ const SMALL: ModelShape = ModelShape {
     critic_dim: None,
     local_critic: None,
     attention: None,
+    autoregressive: None,
 };
 
 /// A critic of its own width (7) beside a generator of width 6.
@@ -58,6 +59,19 @@ const ATTENTION_FIRST: ModelShape = ModelShape {
 };
 const ATTENTION_LAST: ModelShape = ModelShape {
     attention: Some(3),
+    ..SMALL
+};
+
+/// The generator's autoregressive read-out (`--autoregressive`) looking back 1 and 3
+/// positions (3: the first three positions see fewer than K), the second beside
+/// self-attention.
+const READOUT_ONE: ModelShape = ModelShape {
+    autoregressive: Some(1),
+    ..SMALL
+};
+const READOUT_THREE: ModelShape = ModelShape {
+    autoregressive: Some(3),
+    attention: Some(2),
     ..SMALL
 };
 
@@ -402,6 +416,9 @@ fn hand_written_generator_equals_autograd() {
         (ATTENTION_FIRST, 5, SMALL.seq_len, None),
         (ATTENTION_LAST, 5, SMALL.seq_len, None),
         (ATTENTION_FIRST, 70, 5, Some(0.5)),
+        (READOUT_ONE, 5, SMALL.seq_len, None),
+        (READOUT_THREE, 5, SMALL.seq_len, None),
+        (READOUT_THREE, 70, 5, None),
     ] {
         let (g, params, z, seed_grad) = generator_case(shape, b, 5);
         let noise = gumbel_noise(shape, b, 6);
@@ -443,13 +460,17 @@ fn hand_written_generator_equals_autograd() {
 #[test]
 fn hand_written_generator_gradient_matches_finite_differences() {
     // The softmax, and the Gumbel-softmax at τ 0.5 with a curriculum's padding; the
-    // generator with self-attention after its first block and after its last.
+    // generator with self-attention after its first block and after its last; with the
+    // autoregressive read-out, on the whole sequence and with a curriculum's padding.
     let noise = gumbel_noise(SMALL, 4, 10);
     for (shape, view) in [
         (SMALL, (SMALL.seq_len, None)),
         (SMALL, (5, Some((&noise, 0.5)))),
         (ATTENTION_FIRST, (SMALL.seq_len, None)),
         (ATTENTION_LAST, (SMALL.seq_len, None)),
+        (READOUT_ONE, (SMALL.seq_len, None)),
+        (READOUT_THREE, (SMALL.seq_len, None)),
+        (READOUT_THREE, (5, None)),
     ] {
         generator_gradient_matches_finite_differences(shape, view);
     }
@@ -609,6 +630,7 @@ const PAPER_NARROW: ModelShape = ModelShape {
     critic_dim: None,
     local_critic: None,
     attention: None,
+    autoregressive: None,
 };
 
 /// Per tensor, the sum of the absolute values of the gradient.

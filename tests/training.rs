@@ -382,12 +382,16 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
     use textgan::cpu_step::adapter::{HandWritten, Split};
     use textgan::model::penalty::Penalty;
     let tmp = tempfile::tempdir().unwrap();
-    // The generator plain and with self-attention (`--attention`) after its second block.
-    for attention in [None, Some(2)] {
-        let dir = tmp.path().join(format!("attention-{attention:?}"));
+    // The generator plain, with self-attention (`--attention`) after its second block, and
+    // with an autoregressive read-out (`--autoregressive`) looking back 3.
+    for (attention, readout) in [(None, None), (Some(2), None), (None, Some(3))] {
+        let dir = tmp
+            .path()
+            .join(format!("attention-{attention:?}-{readout:?}"));
         std::fs::create_dir_all(&dir).unwrap();
         let t = tiny_trainer_edited(Lipschitz::Gp, CriticNorm::None, &dir, F32, |c| {
-            c.model.attention = attention
+            c.model.attention = attention;
+            c.model.autoregressive = readout;
         });
         let shape = t.config().model;
         // 7 samples in 3 pieces: unequal shares (2, 2, 3).
@@ -425,11 +429,12 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
         // The whole softmax, and a curriculum's padding with Gumbel noise: each piece must read
         // its own samples' rows of the noise.
         let noise = Tensor::randn(0f32, 1f32, (b, shape.seq_len, shape.vocab), &dev).unwrap();
+        // (The read-out takes no Gumbel noise: padding alone.)
         let views = [
             FakeView::all(SEQ_LEN),
             FakeView {
                 visible: 9,
-                gumbel: Some((noise, 0.5)),
+                gumbel: readout.is_none().then_some((noise, 0.5)),
             },
         ];
         for (strategy, view) in [Lipschitz::Gp, Lipschitz::Fd, Lipschitz::Clip]
@@ -459,7 +464,9 @@ fn a_step_split_into_pieces_equals_the_unsplit_step() {
                     let s3 = three
                         .critic_step(params, &real, &z, &mix, (10.0, view))
                         .unwrap();
-                    let what = format!("{strategy:?} critic, {split:?}, attention {attention:?}");
+                    let what = format!(
+                        "{strategy:?} critic, {split:?}, attention {attention:?}, read-out {readout:?}"
+                    );
                     close(s1.loss, s3.loss, &what);
                     close(s1.wasserstein, s3.wasserstein, &what);
                     close(s1.penalty, s3.penalty, &what);

@@ -38,6 +38,12 @@ pub struct HyperArgs {
     /// characters either side a convolution sees; 0: none [default: from preset]
     #[arg(long, value_name = "N")]
     pub attention: Option<usize>,
+    /// An autoregressive read-out in the generator (Press et al. 2017's recurrent generators
+    /// read their last output; not in the paper): each character's output also reads the
+    /// generator's own output at the K positions before it, so a character can follow the ones
+    /// written before it; 0: none, every position written at once [default: from preset]
+    #[arg(long, value_name = "K")]
+    pub autoregressive: Option<usize>,
     /// Critic steps per generator step [default: from preset]
     #[arg(long)]
     pub critic_iters: Option<usize>,
@@ -120,6 +126,7 @@ impl HyperArgs {
             res_blocks: self.res_blocks,
             local_critic: self.local_critic,
             attention: self.attention,
+            autoregressive: self.autoregressive,
             critic_iters: self.critic_iters,
             batch: self.batch,
             lr: self.lr,

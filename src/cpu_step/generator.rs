@@ -1,11 +1,13 @@
 //! The generator written out by hand for the CPU, as [`crate::model::autograd::generator`] computes it:
 //! `z (B, 128) → linear → (B·L, d) → residual blocks → 1×1 conv → softmax over V` (with
-//! `--attention N`, self-attention after the first `N` blocks), and the
+//! `--attention N`, self-attention after the first `N` blocks; with `--autoregressive K`, a
+//! read-out that also reads the `K` positions written before each one), and the
 //! backward pass of a loss given its gradient w.r.t. the probabilities. With the critic's
 //! input-gradient ([`crate::cpu_step::critic::CriticStep::scores_and_input_grad`]) that is the
 //! generator's step: `∂(−mean D(G(z)))/∂G(z) = −∇ₓD/B`.
 
 use crate::cpu_step::attention::AttentionStep;
+use crate::cpu_step::readout::ReadoutStep;
 use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, ResStack};
 use crate::data::batches::pad_from;
 use crate::error::{Error, Result};
@@ -27,6 +29,7 @@ pub struct GeneratorStep<T> {
     /// blocks after it.
     stack: ResStack<T>,
     attention: Option<(AttentionStep<T>, ResStack<T>)>,
+    readout: Option<ReadoutStep<T>>,
     /// Softmax probabilities `(B·L, V)`.
     probs: Vec<T>,
     /// `1/τ` of the last forward pass's Gumbel-softmax (1 without).
@@ -54,6 +57,9 @@ impl<T: Real> GeneratorStep<T> {
                     ResStack::new(shape.seq_len, shape.dim, shape.res_blocks.saturating_sub(n)),
                 )
             }),
+            readout: shape
+                .autoregressive
+                .map(|k| ReadoutStep::new(k, shape.seq_len, shape.dim, shape.vocab)),
             probs: Vec::new(),
             inv_tau: T::one(),
             glogits: Vec::new(),
@@ -122,6 +128,16 @@ impl<T: Real> GeneratorStep<T> {
         let w_out = Mat::new(w.output.weight, d, v);
         matmul(&mut self.probs, h, w_out, T::one(), true);
         self.inv_tau = T::one();
+        if let (Some(readout), Some(wr)) = (&mut self.readout, &w.readout) {
+            if shown.gumbel.is_some() {
+                return Err(Error::Internal(
+                    "generator step: the autoregressive read-out takes no Gumbel noise".into(),
+                ));
+            }
+            readout.forward(wr, &self.h, &mut self.probs);
+            pad_from(&mut self.probs, l, v, shown.visible, (T::zero(), T::one()));
+            return Ok(&self.probs);
+        }
         if let Some((g, tau)) = shown.gumbel {
             if g.len() != n * v || tau.is_nan() || tau <= 0.0 {
                 return Err(Error::Internal(
@@ -154,23 +170,34 @@ impl<T: Real> GeneratorStep<T> {
         if !add {
             zero_grads(&mut self.grads, &self.sizes);
         }
-        // Softmax of (logit + g)/τ: ∂/∂logit_i = p_i·(∂/∂p_i − Σ_j p_j·∂/∂p_j)/τ.
-        let k = self.inv_tau;
-        resize(&mut self.glogits, n * v);
-        for ((gl, p), dp) in self
-            .glogits
-            .chunks_mut(v)
-            .zip(self.probs.chunks(v))
-            .zip(dprobs.chunks(v))
-        {
-            let dot = p.iter().zip(dp).map(|(&a, &b)| a * b).sum::<T>();
-            for ((o, &pi), &di) in gl.iter_mut().zip(p).zip(dp) {
-                *o = pi * (di - dot) * k;
-            }
-        }
         let before = self.stack_split();
         let w = self.schema.view(w)?;
         let mut g = self.schema.view_mut(&mut self.grads)?;
+        resize(&mut self.glogits, n * v);
+        resize(&mut self.gh, n * d);
+        match (&mut self.readout, &w.readout, &mut g.readout) {
+            // Position by position from the last: ∂/∂logits, and ∂/∂h through the read-out
+            // into `gh`, to which the output layer's share is added below.
+            (Some(readout), Some(wr), Some(gr)) => {
+                readout.backward(wr, gr, &self.probs, dprobs, &mut self.glogits, &mut self.gh)
+            }
+            _ => {
+                // Softmax of (logit + g)/τ: ∂/∂logit_i = p_i·(∂/∂p_i − Σ_j p_j·∂/∂p_j)/τ.
+                let k = self.inv_tau;
+                for ((gl, p), dp) in self
+                    .glogits
+                    .chunks_mut(v)
+                    .zip(self.probs.chunks(v))
+                    .zip(dprobs.chunks(v))
+                {
+                    let dot = p.iter().zip(dp).map(|(&a, &b)| a * b).sum::<T>();
+                    for ((o, &pi), &di) in gl.iter_mut().zip(p).zip(dp) {
+                        *o = pi * (di - dot) * k;
+                    }
+                }
+                self.gh.iter_mut().for_each(|x| *x = T::zero());
+            }
+        }
         let gl = Mat::new(&self.glogits, n, v);
         matmul(
             g.output.weight,
@@ -180,13 +207,12 @@ impl<T: Real> GeneratorStep<T> {
             true,
         );
         add_col_sums(g.output.bias, &self.glogits, T::one());
-        resize(&mut self.gh, n * d);
         matmul(
             &mut self.gh,
             gl,
             Mat::new(w.output.weight, d, v).t(),
             T::one(),
-            false,
+            true,
         );
         match (&mut self.attention, &w.attention, &mut g.attention) {
             (Some((attention, after)), Some(wa), Some(ga)) => {

@@ -5,7 +5,8 @@
 //!
 //! [`crate::kernels`] (GEMM, masks) → [`res_stack`] (the residual blocks, forward, backward
 //! and the input-gradient chain, in a padded layout where each convolution is one GEMM on a
-//! view of its input) and [`attention`] (the generator's self-attention, if any) →
+//! view of its input), [`attention`] (the generator's self-attention, if any) and [`readout`]
+//! (its autoregressive read-out, if any) →
 //! [`critic`] and [`generator`] (one network each) → [`adapter`] (what the trainer calls, on
 //! the networks' parameters).
 
@@ -13,4 +14,5 @@ pub mod adapter;
 pub mod attention;
 pub mod critic;
 pub mod generator;
+pub mod readout;
 pub mod res_stack;

@@ -334,6 +334,7 @@ mod tests {
             critic_dim: None,
             local_critic: None,
             attention: None,
+            autoregressive: None,
         };
         let f = Flops::new(shape, 64);
         // One residual conv over 64 samples: 2 · 2048 rows · 640 · 128.

@@ -65,6 +65,12 @@ pub struct ModelShape {
     /// setting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attention: Option<usize>,
+    /// The generator's autoregressive read-out (`--autoregressive K`;
+    /// [`autograd::readout`]): each position also reads the generator's output at the `K`
+    /// positions before it. None: the paper's one-shot read-out (and runs from before this
+    /// setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoregressive: Option<usize>,
 }
 
 /// What the critic is shown of the generator's output in training, the same for both execution
@@ -154,6 +160,7 @@ impl ModelShape {
             critic_dim: None,
             local_critic: None,
             attention: None,
+            autoregressive: None,
         }
     }
 
@@ -189,6 +196,7 @@ impl ModelShape {
         }
         self.check_local_critic()?;
         self.check_attention()?;
+        self.check_autoregressive()?;
         if self.vocab < 3 || self.vocab > MAX_VOCAB_LIMIT {
             return Err(format!(
                 "model vocab must be 3..={MAX_VOCAB_LIMIT}, has {}",
@@ -227,6 +235,18 @@ impl ModelShape {
             Some(n) if n == 0 || n > self.res_blocks => Err(format!(
                 "--attention {n}: the self-attention follows residual block 1 to {} of the generator (--res-blocks {})",
                 self.res_blocks, self.res_blocks
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The read-out looks back at least one position and less than the whole sequence.
+    pub fn check_autoregressive(&self) -> std::result::Result<(), String> {
+        match self.autoregressive {
+            Some(k) if k == 0 || k >= self.seq_len => Err(format!(
+                "--autoregressive {k}: the read-out looks back 1 to {} characters of the {}-character sequence",
+                self.seq_len - 1,
+                self.seq_len
             )),
             _ => Ok(()),
         }

@@ -10,8 +10,9 @@
 //! layer's weight and bias; last, the critic's local branch if it has one (`local.weight`,
 //! `(d, 1)`: no bias, which would add the same to every score and cancel in the loss), or the
 //! generator's self-attention if it has one (`attention.query.weight`, `attention.key.weight`,
-//! `attention.value.weight`, each `(d, d)`). Weights are stored `(in, out)`; a convolution's
-//! `(k·C_in, C_out)`.
+//! `attention.value.weight`, each `(d, d)`), then its autoregressive read-out if it has one
+//! (`autoregressive.embed.weight` `(K·V, d)`, `autoregressive.read.weight` `(d, V)`). Weights
+//! are stored `(in, out)`; a convolution's `(k·C_in, C_out)`.
 
 use super::{CriticNorm, ModelShape, KERNEL};
 use crate::error::{Error, Result};
@@ -25,6 +26,11 @@ pub const ATTENTION: &str = "attention";
 pub const QUERY: &str = "query";
 pub const KEY: &str = "key";
 pub const VALUE: &str = "value";
+/// The generator's autoregressive read-out ([`ModelShape::autoregressive`]): the look-back's
+/// embedding and the matrix that reads it out.
+pub const AUTOREGRESSIVE: &str = "autoregressive";
+pub const EMBED: &str = "embed";
+pub const READ: &str = "read";
 pub const CONV1: &str = "conv1";
 pub const CONV2: &str = "conv2";
 pub const NORM1: &str = "norm1";
@@ -81,8 +87,10 @@ pub struct Schema {
     pub per_block: usize,
     /// Whether the last tensor is the critic's local branch.
     pub local: bool,
-    /// Whether the last three tensors are the generator's self-attention.
+    /// Whether the generator has self-attention (three tensors after the output layer).
     pub attention: bool,
+    /// Whether the last two tensors are the generator's autoregressive read-out.
+    pub readout: bool,
 }
 
 fn spec(prefix: &str, name: &str, shape: &[usize]) -> ParamSpec {
@@ -144,11 +152,21 @@ impl Schema {
                 params.push(spec(&format!("{ATTENTION}.{name}"), WEIGHT, &[d, d]));
             }
         }
+        let readout = net == Net::Generator && shape.autoregressive.is_some();
+        if let (true, Some(k)) = (readout, shape.autoregressive) {
+            params.push(spec(
+                &format!("{AUTOREGRESSIVE}.{EMBED}"),
+                WEIGHT,
+                &[k * v, d],
+            ));
+            params.push(spec(&format!("{AUTOREGRESSIVE}.{READ}"), WEIGHT, &[d, v]));
+        }
         Schema {
             net,
             params,
             local,
             attention,
+            readout,
             blocks: shape.res_blocks,
             per_block: if layer_norm {
                 CONV_BLOCK_TENSORS + 4
@@ -248,12 +266,20 @@ impl Schema {
             }),
             false => None,
         };
+        let readout = match self.readout {
+            true => Some(Readout {
+                embed: it.next().ok_or_else(missing)?,
+                read: it.next().ok_or_else(missing)?,
+            }),
+            false => None,
+        };
         Ok(NetView {
             input,
             blocks,
             output,
             local,
             attention,
+            readout,
         })
     }
 }
@@ -280,9 +306,17 @@ pub struct Attention<E> {
     pub value: E,
 }
 
+/// The generator's autoregressive read-out: `E` `(K·V, d)` and `M` `(d, V)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Readout<E> {
+    pub embed: E,
+    pub read: E,
+}
+
 /// One network's tensors by name ([`Schema::view`]): the input layer, the residual blocks in
 /// order (their convolutions; layer norms are the autograd path's alone), the output layer,
-/// the critic's local branch or the generator's self-attention if any.
+/// the critic's local branch, or the generator's self-attention and autoregressive read-out,
+/// if any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetView<E> {
     pub input: Dense<E>,
@@ -290,6 +324,7 @@ pub struct NetView<E> {
     pub output: Dense<E>,
     pub local: Option<E>,
     pub attention: Option<Attention<E>>,
+    pub readout: Option<Readout<E>>,
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ pub struct PresetValues {
     pub local_critic: usize,
     /// The generator's self-attention after this many blocks (0: none, the paper's generator).
     pub attention: usize,
+    /// Positions the generator's autoregressive read-out looks back (0: none, the paper's).
+    pub autoregressive: usize,
     pub critic_iters: usize,
     pub batch: usize,
     /// Adam learning rates of the critic and the generator.
@@ -80,6 +82,7 @@ impl Preset {
                 res_blocks: RES_BLOCKS,
                 local_critic: 0,
                 attention: 0,
+                autoregressive: 0,
                 critic_iters: 10,
                 batch: 64,
                 lr_critic: 1e-4,
@@ -103,6 +106,7 @@ impl Preset {
                 res_blocks: 3,
                 local_critic: 0,
                 attention: 0,
+                autoregressive: 0,
                 critic_iters: 5,
                 batch: 64,
                 lr_critic: 4e-3,
@@ -155,6 +159,9 @@ impl Preset {
         }
         if v.attention > 0 {
             beside_blocks += &format!(" (generator's self-attention after {})", v.attention);
+        }
+        if v.autoregressive > 0 {
+            beside_blocks += &format!(" (generator's read-out looking back {})", v.autoregressive);
         }
         let mut extras = String::new();
         if v.ema != 0.0 {

@@ -34,6 +34,8 @@ pub struct TrainOptions {
     pub local_critic: Option<usize>,
     /// The generator's self-attention after this many blocks; 0: none.
     pub attention: Option<usize>,
+    /// The generator's autoregressive read-out, positions looked back; 0: none.
+    pub autoregressive: Option<usize>,
     pub critic_iters: Option<usize>,
     pub batch: Option<usize>,
     pub lr: Option<f64>,
@@ -123,6 +125,8 @@ impl TrainOptions {
                 critic_dim: self.critic_dim,
                 local_critic: Some(self.local_critic.unwrap_or(p.local_critic)).filter(|&n| n > 0),
                 attention: Some(self.attention.unwrap_or(p.attention)).filter(|&n| n > 0),
+                autoregressive: Some(self.autoregressive.unwrap_or(p.autoregressive))
+                    .filter(|&k| k > 0),
                 ..ModelShape::new(
                     0,
                     self.dim.unwrap_or(p.dim),
@@ -195,6 +199,11 @@ impl TrainOptions {
             "--attention",
             text(self.attention),
             config.model.attention.unwrap_or(0).to_string(),
+        )?;
+        fixed(
+            "--autoregressive",
+            text(self.autoregressive),
+            config.model.autoregressive.unwrap_or(0).to_string(),
         )?;
         fixed(
             "--max-vocab",
@@ -378,6 +387,7 @@ impl RunConfig {
         }
         self.model.check_local_critic().map_err(Error::Config)?;
         self.model.check_attention().map_err(Error::Config)?;
+        self.model.check_autoregressive().map_err(Error::Config)?;
         if !(0.0..1.0).contains(&self.ema) {
             return bad(format!(
                 "--ema must be at least 0 (off) and below 1, got {}",
@@ -389,6 +399,11 @@ impl RunConfig {
                 "--gumbel must be a temperature of at least {MIN_GUMBEL}, or 0 for none, got {}",
                 self.gumbel
             ));
+        }
+        if self.gumbel != 0.0 && self.model.autoregressive.is_some() {
+            return bad(
+                "--gumbel and --autoregressive do not combine: the read-out reads the generator's softmax, the Gumbel view shows the critic another one".into(),
+            );
         }
         if !(self.clip.is_finite() && self.clip > 0.0) {
             return bad(format!(

@@ -19,6 +19,7 @@ pub const TINY: ModelShape = ModelShape {
     critic_dim: None,
     local_critic: None,
     attention: None,
+    autoregressive: None,
 };
 
 /// Random one-hot batch `(b, L, V)` in f64.

@@ -1,12 +1,15 @@
 //! Generator: `z (B, 128) → linear → (B, L, DIM) → residual blocks → 1×1 conv → softmax over V`.
 //! Each position is a probability vector over the vocabulary; text is its argmax. With
-//! `--attention N` a [`SelfAttention`] layer follows the first `N` residual blocks.
+//! `--attention N` a [`SelfAttention`] layer follows the first `N` residual blocks; with
+//! `--autoregressive K` a [`Readout`] adds to each position's logits what it reads of the `K`
+//! positions written before it.
 
 use candle_core::{Tensor, D};
 
 use super::attention::SelfAttention;
 use super::conv::Conv1d;
 use super::linear::{Init, Linear};
+use super::readout::Readout;
 use super::resblock::ResBlock;
 use crate::data::batches::pad_tensor_from;
 use crate::error::{Error, Result};
@@ -22,6 +25,7 @@ pub struct Generator {
     output: Conv1d,
     /// The self-attention and the number of blocks before it.
     attention: Option<(usize, SelfAttention)>,
+    readout: Option<Readout>,
 }
 
 impl Generator {
@@ -42,12 +46,23 @@ impl Generator {
             Some(n) => Some((n, SelfAttention::new(&pb.pp(schema::ATTENTION), shape.dim)?)),
             None => None,
         };
+        shape.check_autoregressive().map_err(Error::Config)?;
+        let readout = match shape.autoregressive {
+            Some(k) => Some(Readout::new(
+                &pb.pp(schema::AUTOREGRESSIVE),
+                k,
+                shape.vocab,
+                shape.dim,
+            )?),
+            None => None,
+        };
         Ok(Generator {
             shape,
             input,
             blocks,
             output,
             attention,
+            readout,
         })
     }
 
@@ -97,6 +112,10 @@ impl Generator {
                 h = attention.forward(&h)?;
             }
         }
-        self.output.forward(&h)
+        let base = self.output.forward(&h)?;
+        match &self.readout {
+            Some(readout) => readout.logits(&h, &base),
+            None => Ok(base),
+        }
     }
 }

@@ -9,4 +9,5 @@ pub mod critic;
 pub mod generator;
 pub mod layernorm;
 pub mod linear;
+pub mod readout;
 pub mod resblock;
