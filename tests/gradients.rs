@@ -438,6 +438,24 @@ fn generator_loss_gradient_matches_finite_differences() {
     }
 }
 
+/// The generator loss (through `critic`) of a freshly drawn generator of `shape` on 4 noise
+/// samples, `view` shown: its gradient w.r.t. the `names` tensors against central differences.
+fn check_generator_loss(
+    critic: &Critic,
+    shape: ModelShape,
+    view: &FakeView<Tensor>,
+    names: &[&str],
+) -> (f64, usize) {
+    let (generator, gparams) =
+        Generator::init(shape, Store::new(8, DType::F64, &device())).unwrap();
+    let z = uniform_noise(&mut rng(9), 4, shape);
+    let loss = || {
+        let fake = generator.forward_shown(&z, view).unwrap();
+        generator_loss(critic, &fake).unwrap()
+    };
+    check_param_grads(&gparams, names, &loss, 8)
+}
+
 #[test]
 fn generator_with_autoregressive_readout_loss_gradient_matches_finite_differences() {
     // Looking back one position and three, on the whole sequence and under a length
@@ -449,16 +467,9 @@ fn generator_with_autoregressive_readout_loss_gradient_matches_finite_difference
             autoregressive: Some(k),
             ..TINY
         };
-        let (generator, gparams) =
-            Generator::init(shape, Store::new(8, DType::F64, &device())).unwrap();
-        let z = uniform_noise(&mut rng(9), 4, shape);
         let view = FakeView {
             visible,
             gumbel: None,
-        };
-        let loss = || {
-            let fake = generator.forward_shown(&z, &view).unwrap();
-            generator_loss(&critic, &fake).unwrap()
         };
         let names = [
             "autoregressive.embed.weight",
@@ -469,7 +480,7 @@ fn generator_with_autoregressive_readout_loss_gradient_matches_finite_difference
             "output.weight",
             "output.bias",
         ];
-        let (worst, n) = check_param_grads(&gparams, &names, &loss, 8);
+        let (worst, n) = check_generator_loss(&critic, shape, &view, &names);
         eprintln!("generator loss, read-out looking back {k}, {visible} positions: {n} parameter entries, worst relative error {worst:.2e}");
     }
 }
@@ -484,13 +495,6 @@ fn generator_with_self_attention_loss_gradient_matches_finite_differences() {
             attention: Some(after),
             ..TINY
         };
-        let (generator, gparams) =
-            Generator::init(shape, Store::new(8, DType::F64, &device())).unwrap();
-        let z = uniform_noise(&mut rng(9), 4, shape);
-        let loss = || {
-            let fake = generator.forward(&z).unwrap();
-            generator_loss(&critic, &fake).unwrap()
-        };
         let names = [
             "attention.query.weight",
             "attention.key.weight",
@@ -500,7 +504,8 @@ fn generator_with_self_attention_loss_gradient_matches_finite_differences() {
             "blocks.1.conv2.weight",
             "output.weight",
         ];
-        let (worst, n) = check_param_grads(&gparams, &names, &loss, 8);
+        let view = FakeView::all(shape.seq_len);
+        let (worst, n) = check_generator_loss(&critic, shape, &view, &names);
         eprintln!("generator loss, attention after block {after}: {n} parameter entries, worst relative error {worst:.2e}");
     }
 }

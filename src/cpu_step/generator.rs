@@ -11,7 +11,9 @@ use crate::cpu_step::readout::ReadoutStep;
 use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, ResStack};
 use crate::data::batches::pad_from;
 use crate::error::{Error, Result};
-use crate::kernels::{add_col_sums, fill_rows, matmul, softmax_rows, Mat, Real};
+use crate::kernels::{
+    add_col_sums, fill_rows, matmul, softmax_backward_rows, softmax_rows, Mat, Real,
+};
 use crate::model::schema::{Net, Schema};
 use crate::model::{FakeView, ModelShape};
 
@@ -128,29 +130,32 @@ impl<T: Real> GeneratorStep<T> {
         let w_out = Mat::new(w.output.weight, d, v);
         matmul(&mut self.probs, h, w_out, T::one(), true);
         self.inv_tau = T::one();
-        if let (Some(readout), Some(wr)) = (&mut self.readout, &w.readout) {
-            if shown.gumbel.is_some() {
-                return Err(Error::Internal(
-                    "generator step: the autoregressive read-out takes no Gumbel noise".into(),
-                ));
+        match (&mut self.readout, &w.readout) {
+            (Some(readout), Some(wr)) => {
+                if shown.gumbel.is_some() {
+                    return Err(Error::Internal(
+                        "generator step: the autoregressive read-out takes no Gumbel noise".into(),
+                    ));
+                }
+                readout.forward(wr, &self.h, &mut self.probs);
             }
-            readout.forward(wr, &self.h, &mut self.probs);
-            pad_from(&mut self.probs, l, v, shown.visible, (T::zero(), T::one()));
-            return Ok(&self.probs);
+            _ => {
+                if let Some((g, tau)) = shown.gumbel {
+                    if g.len() != n * v || tau.is_nan() || tau <= 0.0 {
+                        return Err(Error::Internal(
+                            "generator step: Gumbel noise of the wrong size, or τ not positive"
+                                .into(),
+                        ));
+                    }
+                    self.inv_tau = T::from_f64(1.0 / tau);
+                    let k = self.inv_tau;
+                    for (x, &gi) in self.probs.iter_mut().zip(g) {
+                        *x = (*x + gi) * k;
+                    }
+                }
+                softmax_rows(&mut self.probs, v);
+            }
         }
-        if let Some((g, tau)) = shown.gumbel {
-            if g.len() != n * v || tau.is_nan() || tau <= 0.0 {
-                return Err(Error::Internal(
-                    "generator step: Gumbel noise of the wrong size, or τ not positive".into(),
-                ));
-            }
-            self.inv_tau = T::from_f64(1.0 / tau);
-            let k = self.inv_tau;
-            for (x, &gi) in self.probs.iter_mut().zip(g) {
-                *x = (*x + gi) * k;
-            }
-        }
-        softmax_rows(&mut self.probs, v);
         pad_from(&mut self.probs, l, v, shown.visible, (T::zero(), T::one()));
         Ok(&self.probs)
     }
@@ -183,18 +188,7 @@ impl<T: Real> GeneratorStep<T> {
             }
             _ => {
                 // Softmax of (logit + g)/τ: ∂/∂logit_i = p_i·(∂/∂p_i − Σ_j p_j·∂/∂p_j)/τ.
-                let k = self.inv_tau;
-                for ((gl, p), dp) in self
-                    .glogits
-                    .chunks_mut(v)
-                    .zip(self.probs.chunks(v))
-                    .zip(dprobs.chunks(v))
-                {
-                    let dot = p.iter().zip(dp).map(|(&a, &b)| a * b).sum::<T>();
-                    for ((o, &pi), &di) in gl.iter_mut().zip(p).zip(dp) {
-                        *o = pi * (di - dot) * k;
-                    }
-                }
+                softmax_backward_rows(&mut self.glogits, &self.probs, dprobs, v, self.inv_tau);
                 self.gh.iter_mut().for_each(|x| *x = T::zero());
             }
         }

@@ -10,7 +10,7 @@
 //! differentiates the critic, not the generator.
 
 use crate::cpu_step::res_stack::resize;
-use crate::kernels::{matmul, softmax_rows, Mat, Real};
+use crate::kernels::{matmul, softmax_backward_rows, softmax_rows, Mat, Real};
 use crate::model::schema::Readout;
 
 /// `E` `(K·V, d)` and `M` `(d, V)`, read.
@@ -129,11 +129,13 @@ impl<T: Real> ReadoutStep<T> {
             // ∂/∂logit_i = p_i·(∂/∂p_i − Σ_j p_j·∂/∂p_j).
             for s in 0..b {
                 let r = (s * l + t) * v..(s * l + t + 1) * v;
-                let (p, dp) = (&probs[r.clone()], &self.gp[r.clone()]);
-                let dot = p.iter().zip(dp).map(|(&a, &c)| a * c).sum::<T>();
-                for ((o, &pi), &di) in glogits[r].iter_mut().zip(p).zip(dp) {
-                    *o = pi * (di - dot);
-                }
+                softmax_backward_rows(
+                    &mut glogits[r.clone()],
+                    &probs[r.clone()],
+                    &self.gp[r],
+                    v,
+                    T::one(),
+                );
             }
             let gl = Mat::windows(&glogits[t * v..], b, v, l * v);
             let u = Mat::windows(&self.u[t * d..], b, d, l * d);

@@ -13,7 +13,7 @@ mod mat;
 mod softmax;
 
 pub use mat::Mat;
-pub use softmax::softmax_rows;
+pub use softmax::{softmax_backward_rows, softmax_rows};
 
 /// `--precision`: the element type of the matrix products' inputs in the hand-written step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

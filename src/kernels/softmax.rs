@@ -29,6 +29,28 @@ pub fn softmax_rows<T: num_traits::Float + 'static>(x: &mut [T], width: usize) {
     }
 }
 
+/// The softmax's backward pass over rows of `width`: `glogits ← scale · p ⊙ (dp − ⟨p, dp⟩)`
+/// per row, for probabilities `p = softmax(scale · logits)` and the loss's gradient `dp`
+/// w.r.t. them (`scale`: a Gumbel-softmax's `1/τ`, else 1).
+pub fn softmax_backward_rows<T: num_traits::Float>(
+    glogits: &mut [T],
+    probs: &[T],
+    dprobs: &[T],
+    width: usize,
+    scale: T,
+) {
+    for ((gl, p), dp) in glogits
+        .chunks_mut(width)
+        .zip(probs.chunks(width))
+        .zip(dprobs.chunks(width))
+    {
+        let dot = p.iter().zip(dp).fold(T::zero(), |s, (&a, &b)| s + a * b);
+        for ((o, &pi), &di) in gl.iter_mut().zip(p).zip(dp) {
+            *o = pi * (di - dot) * scale;
+        }
+    }
+}
+
 fn softmax_f32(x: &mut [f32], width: usize) {
     #[cfg(target_arch = "x86_64")]
     {
