@@ -20,7 +20,11 @@ cp -r "$out/checkpoint" "$out/resumed"
 # Of the resumed run, only what the test compares.
 (cd "$out/resumed" && rm -f textgan.lock optimizer.safetensors best_generator.safetensors \
     tokenizer.json config.json && find samples -type f ! -name 000012.txt -delete)
-"$bin" generate --model models/wordnet-small -n 64 --seed 7 >"$out/generate-seed-7.txt"
-"$bin" generate --model models/wordnet-small -n 64 --seed 3 --temperature 0.8 \
+# The model shipped with that release, with the files `generate` reads.
+mkdir -p "$out/shipped-model"
+cp models/wordnet-small/{best.json,best_generator.safetensors,config.json,tokenizer.json} \
+    "$out/shipped-model/"
+"$bin" generate --model "$out/shipped-model" -n 64 --seed 7 >"$out/generate-seed-7.txt"
+"$bin" generate --model "$out/shipped-model" -n 64 --seed 3 --temperature 0.8 \
     >"$out/generate-seed-3-temperature-0.8.txt"
 du -sh "$out"

@@ -121,6 +121,9 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     // larger step pay.
     assert_eq!(p.ema, 0.999);
     assert_eq!(c.ema, p.ema);
+    // The model study's choice (docs/quality §20): the generator's autoregressive read-out.
+    assert_eq!(p.autoregressive, 3);
+    assert_eq!(c.model.autoregressive, Some(p.autoregressive));
     assert_eq!(c.preset, Preset::Cpu);
     assert_eq!((c.model.dim, c.model.res_blocks), (p.dim, p.res_blocks));
     assert_eq!((c.batch, c.critic_iters), (p.batch, p.critic_iters));
@@ -143,6 +146,7 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
         format!("β = ({}, {})", p.betas.0, p.betas.1),
         p.lipschitz.name().to_string(),
         format!("generator weight average {}", p.ema),
+        format!("read-out looking back {}", p.autoregressive),
     ] {
         assert!(text.contains(&part), "{part:?} not in {text:?}");
     }

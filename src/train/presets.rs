@@ -100,13 +100,15 @@ impl Preset {
             // The sweep's choice (docs/sweep/README.md): a narrow, shallow model takes many
             // steps, and the decay lets a fast start settle instead of plateauing. Then the
             // quality study's (docs/quality/README.md): the generator's weight average, which
-            // lets twice the step pay (JSD-4 after 10 minutes 0.377 against 0.412).
+            // lets twice the step pay (JSD-4 after 10 minutes 0.377 against 0.412). Then the
+            // generator's autoregressive read-out, the first change to the model that won at
+            // equal time on every corpus measured (docs/quality §20).
             Preset::Cpu => PresetValues {
                 dim: 32,
                 res_blocks: 3,
                 local_critic: 0,
                 attention: 0,
-                autoregressive: 0,
+                autoregressive: 3,
                 critic_iters: 5,
                 batch: 64,
                 lr_critic: 4e-3,
