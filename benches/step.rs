@@ -24,6 +24,9 @@ fn main() {
         autograd: false,
         // The paper's step: its preset keeps no weight average.
         ema: textgan::train::presets::Preset::Paper.values().ema,
+        autoregressive: textgan::train::presets::Preset::Paper
+            .values()
+            .autoregressive,
         precision: match std::env::var("TEXTGAN_BENCH_PRECISION").as_deref() {
             Ok("bf16") => textgan::kernels::Precision::Bf16,
             _ => textgan::kernels::Precision::F32,

@@ -7,7 +7,7 @@
 # PYTHON is an interpreter with torch installed; TORCH_SCRIPT a PyTorch WGAN-GP language model
 # that accepts --corpus --dim --critic-iters --threads --warmup --iters (and --bf16) and ends
 # its output with a JSON line holding median_iter_s and peak_rss_mb. textgan is timed without
-# the generator's weight average (`--ema 0`), as the same step. Run on a quiet machine:
+# the generator's weight average and read-out (`--ema 0 --autoregressive 0`), as the same step. Run on a quiet machine:
 # another busy process can double a 2-thread timing.
 #
 # Environment: BF16=1 also times PyTorch's bf16 autocast; PRECISION=bf16 also times textgan's
@@ -43,10 +43,10 @@ for dim in "${dims[@]}"; do
   for round in $(seq "$rounds"); do
     echo "dim $dim round $round/$rounds" >&2
     shape=(--corpus "$corpus" --dim "$dim" --res-blocks "$blocks" --critic-iters "$critic")
-    "$bin" bench "${shape[@]}" --ema 0 --warmup "$warm" --iters "$iters" --json \
+    "$bin" bench "${shape[@]}" --ema 0 --autoregressive 0 --warmup "$warm" --iters "$iters" --json \
       | sed "s/^/textgan $dim /" >>"$log"
     if [ "${PRECISION:-f32}" = bf16 ]; then
-      "$bin" bench "${shape[@]}" --ema 0 --warmup "$warm" --iters "$iters" --json --precision bf16 \
+      "$bin" bench "${shape[@]}" --ema 0 --autoregressive 0 --warmup "$warm" --iters "$iters" --json --precision bf16 \
         | sed "s/^/textgan-bf16 $dim /" >>"$log"
     fi
     "$python" "$script" "${shape[@]}" \

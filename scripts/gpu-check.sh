@@ -71,8 +71,8 @@ iters=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["itera
   || fail "JSD-4 falling during training (it went $first -> $last)"
 row "train, --preset paper, 2 min" "$iters iterations, $evals evaluations" "JSD-4 $first -> $last"
 
-# 4. Speed at the paper's width, beside the peer.
-shape=(--dim 512 --res-blocks 5 --critic-iters 10)
+# 4. Speed at the paper's width, beside the peer (the paper's step: no average, no read-out).
+shape=(--dim 512 --res-blocks 5 --critic-iters 10 --ema 0 --autoregressive 0)
 secs=$("$bin" bench --device cuda --corpus "$corpus" "${shape[@]}" --warmup 2 --iters 7 --format json \
   | "$python" -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["generator_iteration_s"])') \
   || fail "bench on CUDA"

@@ -200,6 +200,11 @@ fn absurd_flag_values_are_explained() {
             vec!["train", c, "--autoregressive", "2", "--gumbel", "0.3"],
             "--gumbel and --autoregressive do not combine",
         ),
+        // The cpu preset has the read-out: the error says how to turn it off.
+        (
+            vec!["train", c, "--preset", "cpu", "--gumbel", "0.3"],
+            "(a new run with --autoregressive 0 has no read-out)",
+        ),
         (
             vec!["train", c, "--gumbel", "-1"],
             "--gumbel must be a temperature of at least 0.01",
@@ -1082,6 +1087,19 @@ fn bench_prints_one_json_object_with_the_timings_and_refuses_bad_settings() {
     if cfg!(target_os = "linux") {
         assert!(r["peak_rss_mb"].as_f64().unwrap() > 1.0);
     }
+    // It times the default command's step: the cpu preset's read-out, unless told 0.
+    assert_eq!(r["autoregressive"], 3);
+    let mut paper = args.to_vec();
+    paper.extend(["--autoregressive", "0"]);
+    let out = textgan(&paper, dir.path());
+    assert_success(&out);
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(p["autoregressive"], 0);
+    let (with, without) = (
+        r["gflop_per_iteration"].as_f64().unwrap(),
+        p["gflop_per_iteration"].as_f64().unwrap(),
+    );
+    assert!(with > without, "read-out {with} GFLOP, none {without}");
     // The autograd path is timed on request.
     let mut autograd = args.to_vec();
     autograd.push("--autograd");
@@ -1099,6 +1117,19 @@ fn bench_prints_one_json_object_with_the_timings_and_refuses_bad_settings() {
         dir.path(),
     );
     assert_clean_error(&out, "missing.txt");
+    let out = textgan(
+        &[
+            "bench",
+            "--corpus",
+            corpus,
+            "--dim",
+            "8",
+            "--autoregressive",
+            "32",
+        ],
+        dir.path(),
+    );
+    assert_clean_error(&out, "--autoregressive 32: the read-out looks back 1 to 31");
 }
 
 #[test]
@@ -1511,6 +1542,7 @@ fn every_json_output_keeps_its_field_names() {
             "critic_engine",
             "threads",
             "ema",
+            "autoregressive",
             "critic_step_s",
             "generator_step_s",
             "generator_iteration_s",

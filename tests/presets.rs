@@ -62,11 +62,17 @@ fn paper_preset_is_the_papers_language_model() {
     // softmax itself shown to the critic; config.json does not even name them.
     assert_eq!(c.model.local_critic, None);
     assert_eq!((c.curriculum, c.gumbel), (0, 0.0));
+    assert_eq!((c.model.attention, c.model.autoregressive), (None, None));
     let json = serde_json::to_value(&c).unwrap();
     for key in ["curriculum", "gumbel"] {
         assert!(json.get(key).is_none(), "{key} in a paper run's config");
     }
-    assert!(json["model"].get("local_critic").is_none());
+    for key in ["local_critic", "attention", "autoregressive"] {
+        assert!(
+            json["model"].get(key).is_none(),
+            "{key} in a paper run's config"
+        );
+    }
     // Its parameter schema, tensor by tensor (gan_language.py's: a dense layer from the
     // noise, five residual blocks of two width-5 convolutions, a 1×1 convolution to the
     // vocabulary; the critic's 1×1 convolution from the one-hot input, five blocks, flatten,
@@ -124,6 +130,14 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     // The model study's choice (docs/quality §20): the generator's autoregressive read-out.
     assert_eq!(p.autoregressive, 3);
     assert_eq!(c.model.autoregressive, Some(p.autoregressive));
+    // `--autoregressive 0` leaves the paper's generator: no read-out, none in config.json.
+    let off = config(TrainOptions {
+        autoregressive: Some(0),
+        ..TrainOptions::default()
+    });
+    assert_eq!(off.model.autoregressive, None);
+    let json = serde_json::to_value(&off).unwrap();
+    assert!(json["model"].get("autoregressive").is_none());
     assert_eq!(c.preset, Preset::Cpu);
     assert_eq!((c.model.dim, c.model.res_blocks), (p.dim, p.res_blocks));
     assert_eq!((c.batch, c.critic_iters), (p.batch, p.critic_iters));

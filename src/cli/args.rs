@@ -121,6 +121,14 @@ pub struct BenchArgs {
     /// trains), 0 times the step without it
     #[arg(long, default_value_t = textgan::train::presets::Preset::Cpu.values().ema)]
     pub ema: f64,
+    /// Positions the generator's autoregressive read-out looks back in the timed steps; the
+    /// default is the cpu preset's, 0 times the paper's generator without it
+    #[arg(
+        long,
+        value_name = "K",
+        default_value_t = textgan::train::presets::Preset::Cpu.values().autoregressive
+    )]
+    pub autoregressive: usize,
     /// Output: a Markdown table (text), or JSON (one object with --dim and one strategy, or
     /// one per line)
     #[arg(long, value_enum, default_value = "text")]

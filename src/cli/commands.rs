@@ -375,8 +375,12 @@ fn print_bench_setup(r: &bench::BenchResult) {
     } else {
         "no weight average".to_string()
     };
+    let readout = match r.autoregressive {
+        0 => "no read-out".to_string(),
+        k => format!("read-out looking back {k}"),
+    };
     println!(
-        "batch {}, {} critic steps per generator iteration, L {}, V {}, {average}, {} threads; medians of {} iterations after warm-up",
+        "batch {}, {} critic steps per generator iteration, L {}, V {}, {average}, {readout}, {} threads; medians of {} iterations after warm-up",
         r.batch, r.critic_iters, r.seq_len, r.vocab, r.threads, r.timed_iterations
     );
 }

@@ -223,6 +223,7 @@ fn bench(a: args::BenchArgs) -> Result<u8> {
         autograd: a.autograd,
         precision: a.precision,
         ema: a.ema,
+        autoregressive: a.autoregressive,
     };
     // One width and one strategy run here; anything more is a suite of child processes.
     let dims = match a.dim {

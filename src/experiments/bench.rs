@@ -43,6 +43,8 @@ pub struct BenchOptions {
     pub precision: Precision,
     /// Decay of the generator's weight average updated after every generator step (0: none).
     pub ema: f64,
+    /// Positions the generator's autoregressive read-out looks back (0: none, the paper's).
+    pub autoregressive: usize,
 }
 
 /// What one configuration measured. Times are medians over the timed iterations.
@@ -61,6 +63,9 @@ pub struct BenchResult {
     /// Decay of the generator's weight average updated in the timed steps (0: none).
     #[serde(default)]
     pub ema: f64,
+    /// Positions the generator's read-out looks back in the timed steps (0: none).
+    #[serde(default)]
+    pub autoregressive: usize,
     /// Seconds per critic step (generator forward for its fake batch included).
     pub critic_step_s: f64,
     /// Seconds per generator step alone.
@@ -108,6 +113,17 @@ impl Flops {
         self.shape.res_blocks as f64
     }
 
+    /// Forward pass of the generator's read-out over `samples`: per position `t`, its look-back
+    /// `(min(t, K)·V)` times `E` and `u_t` `(d)` times `M` (`cpu_step/readout.rs`).
+    fn readout_forward(&self, samples: usize) -> f64 {
+        let s = self.shape;
+        let Some(k) = s.autoregressive else {
+            return 0.0;
+        };
+        let read: usize = (0..s.seq_len).map(|t| t.min(k)).sum();
+        2.0 * (samples * (read + s.seq_len) * s.vocab * s.dim) as f64
+    }
+
     /// Forward pass of the critic over `samples`.
     fn critic_forward(&self, samples: usize) -> f64 {
         self.edge(samples) + 2.0 * self.blocks() * self.conv(samples) + self.dense(samples, 1)
@@ -118,6 +134,7 @@ impl Flops {
         self.dense(samples, self.shape.noise_dim)
             + 2.0 * self.blocks() * self.conv(samples)
             + self.edge(samples)
+            + self.readout_forward(samples)
     }
 
     /// One critic step of `strategy`, including the generator forward for its fake batch.
@@ -148,8 +165,10 @@ impl Flops {
     pub fn generator_step(&self) -> f64 {
         let b = self.batch;
         let critic_input_grad = 2.0 * self.blocks() * self.conv(b) + self.edge(b);
+        // The read-out's backward: each of its two products gives a weight and an input gradient.
         let generator_backward = 4.0 * self.blocks() * self.conv(b)
             + 2.0 * self.edge(b)
+            + 2.0 * self.readout_forward(b)
             + self.dense(b, self.shape.noise_dim);
         self.generator_forward(b) + self.critic_forward(b) + critic_input_grad + generator_backward
     }
@@ -185,6 +204,7 @@ pub fn time_one(opts: &BenchOptions, device: &Device) -> Result<BenchResult> {
         corpus: Some(opts.corpus.clone()),
         preset: Some(Preset::Paper),
         ema: Some(opts.ema),
+        autoregressive: Some(opts.autoregressive),
         dim: Some(opts.dim),
         res_blocks: Some(opts.res_blocks),
         critic_iters: Some(opts.critic_iters),
@@ -241,6 +261,7 @@ pub fn time_one(opts: &BenchOptions, device: &Device) -> Result<BenchResult> {
         .to_string(),
         threads: rayon::current_num_threads(),
         ema: opts.ema,
+        autoregressive: opts.autoregressive,
         critic_step_s: median(&mut critic_times),
         generator_step_s: median(&mut gen_times),
         generator_iteration_s,
@@ -276,6 +297,7 @@ pub fn suite(
                 .args(["--iters", &base.iters.to_string()])
                 .args(["--precision", base.precision.name()])
                 .args(["--ema", &base.ema.to_string()])
+                .args(["--autoregressive", &base.autoregressive.to_string()])
                 .arg("--json");
             if base.autograd {
                 cmd.arg("--autograd");
@@ -349,6 +371,34 @@ mod tests {
         // clip: 4 forward + 8 backward + 2 generator.
         let clip = f.critic_step(Lipschitz::Clip);
         assert!(clip > 5.0 * 14.0 * conv && clip < 5.0 * 14.0 * conv * 1.05);
+    }
+
+    #[test]
+    fn flops_of_the_read_out_by_hand() {
+        let shape = |autoregressive| ModelShape {
+            vocab: 80,
+            seq_len: 32,
+            dim: 32,
+            noise_dim: 128,
+            res_blocks: 3,
+            critic_norm: crate::model::CriticNorm::None,
+            critic_dim: None,
+            local_critic: None,
+            attention: None,
+            autoregressive,
+        };
+        let (with, without) = (Flops::new(shape(Some(3)), 64), Flops::new(shape(None), 64));
+        // Positions 0, 1, 2 read 0, 1, 2 positions back, the other 29 read 3: 90 look-back rows
+        // of V against E, and 32 rows of u against M, per sample.
+        let forward = 2.0 * 64.0 * (90.0 + 32.0) * 80.0 * 32.0;
+        // A critic step draws one fake batch; a generator step runs the read-out forward and
+        // back (two products for each forward one).
+        let critic = with.critic_step(Lipschitz::Gp) - without.critic_step(Lipschitz::Gp);
+        assert_eq!(critic, forward);
+        assert_eq!(
+            with.generator_step() - without.generator_step(),
+            3.0 * forward
+        );
     }
 
     #[test]
