@@ -1,6 +1,7 @@
-//! `cargo bench`: the measurement of `textgan bench` — every width × Lipschitz strategy, each
-//! timed in its own process of the release binary. `TEXTGAN_BENCH_DIMS=64,128` picks widths,
-//! `TEXTGAN_BENCH_PRECISION=bf16` the bf16 products.
+//! `cargo bench`: the measurement of `textgan bench --ema 0 --autoregressive 0` (the paper's
+//! step) — every width × Lipschitz strategy, each timed in its own process of the release
+//! binary. `TEXTGAN_BENCH_DIMS=64,128` picks widths, `TEXTGAN_BENCH_PRECISION=bf16` the bf16
+//! products.
 
 use std::path::Path;
 

@@ -13,7 +13,8 @@ rm -rf "$out" && mkdir -p "$out"
 # 0.1.0 had no read-out; a binary whose cpu preset has one needs it off to write the same run
 # (tests/run_format.rs trains with --autoregressive 0 for the same reason).
 off=()
-if "$bin" train --help | grep -q -- --autoregressive; then off=(--autoregressive 0); fi
+help=$("$bin" train --help)
+if grep -q -- --autoregressive <<<"$help"; then off=(--autoregressive 0); fi
 # dim 4, batch 16, 2 critic steps: 32 lines an iteration, so the 270 training lines of the tiny
 # corpus last 8.4 iterations and the resumed part starts a new epoch of the data order.
 "$bin" train corpora/tiny.txt --out "$out/checkpoint" --dim 4 --batch 16 --critic-iters 2 \

@@ -1100,6 +1100,42 @@ fn bench_prints_one_json_object_with_the_timings_and_refuses_bad_settings() {
         p["gflop_per_iteration"].as_f64().unwrap(),
     );
     assert!(with > without, "read-out {with} GFLOP, none {without}");
+    // The suite (two strategies: one child process each) passes the settings on to each.
+    let out = textgan(
+        &[
+            "bench",
+            "--corpus",
+            corpus,
+            "--dim",
+            "8",
+            "--critic-iters",
+            "1",
+            "--lipschitz",
+            "gp,clip",
+            "--warmup",
+            "0",
+            "--iters",
+            "1",
+            "--ema",
+            "0",
+            "--autoregressive",
+            "0",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_success(&out);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for r in &lines {
+        assert_eq!(
+            (r["autoregressive"].as_u64(), r["ema"].as_f64()),
+            (Some(0), Some(0.0))
+        );
+    }
     // The autograd path is timed on request.
     let mut autograd = args.to_vec();
     autograd.push("--autograd");
