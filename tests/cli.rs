@@ -1062,9 +1062,15 @@ fn bench_prints_one_json_object_with_the_timings_and_refuses_bad_settings() {
         "2",
         "--json",
     ];
-    let out = textgan(&args, dir.path());
-    assert_success(&out);
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // `args` and `extra`, run; its one JSON object.
+    let bench = |extra: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(extra);
+        let out = textgan(&all, dir.path());
+        assert_success(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let r = bench(&[]);
     for key in [
         "critic_step_s",
         "generator_step_s",
@@ -1089,11 +1095,7 @@ fn bench_prints_one_json_object_with_the_timings_and_refuses_bad_settings() {
     }
     // It times the default command's step: the cpu preset's read-out, unless told 0.
     assert_eq!(r["autoregressive"], 3);
-    let mut paper = args.to_vec();
-    paper.extend(["--autoregressive", "0"]);
-    let out = textgan(&paper, dir.path());
-    assert_success(&out);
-    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = bench(&["--autoregressive", "0"]);
     assert_eq!(p["autoregressive"], 0);
     let (with, without) = (
         r["gflop_per_iteration"].as_f64().unwrap(),
@@ -1137,12 +1139,7 @@ fn bench_prints_one_json_object_with_the_timings_and_refuses_bad_settings() {
         );
     }
     // The autograd path is timed on request.
-    let mut autograd = args.to_vec();
-    autograd.push("--autograd");
-    let out = textgan(&autograd, dir.path());
-    assert_success(&out);
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["critic_engine"], "autograd");
+    assert_eq!(bench(&["--autograd"])["critic_engine"], "autograd");
     let out = textgan(
         &["bench", "--corpus", corpus, "--dim", "8", "--iters", "0"],
         dir.path(),
