@@ -157,9 +157,13 @@ impl Schema {
             params.push(spec(
                 &format!("{AUTOREGRESSIVE}.{EMBED}"),
                 WEIGHT,
-                &[k * v, d],
+                &[k * v, shape.readout_width()],
             ));
-            params.push(spec(&format!("{AUTOREGRESSIVE}.{READ}"), WEIGHT, &[d, v]));
+            params.push(spec(
+                &format!("{AUTOREGRESSIVE}.{READ}"),
+                WEIGHT,
+                &[shape.readout_width(), v],
+            ));
         }
         Schema {
             net,

@@ -52,7 +52,7 @@ impl Generator {
                 &pb.pp(schema::AUTOREGRESSIVE),
                 k,
                 shape.vocab,
-                shape.dim,
+                shape.readout_width(),
             )?),
             None => None,
         };
