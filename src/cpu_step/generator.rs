@@ -61,15 +61,7 @@ impl<T: Real> GeneratorStep<T> {
             }),
             readout: shape
                 .autoregressive
-                .map(|k| {
-                    ReadoutStep::new(
-                        k,
-                        shape.seq_len,
-                        shape.dim,
-                        shape.readout_width(),
-                        shape.vocab,
-                    )
-                }),
+                .map(|k| ReadoutStep::new(k, shape.seq_len, shape.dim, shape.vocab)),
             probs: Vec::new(),
             inv_tau: T::one(),
             glogits: Vec::new(),

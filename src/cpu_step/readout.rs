@@ -23,8 +23,6 @@ pub struct ReadoutStep<T> {
     look_back: usize,
     len: usize,
     dim: usize,
-    /// The hidden width `H ≥ d`: `h_t` is added to its first `d` units.
-    width: usize,
     vocab: usize,
     /// `u` of the last forward pass, `(samples·L, d)`.
     u: Vec<T>,
@@ -38,12 +36,11 @@ pub struct ReadoutStep<T> {
 }
 
 impl<T: Real> ReadoutStep<T> {
-    pub fn new(look_back: usize, len: usize, dim: usize, width: usize, vocab: usize) -> Self {
+    pub fn new(look_back: usize, len: usize, dim: usize, vocab: usize) -> Self {
         ReadoutStep {
             look_back,
             len,
             dim,
-            width,
             vocab,
             u: Vec::new(),
             rows_d: Vec::new(),
@@ -60,15 +57,14 @@ impl<T: Real> ReadoutStep<T> {
 
     /// `E`'s rows for the last `w` look-back positions (the oldest come first).
     fn embed_rows<'a>(&self, embed: &'a [T], w: usize) -> &'a [T] {
-        &embed[(self.look_back - w) * self.vocab * self.width..]
+        &embed[(self.look_back - w) * self.vocab * self.dim..]
     }
 
     /// `probs` `(samples·L, V)` holds `base = h·W_out + b_out`; turns it into the probabilities,
     /// position by position, reading `h` `(samples·L, d)`.
     pub fn forward(&mut self, w: &Weights<T>, h: &[T], probs: &mut [T]) {
-        let (l, dh, v) = (self.len, self.dim, self.vocab);
-        let d = self.width;
-        let rows = h.len() / dh;
+        let (l, d, v) = (self.len, self.dim, self.vocab);
+        let rows = h.len() / d;
         let b = rows / l;
         resize(&mut self.u, rows * d);
         resize(&mut self.rows_d, b * d);
@@ -86,8 +82,10 @@ impl<T: Real> ReadoutStep<T> {
             for s in 0..b {
                 let r = s * l + t;
                 let u = &mut self.u[r * d..(r + 1) * d];
-                let hr = h[r * dh..(r + 1) * dh].iter().copied().chain(std::iter::repeat(T::zero()));
-                for ((o, hi), &ci) in u.iter_mut().zip(hr).zip(&self.rows_d[s * d..(s + 1) * d])
+                for ((o, &hi), &ci) in u
+                    .iter_mut()
+                    .zip(&h[r * d..(r + 1) * d])
+                    .zip(&self.rows_d[s * d..(s + 1) * d])
                 {
                     let x = hi + ci;
                     *o = if x > T::zero() { x } else { T::zero() };
@@ -120,8 +118,7 @@ impl<T: Real> ReadoutStep<T> {
         glogits: &mut [T],
         gh: &mut [T],
     ) {
-        let (l, dh, v) = (self.len, self.dim, self.vocab);
-        let d = self.width;
+        let (l, d, v) = (self.len, self.dim, self.vocab);
         let rows = probs.len() / v;
         let b = rows / l;
         resize(&mut self.gp, rows * v);
@@ -154,14 +151,17 @@ impl<T: Real> ReadoutStep<T> {
             for s in 0..b {
                 let r = s * l + t;
                 let live = &self.u[r * d..(r + 1) * d];
-                let out = &mut gh[r * dh..(r + 1) * dh];
-                let gr = &mut self.rows_d[s * d..(s + 1) * d];
-                for (gi, &ui) in gr.iter_mut().zip(live) {
+                let out = &mut gh[r * d..(r + 1) * d];
+                for ((gi, o), &ui) in self.rows_d[s * d..(s + 1) * d]
+                    .iter_mut()
+                    .zip(out)
+                    .zip(live)
+                {
                     if ui <= T::zero() {
                         *gi = T::zero();
                     }
+                    *o = *gi;
                 }
-                out.copy_from_slice(&gr[..dh]);
             }
             let seen = self.seen(t);
             if seen == 0 {

@@ -240,15 +240,6 @@ impl ModelShape {
         }
     }
 
-    /// Prototype: the read-out's hidden width (`TEXTGAN_READOUT_WIDTH`, at least `d`).
-    pub fn readout_width(&self) -> usize {
-        std::env::var("TEXTGAN_READOUT_WIDTH")
-            .ok()
-            .and_then(|w| w.parse().ok())
-            .unwrap_or(self.dim)
-            .max(self.dim)
-    }
-
     /// The read-out looks back at least one position and less than the whole sequence.
     pub fn check_autoregressive(&self) -> std::result::Result<(), String> {
         match self.autoregressive {

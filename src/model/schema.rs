@@ -157,13 +157,9 @@ impl Schema {
             params.push(spec(
                 &format!("{AUTOREGRESSIVE}.{EMBED}"),
                 WEIGHT,
-                &[k * v, shape.readout_width()],
+                &[k * v, d],
             ));
-            params.push(spec(
-                &format!("{AUTOREGRESSIVE}.{READ}"),
-                WEIGHT,
-                &[shape.readout_width(), v],
-            ));
+            params.push(spec(&format!("{AUTOREGRESSIVE}.{READ}"), WEIGHT, &[d, v]));
         }
         Schema {
             net,

@@ -52,7 +52,7 @@ impl Generator {
                 &pb.pp(schema::AUTOREGRESSIVE),
                 k,
                 shape.vocab,
-                shape.readout_width(),
+                shape.dim,
             )?),
             None => None,
         };

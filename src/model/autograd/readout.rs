@@ -65,15 +65,7 @@ impl Readout {
                 .map(|j| if t >= j { &probs[t - j] } else { &zeros })
                 .collect();
             let x = Tensor::cat(&back, 1)?;
-            let ht = h.narrow(1, t, 1)?.squeeze(1)?;
-            let width = self.read.dim(0)?;
-            let ht = if width > ht.dim(1)? {
-                let pad = Tensor::zeros((b, width - ht.dim(1)?), ht.dtype(), ht.device())?;
-                Tensor::cat(&[&ht, &pad], 1)?
-            } else {
-                ht
-            };
-            let u = (ht + x.matmul(&self.embed)?)?.relu()?;
+            let u = (h.narrow(1, t, 1)?.squeeze(1)? + x.matmul(&self.embed)?)?.relu()?;
             let logit = (base.narrow(1, t, 1)?.squeeze(1)? + u.matmul(&self.read)?)?;
             probs.push(candle_nn::ops::softmax(&logit, D::Minus1)?);
             logits.push(logit);
