@@ -8,7 +8,7 @@ use textgan::model::penalty::Lipschitz;
 use textgan::model::schema::{Net, Schema};
 use textgan::model::CriticNorm;
 use textgan::train::optim::{OptimConfig, Rule};
-use textgan::train::presets::Preset;
+use textgan::train::presets::{Preset, LONG_BUDGET_DIM, LONG_BUDGET_MINUTES};
 use textgan::train::settings::RunConfig;
 use textgan::train::settings::TrainOptions;
 use textgan::train::start::new_run;
@@ -168,6 +168,56 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
         let part = format!("(1 + t/{})", p.lr_decay);
         assert!(text.contains(&part), "{part:?} not in {text:?}");
     }
+}
+
+/// The `cpu` preset is twice as wide for a budget of half an hour or more (docs/quality §23);
+/// config.json records the width the run got, and a resumed run keeps it whatever its new
+/// budget. An explicit `--dim`, the paper's preset and a budget in iterations alone are left as
+/// they were.
+#[test]
+fn the_cpu_preset_is_wider_for_a_long_budget() {
+    let run = |preset, minutes, dim| {
+        config(TrainOptions {
+            preset: Some(preset),
+            minutes,
+            dim,
+            ..TrainOptions::default()
+        })
+    };
+    let width = |preset, minutes, dim| run(preset, minutes, dim).model.dim;
+    let (narrow, wide) = (Preset::Cpu.values().dim, LONG_BUDGET_DIM);
+    assert_eq!((narrow, wide, LONG_BUDGET_MINUTES), (32, 64, 30.0));
+    assert_eq!(width(Preset::Cpu, None, None), narrow);
+    assert_eq!(width(Preset::Cpu, Some(10.0), None), narrow);
+    assert_eq!(width(Preset::Cpu, Some(29.5), None), narrow);
+    assert_eq!(width(Preset::Cpu, Some(30.0), None), wide);
+    assert_eq!(width(Preset::Cpu, Some(60.0), None), wide);
+    assert_eq!(width(Preset::Cpu, Some(60.0), Some(48)), 48);
+    assert_eq!(width(Preset::Paper, Some(60.0), None), 512);
+    // Only the width: the rest of the hour's settings are the preset's.
+    let hour = run(Preset::Cpu, Some(60.0), None);
+    let ten = run(Preset::Cpu, Some(10.0), None);
+    assert_eq!(
+        (
+            hour.model.critic_width(),
+            hour.model.autoregressive,
+            hour.lr_decay,
+            hour.batch
+        ),
+        (wide, ten.model.autoregressive, ten.lr_decay, ten.batch)
+    );
+    let json = serde_json::to_value(&hour).unwrap();
+    assert_eq!(json["model"]["dim"], 64);
+    let resumed = TrainOptions {
+        minutes: Some(10.0),
+        ..TrainOptions::default()
+    }
+    .resumed_config(hour, "run", "cpu".into())
+    .unwrap();
+    assert_eq!((resumed.model.dim, resumed.minutes), (wide, Some(10.0)));
+    assert!(Preset::Cpu
+        .describe()
+        .contains("64 with --minutes 30 or more"));
 }
 
 #[test]

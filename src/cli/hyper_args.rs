@@ -18,7 +18,8 @@ pub struct HyperArgs {
     /// a GPU]
     #[arg(long, value_parser = choice::<Preset>(), long_help = preset_help())]
     pub preset: Option<Preset>,
-    /// Width (channels) of every hidden layer; the paper used 512 [default: from preset]
+    /// Width (channels) of every hidden layer; the paper used 512 [default: from preset; the
+    /// cpu preset's 32, or 64 with --minutes 30 or more]
     #[arg(long)]
     pub dim: Option<usize>,
     /// Width of the critic's hidden layers, where it should differ from the generator's

@@ -18,6 +18,13 @@ pub const MAX_VOCAB: usize = 2048;
 /// Seed of a run without `--seed`.
 pub const DEFAULT_SEED: u64 = 0;
 
+/// From a `--minutes` budget this long on, the `cpu` preset is [`LONG_BUDGET_DIM`] wide
+/// ([`Preset::values_for`]): per iteration the wider model learns much faster, per minute it
+/// ties at 10 minutes and wins from half an hour on (docs/quality §23).
+pub const LONG_BUDGET_MINUTES: f64 = 30.0;
+/// The `cpu` preset's width (both networks) for a budget of [`LONG_BUDGET_MINUTES`] or more.
+pub const LONG_BUDGET_DIM: usize = 64;
+
 /// Named bundles of hyper-parameters; explicit flags override them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,10 +74,25 @@ pub struct PresetValues {
 impl Preset {
     pub const ALL: [Preset; 2] = [Preset::Cpu, Preset::Paper];
 
+    /// What the preset sets for a run with a budget of `minutes` (`None`: no time limit): its
+    /// [`values`](Self::values), and for the `cpu` preset from [`LONG_BUDGET_MINUTES`] on, width
+    /// [`LONG_BUDGET_DIM`]. A budget in iterations alone keeps the preset's width: how long
+    /// those take depends on the machine.
+    pub fn values_for(self, minutes: Option<f64>) -> PresetValues {
+        let v = self.values();
+        match (self, minutes) {
+            (Preset::Cpu, Some(m)) if m >= LONG_BUDGET_MINUTES => PresetValues {
+                dim: LONG_BUDGET_DIM,
+                ..v
+            },
+            _ => v,
+        }
+    }
+
     /// What the preset is for, for help texts.
     pub fn help(self) -> &'static str {
         match self {
-            Preset::Cpu => "Sized for a CPU: the settings that reached the lowest n-gram JSD after 10 minutes on two cores in measured sweeps (docs/sweep, docs/quality)",
+            Preset::Cpu => "Sized for a CPU: the settings that reached the lowest n-gram JSD after 10 minutes on two cores in measured sweeps (docs/sweep, docs/quality), twice as wide for a --minutes budget of 30 or more",
             Preset::Paper => "The paper's exact settings (its public code's language model)",
         }
     }
@@ -102,7 +124,8 @@ impl Preset {
             // quality study's (docs/quality/README.md): the generator's weight average, which
             // lets twice the step pay (JSD-4 after 10 minutes 0.377 against 0.412). Then the
             // generator's autoregressive read-out, the first change to the model that won at
-            // equal time on every corpus measured (docs/quality §20).
+            // equal time on every corpus measured (docs/quality §20). For a budget of half an
+            // hour or more, `values_for` doubles the width (§23).
             Preset::Cpu => PresetValues {
                 dim: 32,
                 res_blocks: 3,
@@ -181,8 +204,14 @@ impl Preset {
         if v.gumbel != 0.0 {
             extras += &format!(", Gumbel-softmax fakes at τ = {}", v.gumbel);
         }
+        let wider = match self {
+            Preset::Cpu => {
+                format!(" ({LONG_BUDGET_DIM} with --minutes {LONG_BUDGET_MINUTES} or more)")
+            }
+            Preset::Paper => String::new(),
+        };
         format!(
-            "dim {}, {} residual blocks{beside_blocks}, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{extras}",
+            "dim {}{wider}, {} residual blocks{beside_blocks}, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{extras}",
             v.dim,
             v.res_blocks,
             v.critic_iters,

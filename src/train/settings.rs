@@ -95,7 +95,7 @@ impl TrainOptions {
     /// from the corpus.
     pub fn new_config(&self, corpus: PathBuf, preset: Preset, device: String) -> Result<RunConfig> {
         let preset = self.preset.unwrap_or(preset);
-        let p = preset.values();
+        let p = preset.values_for(self.minutes);
         let lipschitz = self.lipschitz.unwrap_or(p.lipschitz);
         // Clipping comes with the original WGAN's optimiser (RMSProp, a constant 5e-5); the
         // penalties with the paper's Adam at the preset's rates and decay.
