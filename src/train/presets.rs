@@ -204,11 +204,11 @@ impl Preset {
         if v.gumbel != 0.0 {
             extras += &format!(", Gumbel-softmax fakes at τ = {}", v.gumbel);
         }
-        let wider = match self {
-            Preset::Cpu => {
-                format!(" ({LONG_BUDGET_DIM} with --minutes {LONG_BUDGET_MINUTES} or more)")
-            }
-            Preset::Paper => String::new(),
+        // The width a long budget gets, as `values_for` gives it.
+        let long = self.values_for(Some(LONG_BUDGET_MINUTES)).dim;
+        let wider = match long == v.dim {
+            true => String::new(),
+            false => format!(" ({long} with --minutes {LONG_BUDGET_MINUTES} or more)"),
         };
         format!(
             "dim {}{wider}, {} residual blocks{beside_blocks}, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{extras}",
