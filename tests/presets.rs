@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
+use textgan::kernels::Precision;
 use textgan::model::penalty::Lipschitz;
 use textgan::model::schema::{Net, Schema};
 use textgan::model::CriticNorm;
@@ -58,6 +59,8 @@ fn paper_preset_is_the_papers_language_model() {
     assert_eq!(c.optim_generator, adam);
     // No weight average, one width for both networks: the paper's code has neither.
     assert_eq!((c.ema, c.model.critic_dim), (0.0, None));
+    // f32 products, as the paper's code computes.
+    assert_eq!(c.precision, Precision::F32);
     // Nor any part of textgan's own model: no local critic, no length curriculum, the
     // softmax itself shown to the critic; config.json does not even name them.
     assert_eq!(c.model.local_critic, None);
@@ -130,6 +133,10 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     // The model study's choice (docs/quality §20): the generator's autoregressive read-out.
     assert_eq!(p.autoregressive, 3);
     assert_eq!(c.model.autoregressive, Some(p.autoregressive));
+    // docs/quality §25: bf16 products, the same curve per iteration and more iterations a
+    // minute on CPUs that have them (the step runs f32 on those that have not).
+    assert_eq!(p.precision, Precision::Bf16);
+    assert_eq!(c.precision, Precision::Bf16);
     // `--autoregressive 0` leaves the paper's generator: no read-out, none in config.json.
     let off = config(TrainOptions {
         autoregressive: Some(0),
@@ -161,6 +168,7 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
         p.lipschitz.name().to_string(),
         format!("generator weight average {}", p.ema),
         format!("read-out looking back {}", p.autoregressive),
+        "bf16 products (f32 on CPUs without AVX-512 BF16)".to_string(),
     ] {
         assert!(text.contains(&part), "{part:?} not in {text:?}");
     }
