@@ -1533,10 +1533,19 @@ fn every_json_output_keeps_its_field_names() {
     let top: Vec<&str> = scores
         .iter()
         .copied()
-        .chain(["source", "corpus", "corpus_lines", "floor", "examples"])
+        .chain([
+            "source",
+            "corpus",
+            "corpus_lines",
+            "floor",
+            "missing",
+            "examples",
+        ])
         .collect();
     assert_keys(&eval, &top, "eval");
     assert_keys(&eval["floor"], &scores, "eval.floor");
+    let missing = ["chars", "char_share", "word_share"];
+    assert_keys(&eval["missing"], &missing, "eval.missing");
 
     // bench
     let bench = stdout_json(

@@ -98,3 +98,72 @@ fn a_longer_markov_context_tracks_the_corpus_more_closely() {
     // Order 4 on 300 short lines mostly copies 4-grams that exist: close to the corpus.
     assert!(j4 < 0.5 * j0, "{j4} vs {j0}");
 }
+
+#[test]
+fn eval_names_the_characters_the_samples_never_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus.txt");
+    let samples = dir.path().join("samples.txt");
+    // 'k' is a tenth of the corpus's letters; the samples spell every word without it.
+    std::fs::write(
+        &corpus,
+        "like a kite\nmake a cake\nthe lake\nto bake\n".repeat(5),
+    )
+    .unwrap();
+    std::fs::write(
+        &samples,
+        "lie a ite\nmae a cae\nthe lae\nto bae\n".repeat(5),
+    )
+    .unwrap();
+    let report = evaluate(
+        &EvalOptions {
+            source: Source::Samples(samples.clone()),
+            corpus: Some(corpus),
+            n: 640,
+            seed: 0,
+        },
+        &Device::Cpu,
+        &mut |_: &str| {},
+    )
+    .unwrap();
+    assert_eq!(report.missing.chars, vec!['k']);
+    // 6 of the 37 characters of a round (newlines aside), in 6 of its 10 words (like, kite,
+    // make, cake, lake, bake).
+    assert!(
+        (report.missing.char_share - 6.0 / 37.0).abs() < 1e-12,
+        "{:?}",
+        report.missing
+    );
+    assert!(
+        (report.missing.word_share - 6.0 / 10.0).abs() < 1e-12,
+        "{:?}",
+        report.missing
+    );
+    let table = report.to_table();
+    let line = "never written     'k' (16.2% of the corpus's characters, in 60.0% of its words";
+    assert!(table.contains(line), "{table}");
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["missing"]["chars"], serde_json::json!(["k"]), "{json}");
+
+    // Samples that write 'k' but not 'm', 'c', 'o' or 'b': each of those is 1 of the corpus's
+    // 37 characters a round, so 95 sample characters would hold each 2.6 times, too few to
+    // call it dropped rather than rare.
+    std::fs::write(&samples, "like a kite\nthe lake\n".repeat(5)).unwrap();
+    let report = evaluate(
+        &EvalOptions {
+            source: Source::Samples(samples),
+            corpus: Some(dir.path().join("corpus.txt")),
+            n: 640,
+            seed: 0,
+        },
+        &Device::Cpu,
+        &mut |_: &str| {},
+    )
+    .unwrap();
+    assert!(report.missing.chars.is_empty(), "{:?}", report.missing);
+    assert!(
+        !report.to_table().contains("never written"),
+        "{}",
+        report.to_table()
+    );
+}

@@ -43,7 +43,9 @@ pub enum Command {
     /// next to held-out real text scored the same way.
     ///
     /// The samples come from a model (default: the most recent run), a file (--samples), or a
-    /// character Markov chain of the corpus (--baseline markov), for a reference point.
+    /// character Markov chain of the corpus (--baseline markov), for a reference point. Also
+    /// names the corpus's characters that no sample writes although each would be expected 5
+    /// or more times (a generator can stop writing a character for good).
     Eval(EvalArgs),
     /// Reproduce the paper's diagnostics of weight clipping: critics trained with clipping at
     /// c = 0.1, 0.01, 0.001 and with the gradient penalty, against a fixed generator; writes

@@ -97,6 +97,36 @@ pub struct Reference {
     ngrams: NgramTable,
     words: HashSet<String>,
     lines: HashSet<Vec<char>>,
+    /// How often each word occurs in the lines as cut (what a sample can hold).
+    word_counts: HashMap<String, u64>,
+}
+
+/// A character is reported missing from samples when, at its share of the reference, they
+/// would hold it at least this often (a Poisson count with this mean is 0 less than 1% of the
+/// time): a character the generator does not write, not a rare one absent by chance.
+pub const MISSING_EXPECTED: f64 = 5.0;
+
+/// The characters of the reference that samples never write although they would be expected
+/// [`MISSING_EXPECTED`] times or more ([`Reference::missing_characters`]). A generator whose
+/// softmax has put almost no mass on a character seldom learns it back, since the softmax's
+/// gradient is proportional to that mass (docs/quality §28); every word that needs it is then
+/// misspelt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MissingCharacters {
+    /// The characters, the reference's most frequent first.
+    pub chars: Vec<char>,
+    /// Their share of the reference's characters (padding not counted).
+    pub char_share: f64,
+    /// The share of the reference's words that hold at least one of them.
+    pub word_share: f64,
+}
+
+impl MissingCharacters {
+    /// The characters in quotes for a terminal, e.g. `'k' '-' ' '`.
+    pub fn listed(&self) -> String {
+        let quoted: Vec<String> = self.chars.iter().map(|c| format!("{c:?}")).collect();
+        quoted.join(" ")
+    }
 }
 
 /// The quality of a set of samples against a [`Reference`].
@@ -118,10 +148,66 @@ impl Reference {
     /// `lines`: the corpus lines samples are compared with (cut to `SEQ_LEN` here if longer);
     /// `words`: the corpus's words, taken from its uncut lines.
     pub fn new<S: AsRef<str>>(lines: &[S], words: HashSet<String>) -> Self {
+        let mut word_counts: HashMap<String, u64> = HashMap::new();
+        for line in lines {
+            for w in line
+                .as_ref()
+                .chars()
+                .take(SEQ_LEN)
+                .collect::<String>()
+                .split_whitespace()
+            {
+                *word_counts.entry(w.to_string()).or_default() += 1;
+            }
+        }
         Reference {
             ngrams: NgramTable::from_lines(lines),
             words,
             lines: lines.iter().map(|l| pad_line(l.as_ref())).collect(),
+            word_counts,
+        }
+    }
+
+    /// The characters of the reference (padding aside) that `samples` never write although, at
+    /// their share of the reference's characters, they would hold each [`MISSING_EXPECTED`]
+    /// times or more.
+    pub fn missing_characters<S: AsRef<str>>(&self, samples: &[S]) -> MissingCharacters {
+        let mut written = HashSet::new();
+        let mut sample_chars = 0u64;
+        for s in samples {
+            for c in s.as_ref().chars().take(SEQ_LEN).filter(|&c| c != PAD_CHAR) {
+                written.insert(c);
+                sample_chars += 1;
+            }
+        }
+        // The unigram counts are the reference's characters, padding among them.
+        let counts: Vec<(char, u64)> = self.ngrams.counts[0]
+            .iter()
+            .filter_map(|(&key, &n)| char::from_u32(key as u32).map(|c| (c, n)))
+            .filter(|&(c, _)| c != PAD_CHAR)
+            .collect();
+        let total: u64 = counts.iter().map(|&(_, n)| n).sum();
+        let mut missing: Vec<(char, u64)> = counts
+            .into_iter()
+            .filter(|&(c, n)| {
+                let expected = n as f64 / total.max(1) as f64 * sample_chars as f64;
+                !written.contains(&c) && expected >= MISSING_EXPECTED
+            })
+            .collect();
+        missing.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let chars: Vec<char> = missing.iter().map(|&(c, _)| c).collect();
+        let char_share = missing.iter().map(|&(_, n)| n).sum::<u64>() as f64 / total.max(1) as f64;
+        let (mut words, mut holding) = (0u64, 0u64);
+        for (w, &n) in &self.word_counts {
+            words += n;
+            if w.chars().any(|c| chars.contains(&c)) {
+                holding += n;
+            }
+        }
+        MissingCharacters {
+            chars,
+            char_share,
+            word_share: holding as f64 / words.max(1) as f64,
         }
     }
 
@@ -260,6 +346,34 @@ mod tests {
         assert_eq!(s.valid_word_rate, None);
         assert!((s.unique_rate - 0.5).abs() < 1e-12);
         assert_eq!(s.novelty, 1.0);
+    }
+
+    #[test]
+    fn missing_characters_are_those_expected_five_times_and_never_written() {
+        // 23 characters (two spaces) in 6 words: 'k' 5 times, 'w' once.
+        let lines = ["like lake", "kale", "leak", "a kiwi"];
+        let r = Reference::new(&lines, HashSet::new());
+        let total = 23.0;
+        // 58 sample characters without 'k' or 'w': 'k' is expected 58·5/23 = 12.6 times,
+        // 'w' 58/23 = 2.5 times, so only 'k' is missing.
+        let samples = [
+            "lie ale ile lea".repeat(2),
+            "ale lie ea ial aaaie lia ele".to_string(),
+        ];
+        let written: usize = samples.iter().map(|s| s.chars().count()).sum();
+        assert_eq!(written, 58);
+        let m = r.missing_characters(&samples);
+        assert_eq!(m.chars, vec!['k']);
+        assert!((m.char_share - 5.0 / total).abs() < 1e-12);
+        // Words holding 'k': like, lake, kale, leak, kiwi: 5 of 6.
+        assert!((m.word_share - 5.0 / 6.0).abs() < 1e-12);
+        assert_eq!(m.listed(), "'k'");
+        // Writing it once is enough; padding is not a character of the corpus.
+        let m = r.missing_characters(&[format!("k{}", &samples[0][1..]), samples[1].clone()]);
+        assert!(m.chars.is_empty());
+        assert_eq!((m.char_share, m.word_share), (0.0, 0.0));
+        // Too few sample characters for any to be expected five times: none reported.
+        assert!(r.missing_characters(&["a````"]).chars.is_empty());
     }
 
     #[test]

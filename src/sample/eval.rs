@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::data::corpus::{self, Corpus};
 use crate::error::{Error, Result};
 use crate::quality::markov::MarkovChain;
-use crate::quality::metrics::{Reference, Scores};
+use crate::quality::metrics::{MissingCharacters, Reference, Scores, MISSING_EXPECTED};
 use crate::sample::generate::Sampler;
 use crate::train::checkpoint::Which;
 use crate::train::progress::Progress;
@@ -58,6 +58,8 @@ pub struct EvalReport {
     pub scores: Scores,
     /// 640 held-out corpus lines (at most a tenth) against the rest: what real text scores.
     pub floor: Scores,
+    /// The corpus's characters the samples never write although they would be expected to.
+    pub missing: MissingCharacters,
     /// The first few samples, to look at.
     pub examples: Vec<String>,
 }
@@ -104,6 +106,15 @@ impl EvalReport {
         ];
         for (name, s, f) in rows {
             out += &format!("{:<18} {:>9} {:>20}\n", name, rate(s), rate(f));
+        }
+        let m = &self.missing;
+        if !m.chars.is_empty() {
+            out += &format!(
+                "never written     {} ({:.1}% of the corpus's characters, in {:.1}% of its words; each expected {MISSING_EXPECTED} or more times)\n",
+                m.listed(),
+                100.0 * m.char_share,
+                100.0 * m.word_share
+            );
         }
         if !self.examples.is_empty() {
             out += "examples:\n";
@@ -182,6 +193,7 @@ pub fn evaluate(
     progress.done(0.6);
     progress.stage("scoring the samples");
     let scores = reference.score(&samples);
+    let missing = reference.missing_characters(&samples);
     progress.done(0.8);
     progress.stage("scoring held-out text (the floor)");
     let floor = Reference::new(&corpus.train, corpus.words.clone()).score(&corpus.heldout);
@@ -192,6 +204,7 @@ pub fn evaluate(
         corpus_lines: all.len(),
         scores,
         floor,
+        missing,
         examples: samples
             .iter()
             .take(8)
