@@ -97,8 +97,6 @@ pub struct Reference {
     ngrams: NgramTable,
     words: HashSet<String>,
     lines: HashSet<Vec<char>>,
-    /// How often each word occurs in the lines as cut (what a sample can hold).
-    word_counts: HashMap<String, u64>,
 }
 
 /// A character is reported missing from samples when, at its share of the reference, they
@@ -107,7 +105,7 @@ pub struct Reference {
 pub const MISSING_EXPECTED: f64 = 5.0;
 
 /// The characters of the reference that samples never write although they would be expected
-/// [`MISSING_EXPECTED`] times or more ([`Reference::missing_characters`]). A generator whose
+/// [`MISSING_EXPECTED`] times or more ([`missing_characters`]). A generator whose
 /// softmax has put almost no mass on a character seldom learns it back, since the softmax's
 /// gradient is proportional to that mass (docs/quality §28); every word that needs it is then
 /// misspelt.
@@ -148,66 +146,10 @@ impl Reference {
     /// `lines`: the corpus lines samples are compared with (cut to `SEQ_LEN` here if longer);
     /// `words`: the corpus's words, taken from its uncut lines.
     pub fn new<S: AsRef<str>>(lines: &[S], words: HashSet<String>) -> Self {
-        let mut word_counts: HashMap<String, u64> = HashMap::new();
-        for line in lines {
-            for w in line
-                .as_ref()
-                .chars()
-                .take(SEQ_LEN)
-                .collect::<String>()
-                .split_whitespace()
-            {
-                *word_counts.entry(w.to_string()).or_default() += 1;
-            }
-        }
         Reference {
             ngrams: NgramTable::from_lines(lines),
             words,
             lines: lines.iter().map(|l| pad_line(l.as_ref())).collect(),
-            word_counts,
-        }
-    }
-
-    /// The characters of the reference (padding aside) that `samples` never write although, at
-    /// their share of the reference's characters, they would hold each [`MISSING_EXPECTED`]
-    /// times or more.
-    pub fn missing_characters<S: AsRef<str>>(&self, samples: &[S]) -> MissingCharacters {
-        let mut written = HashSet::new();
-        let mut sample_chars = 0u64;
-        for s in samples {
-            for c in s.as_ref().chars().take(SEQ_LEN).filter(|&c| c != PAD_CHAR) {
-                written.insert(c);
-                sample_chars += 1;
-            }
-        }
-        // The unigram counts are the reference's characters, padding among them.
-        let counts: Vec<(char, u64)> = self.ngrams.counts[0]
-            .iter()
-            .filter_map(|(&key, &n)| char::from_u32(key as u32).map(|c| (c, n)))
-            .filter(|&(c, _)| c != PAD_CHAR)
-            .collect();
-        let total: u64 = counts.iter().map(|&(_, n)| n).sum();
-        let mut missing: Vec<(char, u64)> = counts
-            .into_iter()
-            .filter(|&(c, n)| {
-                let expected = n as f64 / total.max(1) as f64 * sample_chars as f64;
-                !written.contains(&c) && expected >= MISSING_EXPECTED
-            })
-            .collect();
-        missing.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let chars: Vec<char> = missing.iter().map(|&(c, _)| c).collect();
-        let char_share = missing.iter().map(|&(_, n)| n).sum::<u64>() as f64 / total.max(1) as f64;
-        let (mut words, mut holding) = (0u64, 0u64);
-        for (w, &n) in &self.word_counts {
-            words += n;
-            if w.chars().any(|c| chars.contains(&c)) {
-                holding += n;
-            }
-        }
-        MissingCharacters {
-            chars,
-            char_share,
-            word_share: holding as f64 / words.max(1) as f64,
         }
     }
 
@@ -240,6 +182,64 @@ impl Reference {
             unique_rate: share(distinct),
             novelty: share(novel),
         }
+    }
+}
+
+/// The characters of the corpus `lines` (cut to `SEQ_LEN` as samples are; padding aside) that
+/// `samples` never write although, at their share of the corpus's characters, they would hold
+/// each [`MISSING_EXPECTED`] times or more.
+pub fn missing_characters<L: AsRef<str>, S: AsRef<str>>(
+    lines: &[L],
+    samples: &[S],
+) -> MissingCharacters {
+    // As samples are read: cut to `SEQ_LEN`; padding is not a character of the corpus.
+    let chars_of = |line: &str| -> Vec<char> {
+        line.chars()
+            .take(SEQ_LEN)
+            .filter(|&c| c != PAD_CHAR)
+            .collect()
+    };
+    let mut written = HashSet::new();
+    let mut sample_chars = 0u64;
+    for s in samples {
+        for c in chars_of(s.as_ref()) {
+            written.insert(c);
+            sample_chars += 1;
+        }
+    }
+    let mut counts: HashMap<char, u64> = HashMap::new();
+    let mut words: HashMap<String, u64> = HashMap::new();
+    for line in lines {
+        for c in chars_of(line.as_ref()) {
+            *counts.entry(c).or_default() += 1;
+        }
+        let cut: String = line.as_ref().chars().take(SEQ_LEN).collect();
+        for w in cut.split_whitespace() {
+            *words.entry(w.to_string()).or_default() += 1;
+        }
+    }
+    let total: u64 = counts.values().sum();
+    let mut missing: Vec<(char, u64)> = counts
+        .into_iter()
+        .filter(|&(c, n)| {
+            let expected = n as f64 / total.max(1) as f64 * sample_chars as f64;
+            !written.contains(&c) && expected >= MISSING_EXPECTED
+        })
+        .collect();
+    missing.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let chars: Vec<char> = missing.iter().map(|&(c, _)| c).collect();
+    let char_share = missing.iter().map(|&(_, n)| n).sum::<u64>() as f64 / total.max(1) as f64;
+    let (mut all, mut holding) = (0u64, 0u64);
+    for (w, &n) in &words {
+        all += n;
+        if w.chars().any(|c| chars.contains(&c)) {
+            holding += n;
+        }
+    }
+    MissingCharacters {
+        chars,
+        char_share,
+        word_share: holding as f64 / all.max(1) as f64,
     }
 }
 
@@ -352,7 +352,6 @@ mod tests {
     fn missing_characters_are_those_expected_five_times_and_never_written() {
         // 23 characters (two spaces) in 6 words: 'k' 5 times, 'w' once.
         let lines = ["like lake", "kale", "leak", "a kiwi"];
-        let r = Reference::new(&lines, HashSet::new());
         let total = 23.0;
         // 58 sample characters without 'k' or 'w': 'k' is expected 58·5/23 = 12.6 times,
         // 'w' 58/23 = 2.5 times, so only 'k' is missing.
@@ -362,18 +361,21 @@ mod tests {
         ];
         let written: usize = samples.iter().map(|s| s.chars().count()).sum();
         assert_eq!(written, 58);
-        let m = r.missing_characters(&samples);
+        let m = missing_characters(&lines, &samples);
         assert_eq!(m.chars, vec!['k']);
         assert!((m.char_share - 5.0 / total).abs() < 1e-12);
         // Words holding 'k': like, lake, kale, leak, kiwi: 5 of 6.
         assert!((m.word_share - 5.0 / 6.0).abs() < 1e-12);
         assert_eq!(m.listed(), "'k'");
         // Writing it once is enough; padding is not a character of the corpus.
-        let m = r.missing_characters(&[format!("k{}", &samples[0][1..]), samples[1].clone()]);
+        let m = missing_characters(
+            &lines,
+            &[format!("k{}", &samples[0][1..]), samples[1].clone()],
+        );
         assert!(m.chars.is_empty());
         assert_eq!((m.char_share, m.word_share), (0.0, 0.0));
         // Too few sample characters for any to be expected five times: none reported.
-        assert!(r.missing_characters(&["a````"]).chars.is_empty());
+        assert!(missing_characters(&lines, &["a````"]).chars.is_empty());
     }
 
     #[test]

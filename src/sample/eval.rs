@@ -9,7 +9,9 @@ use serde::Serialize;
 use crate::data::corpus::{self, Corpus};
 use crate::error::{Error, Result};
 use crate::quality::markov::MarkovChain;
-use crate::quality::metrics::{MissingCharacters, Reference, Scores, MISSING_EXPECTED};
+use crate::quality::metrics::{
+    missing_characters, MissingCharacters, Reference, Scores, MISSING_EXPECTED,
+};
 use crate::sample::generate::Sampler;
 use crate::train::checkpoint::Which;
 use crate::train::progress::Progress;
@@ -193,7 +195,7 @@ pub fn evaluate(
     progress.done(0.6);
     progress.stage("scoring the samples");
     let scores = reference.score(&samples);
-    let missing = reference.missing_characters(&samples);
+    let missing = missing_characters(&all, &samples);
     progress.done(0.8);
     progress.stage("scoring held-out text (the floor)");
     let floor = Reference::new(&corpus.train, corpus.words.clone()).score(&corpus.heldout);
