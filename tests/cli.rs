@@ -191,19 +191,10 @@ fn absurd_flag_values_are_explained() {
             vec!["train", c, "--attention", "4", "--res-blocks", "3"],
             "--attention 4: the self-attention follows residual block 1 to 3 of the generator",
         ),
-        // The read-out looks back less than the sequence, and reads the plain softmax.
+        // The read-out looks back less than the sequence.
         (
             vec!["train", c, "--autoregressive", "32"],
             "--autoregressive 32: the read-out looks back 1 to 31 characters of the 32-character sequence",
-        ),
-        (
-            vec!["train", c, "--autoregressive", "2", "--gumbel", "0.3"],
-            "--gumbel and --autoregressive do not combine",
-        ),
-        // The cpu preset has the read-out: the error says how to turn it off.
-        (
-            vec!["train", c, "--preset", "cpu", "--gumbel", "0.3"],
-            "(a new run with --autoregressive 0 has no read-out)",
         ),
         (
             vec!["train", c, "--gumbel", "-1"],

@@ -460,16 +460,27 @@ fn check_generator_loss(
 fn generator_with_autoregressive_readout_loss_gradient_matches_finite_differences() {
     // Looking back one position and three, on the whole sequence and under a length
     // curriculum's padding: the read-out's two matrices, and the layers under it, whose
-    // gradient now also arrives through every later position that read their output.
+    // gradient now also arrives through every later position that read their output. Then
+    // with Gumbel noise (τ 0.5): each position writes, and the later ones read, a
+    // Gumbel-softmax sample, on the whole sequence and under padding.
     let (critic, _) = tiny_critic(7);
-    for (k, visible) in [(1, TINY.seq_len), (3, TINY.seq_len), (3, 5)] {
+    let dims = (4, TINY.seq_len, TINY.vocab);
+    let noise =
+        textgan::data::batches::gumbel(&mut rng(11), dims, (DType::F64, &device())).unwrap();
+    for (k, visible, tau) in [
+        (1, TINY.seq_len, None),
+        (3, TINY.seq_len, None),
+        (3, 5, None),
+        (3, TINY.seq_len, Some(0.5)),
+        (1, 4, Some(0.5)),
+    ] {
         let shape = ModelShape {
             autoregressive: Some(k),
             ..TINY
         };
         let view = FakeView {
             visible,
-            gumbel: None,
+            gumbel: tau.map(|t| (noise.clone(), t)),
         };
         let names = [
             "autoregressive.embed.weight",
@@ -481,7 +492,7 @@ fn generator_with_autoregressive_readout_loss_gradient_matches_finite_difference
             "output.bias",
         ];
         let (worst, n) = check_generator_loss(&critic, shape, &view, &names);
-        eprintln!("generator loss, read-out looking back {k}, {visible} positions: {n} parameter entries, worst relative error {worst:.2e}");
+        eprintln!("generator loss, read-out looking back {k}, {visible} positions, τ {tau:?}: {n} parameter entries, worst relative error {worst:.2e}");
     }
 }
 

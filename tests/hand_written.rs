@@ -419,6 +419,8 @@ fn hand_written_generator_equals_autograd() {
         (READOUT_ONE, 5, SMALL.seq_len, None),
         (READOUT_THREE, 5, SMALL.seq_len, None),
         (READOUT_THREE, 70, 5, None),
+        (READOUT_THREE, 5, SMALL.seq_len, Some(0.5)),
+        (READOUT_ONE, 70, 5, Some(2.0)),
     ] {
         let (g, params, z, seed_grad) = generator_case(shape, b, 5);
         let noise = gumbel_noise(shape, b, 6);
@@ -461,7 +463,8 @@ fn hand_written_generator_equals_autograd() {
 fn hand_written_generator_gradient_matches_finite_differences() {
     // The softmax, and the Gumbel-softmax at τ 0.5 with a curriculum's padding; the
     // generator with self-attention after its first block and after its last; with the
-    // autoregressive read-out, on the whole sequence and with a curriculum's padding.
+    // autoregressive read-out, on the whole sequence and with a curriculum's padding, and
+    // reading the Gumbel-softmax samples it wrote (τ 0.5), with and without padding.
     let noise = gumbel_noise(SMALL, 4, 10);
     for (shape, view) in [
         (SMALL, (SMALL.seq_len, None)),
@@ -471,6 +474,8 @@ fn hand_written_generator_gradient_matches_finite_differences() {
         (READOUT_ONE, (SMALL.seq_len, None)),
         (READOUT_THREE, (SMALL.seq_len, None)),
         (READOUT_THREE, (5, None)),
+        (READOUT_THREE, (SMALL.seq_len, Some((&noise, 0.5)))),
+        (READOUT_ONE, (5, Some((&noise, 0.5)))),
     ] {
         generator_gradient_matches_finite_differences(shape, view);
     }

@@ -130,25 +130,19 @@ impl<T: Real> GeneratorStep<T> {
         let w_out = Mat::new(w.output.weight, d, v);
         matmul(&mut self.probs, h, w_out, T::one(), true);
         self.inv_tau = T::one();
-        match (&mut self.readout, &w.readout) {
-            (Some(readout), Some(wr)) => {
-                if shown.gumbel.is_some() {
-                    return Err(Error::Internal(
-                        "generator step: the autoregressive read-out takes no Gumbel noise".into(),
-                    ));
-                }
-                readout.forward(wr, &self.h, &mut self.probs);
+        if let Some((g, tau)) = shown.gumbel {
+            if g.len() != n * v || tau.is_nan() || tau <= 0.0 {
+                return Err(Error::Internal(
+                    "generator step: Gumbel noise of the wrong size, or τ not positive".into(),
+                ));
             }
+            self.inv_tau = T::from_f64(1.0 / tau);
+        }
+        let gumbel = shown.gumbel.map(|(g, _)| (g, self.inv_tau));
+        match (&mut self.readout, &w.readout) {
+            (Some(readout), Some(wr)) => readout.forward(wr, &self.h, &mut self.probs, gumbel),
             _ => {
-                if let Some((g, tau)) = shown.gumbel {
-                    if g.len() != n * v || tau.is_nan() || tau <= 0.0 {
-                        return Err(Error::Internal(
-                            "generator step: Gumbel noise of the wrong size, or τ not positive"
-                                .into(),
-                        ));
-                    }
-                    self.inv_tau = T::from_f64(1.0 / tau);
-                    let k = self.inv_tau;
+                if let Some((g, k)) = gumbel {
                     for (x, &gi) in self.probs.iter_mut().zip(g) {
                         *x = (*x + gi) * k;
                     }

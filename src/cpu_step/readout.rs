@@ -33,6 +33,8 @@ pub struct ReadoutStep<T> {
     gp: Vec<T>,
     /// One position's gradient w.r.t. its look-back, `(samples, K·V)`.
     gx: Vec<T>,
+    /// `1/τ` of the last forward pass's Gumbel-softmax (1 without).
+    inv_tau: T,
 }
 
 impl<T: Real> ReadoutStep<T> {
@@ -47,6 +49,7 @@ impl<T: Real> ReadoutStep<T> {
             rows_v: Vec::new(),
             gp: Vec::new(),
             gx: Vec::new(),
+            inv_tau: T::one(),
         }
     }
 
@@ -61,14 +64,17 @@ impl<T: Real> ReadoutStep<T> {
     }
 
     /// `probs` `(samples·L, V)` holds `base = h·W_out + b_out`; turns it into the probabilities,
-    /// position by position, reading `h` `(samples·L, d)`.
-    pub fn forward(&mut self, w: &Weights<T>, h: &[T], probs: &mut [T]) {
+    /// position by position, reading `h` `(samples·L, d)`. With `gumbel = (g, 1/τ)`, `g`
+    /// `(samples·L, V)`, each position writes the Gumbel-softmax sample
+    /// `softmax((logits + g)/τ)` instead, and the later positions read it.
+    pub fn forward(&mut self, w: &Weights<T>, h: &[T], probs: &mut [T], gumbel: Option<(&[T], T)>) {
         let (l, d, v) = (self.len, self.dim, self.vocab);
         let rows = h.len() / d;
         let b = rows / l;
         resize(&mut self.u, rows * d);
         resize(&mut self.rows_d, b * d);
         resize(&mut self.rows_v, b * v);
+        self.inv_tau = gumbel.map_or(T::one(), |(_, k)| k);
         for t in 0..l {
             // x_t·E for every sample: their look-backs are windows L·V apart.
             let seen = self.seen(t);
@@ -99,6 +105,11 @@ impl<T: Real> ReadoutStep<T> {
                 for (o, &x) in row.iter_mut().zip(&self.rows_v[s * v..(s + 1) * v]) {
                     *o += x;
                 }
+                if let Some((g, k)) = gumbel {
+                    for (o, &gi) in row.iter_mut().zip(&g[r * v..(r + 1) * v]) {
+                        *o = (*o + gi) * k;
+                    }
+                }
                 softmax_rows(row, v);
             }
         }
@@ -126,7 +137,7 @@ impl<T: Real> ReadoutStep<T> {
         resize(&mut self.gx, b * self.look_back * v);
         for t in (0..l).rev() {
             // Every later position has added its share to ∂/∂p_t: the softmax's backward,
-            // ∂/∂logit_i = p_i·(∂/∂p_i − Σ_j p_j·∂/∂p_j).
+            // ∂/∂logit_i = p_i·(∂/∂p_i − Σ_j p_j·∂/∂p_j), over τ for a Gumbel-softmax.
             for s in 0..b {
                 let r = (s * l + t) * v..(s * l + t + 1) * v;
                 softmax_backward_rows(
@@ -134,7 +145,7 @@ impl<T: Real> ReadoutStep<T> {
                     &probs[r.clone()],
                     &self.gp[r],
                     v,
-                    T::one(),
+                    self.inv_tau,
                 );
             }
             let gl = Mat::windows(&glogits[t * v..], b, v, l * v);

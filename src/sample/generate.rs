@@ -48,6 +48,7 @@ impl Sampler {
     fn open(config: RunConfig, run_dir: &Path, which: Which, device: &Device) -> Result<Self> {
         let vocab = read_vocab(run_dir, &config)?;
         let (generator, params) = Generator::init(config.model, Store::new(0, DType::F32, device))?;
+        let generator = generator.trained_with_gumbel(config.gumbel);
         let file = generator_file(run_dir, &config, which)?;
         load_params(&params, &file.path, device)?;
         file.verify(run_dir)?;

@@ -28,10 +28,11 @@ impl Networks {
     pub fn init(config: &RunConfig, dtype: DType, device: &Device) -> Result<Self> {
         let gen_seed = Stream::GeneratorInit.seed(config.seed);
         let store = |seed| Store::new(seed, dtype, device);
-        let (generator, gen_params) = Generator::init(config.model, store(gen_seed))?;
+        let with_gumbel = |(g, p): (Generator, Params)| (g.trained_with_gumbel(config.gumbel), p);
+        let (generator, gen_params) = with_gumbel(Generator::init(config.model, store(gen_seed))?);
         // The same stream: the average starts at the generator's initial weights.
         let average = if config.ema > 0.0 {
-            Some(Generator::init(config.model, store(gen_seed))?)
+            Some(with_gumbel(Generator::init(config.model, store(gen_seed))?))
         } else {
             None
         };

@@ -400,11 +400,6 @@ impl RunConfig {
                 self.gumbel
             ));
         }
-        if self.gumbel != 0.0 && self.model.autoregressive.is_some() {
-            return bad(
-                "--gumbel and --autoregressive do not combine: the read-out reads the generator's softmax, the Gumbel view shows the critic another one (a new run with --autoregressive 0 has no read-out)".into(),
-            );
-        }
         if !(self.clip.is_finite() && self.clip > 0.0) {
             return bad(format!(
                 "--clip must be a positive number, got {}",

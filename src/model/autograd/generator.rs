@@ -26,6 +26,10 @@ pub struct Generator {
     /// The self-attention and the number of blocks before it.
     attention: Option<(usize, SelfAttention)>,
     readout: Option<Readout>,
+    /// With a read-out trained on Gumbel-softmax samples (`--gumbel τ`), the temperature its
+    /// look-back is read at when text is decoded: `softmax(logits/τ)`, the relaxed sample at
+    /// zero noise, which is as sharp as what it read in training.
+    decode_tau: Option<f64>,
 }
 
 impl Generator {
@@ -63,6 +67,7 @@ impl Generator {
             output,
             attention,
             readout,
+            decode_tau: None,
         })
     }
 
@@ -80,15 +85,23 @@ impl Generator {
         Ok(candle_nn::ops::softmax(&logits, D::Minus1)?)
     }
 
+    /// A generator trained with Gumbel-softmax fakes at `tau` (`--gumbel`; 0: none): with a
+    /// read-out, text is decoded with its look-back read at that temperature.
+    pub fn trained_with_gumbel(mut self, tau: f64) -> Self {
+        self.decode_tau = (tau > 0.0).then_some(tau);
+        self
+    }
+
     /// What the critic is shown in training ([`FakeView`]): `softmax(logits)`, or with Gumbel
-    /// noise `softmax((logits + g)/τ)`, its positions from `visible` on padding.
+    /// noise `softmax((logits + g)/τ)` (with a read-out, what each position wrote and the
+    /// later ones read), its positions from `visible` on padding.
     pub fn forward_shown(&self, z: &Tensor, shown: &FakeView<Tensor>) -> Result<Tensor> {
-        let probs = match &shown.gumbel {
-            None => self.forward(z)?,
-            Some((g, tau)) => {
-                let relaxed = ((self.logits(z)? + g)? / *tau)?;
-                candle_nn::ops::softmax(&relaxed, D::Minus1)?
-            }
+        let relax = shown.gumbel.as_ref().map(|(g, tau)| (g, *tau));
+        let (logits, written) = self.head(z, relax)?;
+        let probs = match (written, relax) {
+            (Some(written), _) => written,
+            (None, None) => candle_nn::ops::softmax(&logits, D::Minus1)?,
+            (None, Some((g, tau))) => candle_nn::ops::softmax(&((logits + g)? / tau)?, D::Minus1)?,
         };
         pad_tensor_from(&probs, shown.visible)
     }
@@ -101,6 +114,21 @@ impl Generator {
 
     /// Pre-softmax scores `(B, L, V)`; their argmax is the generated text.
     pub fn logits(&self, z: &Tensor) -> Result<Tensor> {
+        let zero_noise;
+        let relax = match (&self.readout, self.decode_tau) {
+            (Some(_), Some(tau)) => {
+                let (b, l, v) = (z.dim(0)?, self.shape.seq_len, self.shape.vocab);
+                zero_noise = Tensor::zeros((b, l, v), z.dtype(), z.device())?;
+                Some((&zero_noise, tau))
+            }
+            _ => None,
+        };
+        Ok(self.head(z, relax)?.0)
+    }
+
+    /// The logits, and with a read-out what each position wrote (`relax`: see
+    /// [`Readout::forward`]).
+    fn head(&self, z: &Tensor, relax: Option<(&Tensor, f64)>) -> Result<(Tensor, Option<Tensor>)> {
         let b = z.dim(0)?;
         let mut h = self
             .input
@@ -114,8 +142,59 @@ impl Generator {
         }
         let base = self.output.forward(&h)?;
         match &self.readout {
-            Some(readout) => readout.logits(&h, &base),
-            None => Ok(base),
+            Some(readout) => {
+                let (logits, written) = readout.forward(&h, &base, relax)?;
+                Ok((logits, Some(written)))
+            }
+            None => Ok((base, None)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CriticNorm;
+    use candle_core::{DType, Device};
+
+    /// A generator trained with Gumbel-softmax fakes at τ decodes what training showed it at
+    /// zero noise: the argmax of each position of `softmax(logits/τ)` written and read back.
+    #[test]
+    fn a_readout_trained_with_gumbel_decodes_its_look_back_at_tau() {
+        let shape = ModelShape {
+            vocab: 7,
+            seq_len: 8,
+            dim: 6,
+            noise_dim: 5,
+            res_blocks: 2,
+            critic_norm: CriticNorm::None,
+            critic_dim: None,
+            local_critic: None,
+            attention: None,
+            autoregressive: Some(3),
+        };
+        let store = Store::new(4, DType::F64, &Device::Cpu);
+        let (g, _) = Generator::init(shape, store).unwrap();
+        let v: Vec<f64> = (0..40)
+            .map(|i| ((i * 37 % 11) as f64 - 5.0) / 2.0)
+            .collect();
+        let z = Tensor::from_vec(v, (8, 5), &Device::Cpu).unwrap();
+        let tau = 0.3;
+        let shown = FakeView {
+            visible: shape.seq_len,
+            gumbel: Some((
+                Tensor::zeros((8, 8, 7), DType::F64, &Device::Cpu).unwrap(),
+                tau,
+            )),
+        };
+        let written = g.forward_shown(&z, &shown).unwrap();
+        let expected = written.argmax(D::Minus1).unwrap().to_vec2::<u32>().unwrap();
+        let decoded = g.clone().trained_with_gumbel(tau).argmax_ids(&z).unwrap();
+        assert_eq!(decoded, expected);
+        // Reading the look-back at τ changes what each position reads: the logits move.
+        let plain = g.logits(&z).unwrap();
+        let sharp = g.clone().trained_with_gumbel(tau).logits(&z).unwrap();
+        let moved = (plain - sharp).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(moved.to_scalar::<f64>().unwrap() > 1e-6);
     }
 }

@@ -13,7 +13,9 @@
 //! `E` `(K·V, d)` embeds the look-back, `M` `(d, V)` reads the mixture out; `h_t` is the last
 //! residual block's output, `W_out`, `b_out` the generator's output layer. No biases: `h_t`
 //! and `b_out` have them. Positions are computed in order, so the output is a function of the
-//! noise alone, as before, and its gradient runs back through every `p_s` it read.
+//! noise alone, as before, and its gradient runs back through every `p_s` it read. With
+//! `--gumbel τ`, `p_t` is the Gumbel-softmax sample `softmax((logits_t + g_t)/τ)` instead: the
+//! later positions read the character drawn, not the distribution it was drawn from.
 
 use candle_core::{Tensor, D};
 
@@ -53,6 +55,20 @@ impl Readout {
     /// `h` `(B, L, d)` and `base = h·W_out + b_out` `(B, L, V)` → the logits `(B, L, V)`,
     /// position by position.
     pub fn logits(&self, h: &Tensor, base: &Tensor) -> Result<Tensor> {
+        Ok(self.forward(h, base, None)?.0)
+    }
+
+    /// The logits and what each position wrote, both `(B, L, V)`: `p_t = softmax(logits_t)`,
+    /// or with `relax = (g, τ)` the Gumbel-softmax sample `softmax((logits_t + g_t)/τ)` (Jang
+    /// et al. 2017), which the later positions then read: the read-out conditions each
+    /// character on the characters drawn before it, as RelGAN's recurrent generator (Nie et
+    /// al. 2019) feeds back its Gumbel-softmax output.
+    pub fn forward(
+        &self,
+        h: &Tensor,
+        base: &Tensor,
+        relax: Option<(&Tensor, f64)>,
+    ) -> Result<(Tensor, Tensor)> {
         let (b, l, _) = h.dims3()?;
         let v = base.dim(D::Minus1)?;
         let zeros = Tensor::zeros((b, v), base.dtype(), base.device())?;
@@ -67,10 +83,14 @@ impl Readout {
             let x = Tensor::cat(&back, 1)?;
             let u = (h.narrow(1, t, 1)?.squeeze(1)? + x.matmul(&self.embed)?)?.relu()?;
             let logit = (base.narrow(1, t, 1)?.squeeze(1)? + u.matmul(&self.read)?)?;
-            probs.push(candle_nn::ops::softmax(&logit, D::Minus1)?);
+            let written = match relax {
+                None => logit.clone(),
+                Some((g, tau)) => ((&logit + g.narrow(1, t, 1)?.squeeze(1)?)? / tau)?,
+            };
+            probs.push(candle_nn::ops::softmax(&written, D::Minus1)?);
             logits.push(logit);
         }
-        Ok(Tensor::stack(&logits, 1)?)
+        Ok((Tensor::stack(&logits, 1)?, Tensor::stack(&probs, 1)?))
     }
 }
 
