@@ -52,13 +52,8 @@ impl Readout {
         })
     }
 
-    /// `h` `(B, L, d)` and `base = h·W_out + b_out` `(B, L, V)` → the logits `(B, L, V)`,
-    /// position by position.
-    pub fn logits(&self, h: &Tensor, base: &Tensor) -> Result<Tensor> {
-        Ok(self.forward(h, base, None)?.0)
-    }
-
-    /// The logits and what each position wrote, both `(B, L, V)`: `p_t = softmax(logits_t)`,
+    /// `h` `(B, L, d)` and `base = h·W_out + b_out` `(B, L, V)` → the logits and what each
+    /// position wrote, both `(B, L, V)`, position by position: `p_t = softmax(logits_t)`,
     /// or with `relax = (g, τ)` the Gumbel-softmax sample `softmax((logits_t + g_t)/τ)` (Jang
     /// et al. 2017), which the later positions then read: the read-out conditions each
     /// character on the characters drawn before it, as RelGAN's recurrent generator (Nie et
@@ -119,13 +114,23 @@ mod tests {
         let r = readout(2, v, d);
         let h = tensor(b, l, d, 0);
         let base = tensor(b, l, v, 1);
-        let before = r.logits(&h, &base).unwrap().to_vec3::<f64>().unwrap();
+        let before = r
+            .forward(&h, &base, None)
+            .unwrap()
+            .0
+            .to_vec3::<f64>()
+            .unwrap();
         let mut hv = h.to_vec3::<f64>().unwrap();
         for row in hv.iter_mut() {
             row[3].iter_mut().for_each(|x| *x += 0.7);
         }
         let h2 = Tensor::new(hv, &Device::Cpu).unwrap();
-        let after = r.logits(&h2, &base).unwrap().to_vec3::<f64>().unwrap();
+        let after = r
+            .forward(&h2, &base, None)
+            .unwrap()
+            .0
+            .to_vec3::<f64>()
+            .unwrap();
         for s in 0..b {
             for t in 0..l {
                 let same = before[s][t] == after[s][t];
