@@ -80,8 +80,9 @@ pub struct HyperArgs {
     pub curriculum: Option<u64>,
     /// Show the critic the fakes as Gumbel-softmax samples at this temperature,
     /// softmax((logits + g)/τ) with fresh Gumbel noise g (Jang et al. 2017; not in the paper):
-    /// near one-hot like real text, so softness alone does not tell them apart; samples still
-    /// read the argmax; 0: the softmax itself [default: from preset]
+    /// near one-hot like real text, so softness alone does not tell them apart; with the
+    /// read-out (--autoregressive) the later positions read these samples; samples still read
+    /// the argmax; 0: the softmax itself [default: from preset]
     #[arg(long, value_name = "TAU", allow_hyphen_values = true)]
     pub gumbel: Option<f64>,
     /// Average the generator's weights with this decay (an exponential moving average, 0 =
