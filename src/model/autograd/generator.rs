@@ -96,12 +96,15 @@ impl Generator {
     /// noise `softmax((logits + g)/τ)` (with a read-out, what each position wrote and the
     /// later ones read), its positions from `visible` on padding.
     pub fn forward_shown(&self, z: &Tensor, shown: &FakeView<Tensor>) -> Result<Tensor> {
-        let relax = shown.gumbel.as_ref().map(|(g, tau)| (g, *tau));
-        let (logits, written) = self.head(z, relax)?;
-        let probs = match (written, relax) {
+        let (noise, tau) = match &shown.gumbel {
+            Some((g, tau)) => (Some(g), *tau),
+            None => (None, 1.0),
+        };
+        let (logits, written) = self.head(z, noise, tau)?;
+        let probs = match (written, noise) {
             (Some(written), _) => written,
             (None, None) => candle_nn::ops::softmax(&logits, D::Minus1)?,
-            (None, Some((g, tau))) => candle_nn::ops::softmax(&((logits + g)? / tau)?, D::Minus1)?,
+            (None, Some(g)) => candle_nn::ops::softmax(&((logits + g)? / tau)?, D::Minus1)?,
         };
         pad_tensor_from(&probs, shown.visible)
     }
@@ -114,21 +117,17 @@ impl Generator {
 
     /// Pre-softmax scores `(B, L, V)`; their argmax is the generated text.
     pub fn logits(&self, z: &Tensor) -> Result<Tensor> {
-        let zero_noise;
-        let relax = match (&self.readout, self.decode_tau) {
-            (Some(_), Some(tau)) => {
-                let (b, l, v) = (z.dim(0)?, self.shape.seq_len, self.shape.vocab);
-                zero_noise = Tensor::zeros((b, l, v), z.dtype(), z.device())?;
-                Some((&zero_noise, tau))
-            }
-            _ => None,
-        };
-        Ok(self.head(z, relax)?.0)
+        Ok(self.head(z, None, self.decode_tau.unwrap_or(1.0))?.0)
     }
 
-    /// The logits, and with a read-out what each position wrote (`relax`: see
-    /// [`Readout::forward`]).
-    fn head(&self, z: &Tensor, relax: Option<(&Tensor, f64)>) -> Result<(Tensor, Option<Tensor>)> {
+    /// The logits, and with a read-out what each position wrote (`noise`, `tau`: see
+    /// [`Readout::forward`]; without a read-out they are not used).
+    fn head(
+        &self,
+        z: &Tensor,
+        noise: Option<&Tensor>,
+        tau: f64,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let b = z.dim(0)?;
         let mut h = self
             .input
@@ -143,7 +142,7 @@ impl Generator {
         let base = self.output.forward(&h)?;
         match &self.readout {
             Some(readout) => {
-                let (logits, written) = readout.forward(&h, &base, relax)?;
+                let (logits, written) = readout.forward(&h, &base, noise, tau)?;
                 Ok((logits, Some(written)))
             }
             None => Ok((base, None)),

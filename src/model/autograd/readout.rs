@@ -53,16 +53,17 @@ impl Readout {
     }
 
     /// `h` `(B, L, d)` and `base = h·W_out + b_out` `(B, L, V)` → the logits and what each
-    /// position wrote, both `(B, L, V)`, position by position: `p_t = softmax(logits_t)`,
-    /// or with `relax = (g, τ)` the Gumbel-softmax sample `softmax((logits_t + g_t)/τ)` (Jang
-    /// et al. 2017), which the later positions then read: the read-out conditions each
-    /// character on the characters drawn before it, as RelGAN's recurrent generator (Nie et
-    /// al. 2019) feeds back its Gumbel-softmax output.
+    /// position wrote, both `(B, L, V)`, position by position: `p_t = softmax((logits_t +
+    /// g_t)/τ)`, with `noise` `g` (none: 0) and `tau` τ (1: the softmax itself). With Gumbel
+    /// noise that is the Gumbel-softmax sample (Jang et al. 2017), which the later positions
+    /// then read: the read-out conditions each character on the characters drawn before it,
+    /// as RelGAN's recurrent generator (Nie et al. 2019) feeds back its Gumbel-softmax output.
     pub fn forward(
         &self,
         h: &Tensor,
         base: &Tensor,
-        relax: Option<(&Tensor, f64)>,
+        noise: Option<&Tensor>,
+        tau: f64,
     ) -> Result<(Tensor, Tensor)> {
         let (b, l, _) = h.dims3()?;
         let v = base.dim(D::Minus1)?;
@@ -78,10 +79,13 @@ impl Readout {
             let x = Tensor::cat(&back, 1)?;
             let u = (h.narrow(1, t, 1)?.squeeze(1)? + x.matmul(&self.embed)?)?.relu()?;
             let logit = (base.narrow(1, t, 1)?.squeeze(1)? + u.matmul(&self.read)?)?;
-            let written = match relax {
+            let mut written = match noise {
                 None => logit.clone(),
-                Some((g, tau)) => ((&logit + g.narrow(1, t, 1)?.squeeze(1)?)? / tau)?,
+                Some(g) => (&logit + g.narrow(1, t, 1)?.squeeze(1)?)?,
             };
+            if tau != 1.0 {
+                written = (written / tau)?;
+            }
             probs.push(candle_nn::ops::softmax(&written, D::Minus1)?);
             logits.push(logit);
         }
@@ -115,7 +119,7 @@ mod tests {
         let h = tensor(b, l, d, 0);
         let base = tensor(b, l, v, 1);
         let before = r
-            .forward(&h, &base, None)
+            .forward(&h, &base, None, 1.0)
             .unwrap()
             .0
             .to_vec3::<f64>()
@@ -126,7 +130,7 @@ mod tests {
         }
         let h2 = Tensor::new(hv, &Device::Cpu).unwrap();
         let after = r
-            .forward(&h2, &base, None)
+            .forward(&h2, &base, None, 1.0)
             .unwrap()
             .0
             .to_vec3::<f64>()
