@@ -129,6 +129,8 @@ fn absurd_flag_values_are_explained() {
     let tmp = tempfile::tempdir().unwrap();
     let c = tiny_corpus();
     let c = c.to_str().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/wordnet-small");
+    let shipped = shipped.to_str().unwrap();
     for (args, needle) in [
         (vec!["train", c, "--dim", "0"], "--dim must be at least 1"),
         (
@@ -199,6 +201,18 @@ fn absurd_flag_values_are_explained() {
         (
             vec!["train", c, "--gumbel", "-1"],
             "--gumbel must be a temperature of at least 0.01",
+        ),
+        (
+            vec!["train", c, "--truncation", "1.5"],
+            "--truncation must be above 0 and at most 1 (1: the noise as drawn), got 1.5",
+        ),
+        (
+            vec!["generate", "--model", shipped, "--truncation", "0"],
+            "--truncation must be above 0 and at most 1",
+        ),
+        (
+            vec!["eval", "--model", shipped, "--truncation", "nan"],
+            "--truncation must be above 0 and at most 1",
         ),
     ] {
         let out = textgan(&args, tmp.path());
@@ -1743,6 +1757,20 @@ fn interpolate_walks_from_one_generated_sample_to_another() {
         root,
     ));
     let walk_of = ["interpolate", "--from", "7", "--to", "3:2", "--steps", "4"];
+    // With the noise truncated, the ends are still the samples `generate` prints so truncated,
+    // and those are other samples than the run's own reading gives.
+    let psi = ["--truncation", "0.3"];
+    let first_at = lines(&textgan(
+        &[&["generate", "-n", "1", "--seed", "7"][..], &model, &psi].concat(),
+        root,
+    ));
+    let third_at = lines(&textgan(
+        &[&["generate", "-n", "3", "--seed", "3"][..], &model, &psi].concat(),
+        root,
+    ));
+    assert_ne!((&first_at, &third_at), (&first, &third));
+    let walk = lines(&textgan(&[&walk_of[..], &model, &psi].concat(), root));
+    assert_eq!((&walk[0], &walk[4]), (&first_at[0], &third_at[2]));
     for path in ["spherical", "linear"] {
         let args = [&walk_of[..], &["--path", path]].concat();
         let walk = lines(&textgan(&[&args[..], &model].concat(), root));
@@ -1794,6 +1822,10 @@ fn interpolate_walks_from_one_generated_sample_to_another() {
             "--to \"8:y\": expected SEED or SEED:INDEX",
         ),
         (vec!["--from", "7", "--to", "8:100001"], "--to \"8:100001\""),
+        (
+            vec!["--from", "7", "--to", "8", "--truncation", "-1"],
+            "--truncation must be above 0 and at most 1",
+        ),
     ] {
         let out = textgan(&[&["interpolate"][..], &model, &bad].concat(), root);
         assert_clean_error(&out, needle);

@@ -66,8 +66,10 @@ fn paper_preset_is_the_papers_language_model() {
     assert_eq!(c.model.local_critic, None);
     assert_eq!((c.curriculum, c.gumbel), (0, 0.0));
     assert_eq!((c.model.attention, c.model.autoregressive), (None, None));
+    // Samples read from the noise as drawn, as the paper's code reads them.
+    assert_eq!(c.truncation, 1.0);
     let json = serde_json::to_value(&c).unwrap();
-    for key in ["curriculum", "gumbel"] {
+    for key in ["curriculum", "gumbel", "truncation"] {
         assert!(json.get(key).is_none(), "{key} in a paper run's config");
     }
     for key in ["local_critic", "attention", "autoregressive"] {
@@ -137,6 +139,9 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     // minute on CPUs that have them (the step runs f32 on those that have not).
     assert_eq!(p.precision, Precision::Bf16);
     assert_eq!(c.precision, Precision::Bf16);
+    // docs/quality §32: samples read from noise truncated to 0.7, recorded in config.json.
+    assert_eq!((p.truncation, c.truncation), (0.7, 0.7));
+    assert_eq!(serde_json::to_value(&c).unwrap()["truncation"], 0.7);
     // `--autoregressive 0` leaves the paper's generator: no read-out, none in config.json.
     let off = config(TrainOptions {
         autoregressive: Some(0),
@@ -169,6 +174,7 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
         format!("generator weight average {}", p.ema),
         format!("read-out looking back {}", p.autoregressive),
         "bf16 products (f32 on CPUs without AVX-512 BF16)".to_string(),
+        format!("samples read at noise truncation {}", p.truncation),
     ] {
         assert!(text.contains(&part), "{part:?} not in {text:?}");
     }
@@ -246,9 +252,11 @@ fn every_flag_overrides_the_preset() {
             lambda: Some(5.0),
             critic_dim: Some(40),
             ema: Some(0.99),
+            truncation: Some(0.5),
             ..TrainOptions::default()
         });
         assert_eq!(c.preset, preset);
+        assert_eq!(c.truncation, 0.5);
         assert_eq!((c.model.dim, c.model.res_blocks), (24, 2));
         assert_eq!((c.model.critic_dim, c.model.critic_width()), (Some(40), 40));
         assert_eq!(c.ema, 0.99);

@@ -123,9 +123,10 @@ fn a_run_written_by_textgan_0_1_resumes_as_that_release_resumed_it() {
 }
 
 /// The arguments that wrote the fixture's checkpoint (`scripts/make-run-fixture.sh`), and
-/// `--autoregressive 0`: the `cpu` preset gained the generator's read-out after 0.1.0, and the
-/// flag says what 0.1.0's preset meant.
-const FIXTURE_RUN: [&str; 19] = [
+/// `--autoregressive 0` and `--truncation 1`: the `cpu` preset gained the generator's read-out
+/// and reads samples from truncated noise since 0.1.0, and the flags say what 0.1.0's preset
+/// meant.
+const FIXTURE_RUN: [&str; 21] = [
     "corpora/tiny.txt",
     "--dim",
     "4",
@@ -145,6 +146,8 @@ const FIXTURE_RUN: [&str; 19] = [
     "11",
     "--autoregressive",
     "0",
+    "--truncation",
+    "1",
 ];
 
 #[test]

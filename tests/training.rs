@@ -69,6 +69,7 @@ fn tiny_trainer_edited(
         curriculum: 0,
         gumbel: 0.0,
         ema: 0.0,
+        truncation: 1.0,
         precision,
         seed: 0,
         iters: 200,

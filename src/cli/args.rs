@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use textgan::device::DeviceChoice;
 use textgan::kernels::Precision;
 use textgan::model::penalty::Lipschitz;
+use textgan::sample::generate::Reading;
 use textgan::train::checkpoint::Which;
 
 use super::choice::choice;
@@ -316,13 +317,29 @@ pub enum Format {
     Json,
 }
 
-/// Which of a run's generators speaks (generate, eval, interpolate).
+/// Which of a run's generators speaks, and the noise it reads (generate, eval, interpolate).
 #[derive(clap::Args)]
 pub struct GeneratorArg {
     /// Which generator of the run: the one with the lowest JSD-4 seen at an evaluation, or
     /// the latest checkpoint's
     #[arg(long, value_parser = choice::<Which>(), default_value = "best")]
     pub checkpoint: Which,
+    /// Read samples from the noise scaled by ψ, N(0, ψ²·I): below 1, fewer oddities for a
+    /// little less variety (the truncation trick); 1: the noise as drawn [default: the run's,
+    /// as trained (config.json's truncation; 0.7 for the cpu preset, 1 for the paper's)]
+    #[arg(long, value_name = "PSI", allow_hyphen_values = true)]
+    pub truncation: Option<f64>,
+}
+
+impl GeneratorArg {
+    /// These choices, with samples read at `temperature` (0: argmax).
+    pub fn reading(&self, temperature: f64) -> Reading {
+        Reading {
+            which: self.checkpoint,
+            temperature,
+            truncation: self.truncation,
+        }
+    }
 }
 
 /// Which of a run's generators speaks, and how its samples are read (generate, eval).
@@ -334,6 +351,12 @@ pub struct ReadoutArgs {
     /// temperature (1: the generator's own distribution; lower: sharper)
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     pub temperature: f64,
+}
+
+impl ReadoutArgs {
+    pub fn reading(&self) -> Reading {
+        self.generator.reading(self.temperature)
+    }
 }
 
 #[derive(clap::Args)]

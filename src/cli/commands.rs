@@ -12,9 +12,9 @@ use textgan::experiments::{bench, compare, diagnose, sweep};
 use textgan::model::penalty::Lipschitz;
 use textgan::plain_log::{LogFormat, PlainLog};
 use textgan::sample::eval::{EvalOptions, Source};
-use textgan::sample::generate::Sampler;
+use textgan::sample::generate::{Reading, Sampler};
 use textgan::sample::interpolate::{NoisePoint, Path as WalkPath, MAX_STEPS};
-use textgan::train::checkpoint::{latest_run, Which};
+use textgan::train::checkpoint::latest_run;
 use textgan::train::events::{Control, StopReason};
 use textgan::train::settings::TrainOptions;
 use textgan::train::start;
@@ -113,8 +113,7 @@ pub enum SampleFormat {
 pub fn generate(
     n: i64,
     model: Option<PathBuf>,
-    which: Which,
-    temperature: f64,
+    reading: Reading,
     seed: u64,
     format: SampleFormat,
     device: DeviceChoice,
@@ -126,7 +125,7 @@ pub fn generate(
     }
     let device = device::select(device)?;
     let dir = model_dir(model)?;
-    let sampler = Sampler::load(&dir, which, &device)?.with_temperature(temperature)?;
+    let sampler = reading.load(&dir, &device)?;
     // Which generator speaks goes to stderr: stdout holds only the samples.
     let _ = writeln!(std::io::stderr(), "using {}", sampler.what);
     let stdout = std::io::stdout();
@@ -142,7 +141,7 @@ pub fn generate(
 /// `textgan interpolate`: the text at every step of a walk between two samples, to stdout.
 pub fn interpolate(
     model: Option<PathBuf>,
-    which: Which,
+    reading: Reading,
     (from, to): (&str, &str),
     steps: i64,
     path: WalkPath,
@@ -167,7 +166,7 @@ pub fn interpolate(
         })?;
     let device = device::select(device)?;
     let dir = model_dir(model)?;
-    let sampler = Sampler::load(&dir, which, &device)?;
+    let sampler = reading.load(&dir, &device)?;
     let _ = writeln!(std::io::stderr(), "using {}", sampler.what);
     let walk = textgan::sample::interpolate::interpolate(&sampler, ends, steps, path)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -208,8 +207,7 @@ pub struct EvalRequest {
     pub seed: u64,
     pub json: bool,
     /// Which of the model's generators, and how its samples are read.
-    pub which: Which,
-    pub temperature: f64,
+    pub reading: Reading,
 }
 
 /// `textgan eval`: score the samples and print a table, or JSON.
@@ -224,8 +222,7 @@ pub fn eval(args: EvalRequest, device: DeviceChoice) -> Result<()> {
         Some(s) => s,
         None => Source::Model {
             dir: model_dir(args.model)?,
-            which: args.which,
-            temperature: args.temperature,
+            reading: args.reading,
         },
     };
     let device = device::select(device)?;

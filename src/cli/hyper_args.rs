@@ -90,6 +90,13 @@ pub struct HyperArgs {
     /// the average [default: from preset]
     #[arg(long, value_name = "DECAY", allow_hyphen_values = true)]
     pub ema: Option<f64>,
+    /// Read samples (evaluations, previews, and later `generate`, `eval`, `interpolate`) from
+    /// the noise scaled by ψ, N(0, ψ²·I): below 1, samples from nearer the centre of the
+    /// noise, fewer oddities for a little less variety (the truncation trick, Brock et al.
+    /// 2019); 1: the noise as drawn (the paper). Training itself is unchanged; may change on
+    /// --resume [default: from preset]
+    #[arg(long, value_name = "PSI", allow_hyphen_values = true)]
+    pub truncation: Option<f64>,
     /// Inputs of the hand-written step's matrix products: bf16 (AVX-512 BF16 CPUs; f32
     /// elsewhere, said at the start) or f32; may change on --resume [default: from preset]
     #[arg(long, value_parser = choice::<Precision>())]
@@ -140,6 +147,7 @@ impl HyperArgs {
             curriculum: self.curriculum,
             gumbel: self.gumbel,
             ema: self.ema,
+            truncation: self.truncation,
             precision: self.precision,
             lambda: self.lambda,
             clip: self.clip,

@@ -116,16 +116,7 @@ fn generate(a: args::GenerateArgs) -> Result<u8> {
         Format::Text => SampleFormat::Text,
         Format::Json => SampleFormat::Json,
     };
-    commands::generate(
-        a.n,
-        a.model,
-        a.readout.generator.checkpoint,
-        a.readout.temperature,
-        a.seed,
-        format,
-        a.device,
-    )
-    .map(|()| 0)
+    commands::generate(a.n, a.model, a.readout.reading(), a.seed, format, a.device).map(|()| 0)
 }
 
 /// `textgan interpolate`: its flags mapped onto the library's, then run.
@@ -136,7 +127,7 @@ fn interpolate(a: args::InterpolateArgs) -> Result<u8> {
     };
     commands::interpolate(
         a.model,
-        a.generator.checkpoint,
+        a.generator.reading(0.0),
         (&a.from, &a.to),
         a.steps,
         path,
@@ -249,8 +240,7 @@ fn eval(a: args::EvalArgs) -> Result<u8> {
         n: a.n,
         seed: a.seed,
         json: a.json || a.format == args::Format::Json,
-        which: a.readout.generator.checkpoint,
-        temperature: a.readout.temperature,
+        reading: a.readout.reading(),
     };
     commands::eval(opts, a.device).map(|()| 0)
 }

@@ -12,8 +12,7 @@ use crate::quality::markov::MarkovChain;
 use crate::quality::metrics::{
     missing_characters, MissingCharacters, Reference, Scores, MISSING_EXPECTED,
 };
-use crate::sample::generate::Sampler;
-use crate::train::checkpoint::Which;
+use crate::sample::generate::Reading;
 use crate::train::progress::Progress;
 
 /// The most samples `eval` draws (they are all held in memory).
@@ -22,13 +21,8 @@ pub const MAX_SAMPLES: usize = 1_000_000;
 /// Where the scored samples come from.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// Sampled from a generator of a run directory, read by argmax (temperature 0) or drawn
-    /// at a temperature.
-    Model {
-        dir: PathBuf,
-        which: Which,
-        temperature: f64,
-    },
+    /// Sampled from a generator of a run directory, read as `reading` says.
+    Model { dir: PathBuf, reading: Reading },
     /// One sample per line of a text file.
     Samples(PathBuf),
     /// Sampled from a character Markov chain of this order, fitted on the corpus's training lines.
@@ -141,6 +135,9 @@ pub fn evaluate(
             opts.n
         )));
     }
+    if let Source::Model { reading, .. } = &opts.source {
+        reading.check()?;
+    }
     let (corpus_path, seed) = match (&opts.source, &opts.corpus) {
         (_, Some(c)) => (c.clone(), 0),
         (Source::Model { dir, .. }, None) => {
@@ -167,12 +164,8 @@ pub fn evaluate(
     progress.done(0.2);
     progress.stage("sampling");
     let (source, samples) = match &opts.source {
-        Source::Model {
-            dir,
-            which,
-            temperature,
-        } => {
-            let sampler = Sampler::load(dir, *which, device)?.with_temperature(*temperature)?;
+        Source::Model { dir, reading } => {
+            let sampler = reading.load(dir, device)?;
             let mut lines = Vec::with_capacity(opts.n);
             sampler.generate(opts.n, opts.seed, true, |l| {
                 lines.push(l);

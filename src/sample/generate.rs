@@ -1,5 +1,6 @@
-//! Sampling from a trained generator: Gaussian noise in, argmax at each position out (the
-//! paper's reading), or a draw from the softmax at a temperature; padding stripped.
+//! Sampling from a trained generator: Gaussian noise in (scaled by the run's truncation ψ,
+//! [`sample_noise`]), argmax at each position out (the paper's reading), or a draw from the
+//! softmax at a temperature; padding stripped.
 
 use std::path::Path;
 
@@ -7,7 +8,7 @@ use candle_core::{DType, Device, D};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::batches::noise;
+use crate::data::batches::{check_truncation, sample_noise};
 use crate::data::vocab::Vocab;
 use crate::error::{Error, Result};
 use crate::model::autograd::generator::Generator;
@@ -21,6 +22,33 @@ use crate::train::settings::RunConfig;
 /// Samples are generated this many at a time, so memory stays flat for any `-n`.
 pub const CHUNK: usize = 256;
 
+/// Which generator of a run speaks, and how its samples are read (`generate`, `eval`,
+/// `interpolate`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    pub which: Which,
+    /// 0: argmax at each position; above: draws at this temperature.
+    pub temperature: f64,
+    /// The noise's truncation ψ; `None`: the run's own (`config.json`).
+    pub truncation: Option<f64>,
+}
+
+impl Reading {
+    /// Refuse a truncation out of range before any file is read.
+    pub fn check(&self) -> Result<()> {
+        self.truncation.map(check_truncation).transpose()?;
+        Ok(())
+    }
+
+    /// The generator `which` of the run in `run_dir`, reading so.
+    pub fn load(&self, run_dir: &Path, device: &Device) -> Result<Sampler> {
+        self.check()?;
+        Sampler::load(run_dir, self.which, device)?
+            .with_temperature(self.temperature)?
+            .with_truncation(self.truncation)
+    }
+}
+
 /// A generator and its vocabulary, loaded from a run directory.
 pub struct Sampler {
     pub config: RunConfig,
@@ -30,6 +58,8 @@ pub struct Sampler {
     pub what: String,
     /// 0: argmax at each position; above: draw from `softmax(logits / temperature)`.
     pub temperature: f64,
+    /// The noise's truncation ψ: the run's (`config.json`) unless asked otherwise.
+    pub truncation: f64,
     device: Device,
 }
 
@@ -54,6 +84,7 @@ impl Sampler {
         file.verify(run_dir)?;
         let what = file.what;
         Ok(Sampler {
+            truncation: config.truncation,
             config,
             vocab,
             generator,
@@ -71,6 +102,15 @@ impl Sampler {
             )));
         }
         self.temperature = temperature;
+        Ok(self)
+    }
+
+    /// Read samples from noise truncated to `psi` instead of the run's own (`None`: the run's).
+    pub fn with_truncation(mut self, psi: Option<f64>) -> Result<Self> {
+        if let Some(psi) = psi {
+            check_truncation(psi)?;
+            self.truncation = psi;
+        }
         Ok(self)
     }
 
@@ -133,10 +173,10 @@ impl Sampler {
         let mut left = n;
         while left > 0 {
             let b = left.min(CHUNK);
-            let z = noise(
+            let z = sample_noise(
                 &mut rng,
-                b,
-                self.config.model.noise_dim,
+                (b, self.config.model.noise_dim),
+                self.truncation,
                 DType::F32,
                 &self.device,
             )?;

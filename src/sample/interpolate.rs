@@ -16,6 +16,7 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::generate::Sampler;
+use crate::data::batches::truncate;
 use crate::error::{Error, Result};
 use crate::streams::Stream;
 
@@ -143,7 +144,14 @@ pub fn interpolate(
         )));
     }
     let dim = sampler.config.model.noise_dim;
-    let points = walk(&from.noise(dim), &to.noise(dim), steps, path);
+    // The ends at the sampler's truncation, as `generate` reads them (a walk between scaled
+    // ends is the scaled walk: both paths are linear in the ends).
+    let end = |p: NoisePoint| -> Vec<f32> {
+        let mut z = p.noise(dim);
+        truncate(&mut z, sampler.truncation);
+        z
+    };
+    let points = walk(&end(from), &end(to), steps, path);
     let flat: Vec<f32> = points.concat();
     let z = Tensor::from_vec(flat, (steps + 1, dim), sampler.device())?.to_dtype(DType::F32)?;
     let lines = sampler.argmax_lines(&z)?;

@@ -7,7 +7,7 @@ use candle_core::Tensor;
 use super::events::{Event, MetricsRecord, RawScores};
 use super::showcase::SHOWN_SAMPLES;
 use super::trainer::Trainer;
-use crate::data::batches::noise;
+use crate::data::batches::sample_noise;
 use crate::error::{Error, Result};
 use crate::model::autograd::generator::Generator;
 use crate::quality::metrics::{Scores, PAD_CHAR};
@@ -81,10 +81,10 @@ impl Trainer {
         let mut rng = Stream::Evaluation { iteration }.rng(self.config.seed);
         let mut lines = Vec::with_capacity(EVAL_SAMPLES);
         for _ in 0..EVAL_SAMPLES / 64 {
-            let z = noise(
+            let z = sample_noise(
                 &mut rng,
-                64,
-                self.config.model.noise_dim,
+                (64, self.config.model.noise_dim),
+                self.config.truncation,
                 self.show.dtype,
                 &self.show.device,
             )?;
@@ -126,12 +126,12 @@ impl Trainer {
         sink: &mut dyn FnMut(Event),
     ) -> Result<()> {
         if new_noise {
-            let dim = self.config.model.noise_dim;
+            let (dim, psi) = (self.config.model.noise_dim, self.config.truncation);
             let show = &mut self.show;
-            show.preview_noise = noise(
+            show.preview_noise = sample_noise(
                 &mut show.preview_rng,
-                SHOWN_SAMPLES,
-                dim,
+                (SHOWN_SAMPLES, dim),
+                psi,
                 show.dtype,
                 &show.device,
             )?;

@@ -11,6 +11,7 @@ use super::optim::{OptimConfig, Rule};
 use super::presets::{
     Preset, DEFAULT_EVAL_EVERY, DEFAULT_ITERS, DEFAULT_SAVE_EVERY, DEFAULT_SEED, MAX_VOCAB,
 };
+use crate::data::batches::check_truncation;
 use crate::error::{Error, Result};
 use crate::kernels::Precision;
 use crate::model::penalty::{Lipschitz, CLIP};
@@ -53,6 +54,8 @@ pub struct TrainOptions {
     pub gumbel: Option<f64>,
     /// Decay of the generator's weight average; 0 turns it off.
     pub ema: Option<f64>,
+    /// The noise samples are read at ([`crate::data::batches::sample_noise`]); 1: as drawn.
+    pub truncation: Option<f64>,
     /// The hand-written step's matrix-product inputs (may change on resume: weights are f32).
     pub precision: Option<Precision>,
     pub lipschitz: Option<Lipschitz>,
@@ -146,6 +149,7 @@ impl TrainOptions {
             curriculum: self.curriculum.unwrap_or(p.curriculum),
             gumbel: self.gumbel.unwrap_or(p.gumbel),
             ema: self.ema.unwrap_or(p.ema),
+            truncation: self.truncation.unwrap_or(p.truncation),
             precision: self.precision.unwrap_or(p.precision),
             seed: self.seed.unwrap_or(DEFAULT_SEED),
             iters: self.iters.unwrap_or(DEFAULT_ITERS),
@@ -162,7 +166,7 @@ impl TrainOptions {
 
     /// The saved settings of a run being resumed, with the changes a resumed run may make:
     /// budget, learning rates and their decay, Adam's β, λ, c, batch, critic iterations,
-    /// intervals, device. A setting that defines the model or the data split and differs from
+    /// intervals, the samples' truncation, device. A setting that defines the model or the data split and differs from
     /// the saved one is refused (`run` names the run in the message).
     pub fn resumed_config(
         &self,
@@ -257,6 +261,7 @@ impl TrainOptions {
         set(&mut config.curriculum, self.curriculum);
         set(&mut config.gumbel, self.gumbel);
         set(&mut config.ema, self.ema);
+        set(&mut config.truncation, self.truncation);
         set(&mut config.precision, self.precision);
         set(&mut config.batch, self.batch);
         set(&mut config.critic_iters, self.critic_iters);
@@ -327,6 +332,12 @@ pub struct RunConfig {
     /// use the averaged generator.
     #[serde(default)]
     pub ema: f64,
+    /// The truncation ψ of the noise that samples are read from, in training's evaluations and
+    /// previews and in `generate`, `eval` and `interpolate` unless they ask for another
+    /// ([`crate::data::batches::sample_noise`]); 1: the noise as drawn (the paper, and runs from
+    /// before this setting). Training's own noise is never truncated.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub truncation: f64,
     /// The hand-written step's matrix-product inputs, as asked (bf16 runs f32 on a CPU
     /// without AVX-512 BF16; the trainer says so). Runs from before this setting: f32.
     #[serde(default)]
@@ -400,6 +411,7 @@ impl RunConfig {
                 self.gumbel
             ));
         }
+        check_truncation(self.truncation)?;
         if !(self.clip.is_finite() && self.clip > 0.0) {
             return bad(format!(
                 "--clip must be a positive number, got {}",
@@ -435,6 +447,14 @@ fn is_zero(v: &u64) -> bool {
 
 fn is_zero_f64(v: &f64) -> bool {
     *v == 0.0
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
 }
 
 fn default_clip() -> f64 {
@@ -512,5 +532,30 @@ mod tests {
         config.save_every = 500;
         let json = serde_json::to_value(&config).unwrap();
         assert_eq!(json["save_every"], 500);
+    }
+
+    #[test]
+    fn runs_from_before_the_truncation_read_the_noise_as_drawn_and_a_resumed_run_may_change_it() {
+        let config = TrainOptions::default()
+            .new_config("c.txt".into(), Preset::Cpu, "cpu".into())
+            .unwrap();
+        let mut json = serde_json::to_value(&config).unwrap();
+        assert!(json.as_object_mut().unwrap().remove("truncation").is_some());
+        let old: RunConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old.truncation, 1.0);
+        let resume = |psi: f64| {
+            TrainOptions {
+                truncation: Some(psi),
+                resume: true,
+                ..TrainOptions::default()
+            }
+            .resumed_config(old.clone(), "models/r", "cpu".into())
+        };
+        assert_eq!(resume(0.5).unwrap().truncation, 0.5);
+        let e = resume(2.0).unwrap_err().to_string();
+        assert!(
+            e.contains("--truncation must be above 0 and at most 1 (1: the noise as drawn), got 2"),
+            "{e}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::settings::RunConfig;
-use crate::data::batches::noise;
+use crate::data::batches::sample_noise;
 use crate::data::corpus::Corpus;
 use crate::error::Result;
 use crate::quality::metrics::{NgramTable, Reference};
@@ -40,10 +40,10 @@ impl Showcase {
     pub fn new(config: &RunConfig, corpus: &Corpus, dtype: DType, device: &Device) -> Result<Self> {
         let reference = Reference::new(&corpus.train, corpus.words.clone());
         let floor_js = NgramTable::from_lines(&corpus.heldout).js_all(reference.ngrams());
-        let fixed_noise = noise(
+        let fixed_noise = sample_noise(
             &mut Stream::FixedNoise.rng(config.seed),
-            SHOWN_SAMPLES,
-            config.model.noise_dim,
+            (SHOWN_SAMPLES, config.model.noise_dim),
+            config.truncation,
             dtype,
             device,
         )?;
