@@ -150,8 +150,9 @@ pub fn noise(
 /// truncation `psi`, so drawn from N(0, ψ²·I). Below 1 the samples come from nearer the centre
 /// of the noise the generator was trained on, where its output is most typical: fewer
 /// oddities for a little less variety (the truncation trick, Brock et al. 2019, "Large Scale
-/// GAN Training", §3.1; as a reduced temperature of the prior, Kingma & Dhariwal 2018, "Glow",
-/// §5). ψ = 1 leaves the noise exactly as drawn. Training never uses it.
+/// GAN Training"; as a reduced temperature of the prior, Kingma & Dhariwal 2018, "Glow").
+/// ψ = 1 leaves the noise exactly as drawn. The training steps never use it, only what
+/// reads samples (evaluations, previews, `generate`, `eval`, `interpolate`).
 pub fn sample_noise(
     rng: &mut ChaCha8Rng,
     (b, dim): (usize, usize),
