@@ -132,7 +132,8 @@ pub fn pad_tensor_from(x: &Tensor, visible: usize) -> Result<Tensor> {
     Ok(Tensor::cat(&[&x.narrow(1, 0, visible)?, &pad], 1)?)
 }
 
-/// `b` standard-normal noise vectors, drawn on the CPU (the same on every device).
+/// `b` standard-normal noise vectors, drawn on the CPU (the same on every device): the noise
+/// training draws, [`sample_noise`] at ψ = 1.
 pub fn noise(
     rng: &mut ChaCha8Rng,
     b: usize,
@@ -140,14 +141,11 @@ pub fn noise(
     dtype: DType,
     device: &Device,
 ) -> Result<Tensor> {
-    let v: Vec<f32> = (0..b * dim).map(|_| rng.sample(StandardNormal)).collect();
-    Ok(Tensor::from_vec(v, (b, dim), &Device::Cpu)?
-        .to_dtype(dtype)?
-        .to_device(device)?)
+    sample_noise(rng, (b, dim), 1.0, dtype, device)
 }
 
-/// `b` noise vectors for samples read from a trained generator: [`noise`] scaled by the
-/// truncation `psi`, so drawn from N(0, ψ²·I). Below 1 the samples come from nearer the centre
+/// `b` noise vectors for samples read from a trained generator: standard-normal draws scaled by
+/// the truncation `psi`, so drawn from N(0, ψ²·I). Below 1 the samples come from nearer the centre
 /// of the noise the generator was trained on, where its output is most typical: fewer
 /// oddities for a little less variety (the truncation trick, Brock et al. 2019, "Large Scale
 /// GAN Training"; as a reduced temperature of the prior, Kingma & Dhariwal 2018, "Glow").
@@ -167,7 +165,7 @@ pub fn sample_noise(
         .to_device(device)?)
 }
 
-/// Noise drawn as [`noise`] draws it, scaled to truncation `psi` in place (nothing changes at 1).
+/// Standard-normal noise scaled to truncation `psi` in place (nothing changes at 1).
 pub fn truncate(z: &mut [f32], psi: f64) {
     if psi != 1.0 {
         let psi = psi as f32;
@@ -235,9 +233,13 @@ mod tests {
             };
             z.unwrap().flatten_all().unwrap().to_vec1().unwrap()
         };
-        let plain = drawn(None);
-        // ψ = 1: the same bits, so runs without a truncation read what they always read.
+        // The stream's own standard-normal draws, in order.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let plain: Vec<f32> = (0..24).map(|_| rng.sample(StandardNormal)).collect();
+        // ψ = 1: the same bits, so runs without a truncation read what they always read, and
+        // training draws its noise as it always did.
         assert_eq!(drawn(Some(1.0)), plain);
+        assert_eq!(drawn(None), plain);
         let half = drawn(Some(0.5));
         assert_eq!(half.len(), plain.len());
         for (h, p) in half.iter().zip(&plain) {
