@@ -17,6 +17,7 @@ fn main() {
         corpus: Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/wordnet.txt"),
         dim: 0,
         res_blocks: textgan::model::RES_BLOCKS,
+        kernel: textgan::model::PAPER_KERNEL,
         critic_iters: 10,
         batch: 64,
         lipschitz: Lipschitz::Gp,

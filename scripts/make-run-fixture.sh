@@ -10,13 +10,14 @@ cd "$(dirname "$0")/.."
 bin="${1:?usage: scripts/make-run-fixture.sh TEXTGAN_BINARY}"
 out=tests/data/run-0.1
 rm -rf "$out" && mkdir -p "$out"
-# 0.1.0 had no read-out and read samples from the noise as drawn; a binary whose cpu preset has
-# either needs it off to write the same run (tests/run_format.rs trains with --autoregressive 0
-# --truncation 1 for the same reason).
+# 0.1.0 had no read-out, read samples from the noise as drawn and had width-5 convolutions; a
+# binary whose cpu preset differs needs them set to write the same run (tests/run_format.rs
+# trains with --autoregressive 0 --truncation 1 --kernel 5 for the same reason).
 off=()
 help=$("$bin" train --help)
 if grep -q -- --autoregressive <<<"$help"; then off+=(--autoregressive 0); fi
 if grep -q -- --truncation <<<"$help"; then off+=(--truncation 1); fi
+if grep -q -- --kernel <<<"$help"; then off+=(--kernel 5); fi
 # dim 4, batch 16, 2 critic steps: 32 lines an iteration, so the 270 training lines of the tiny
 # corpus last 8.4 iterations and the resumed part starts a new epoch of the data order.
 "$bin" train corpora/tiny.txt --out "$out/checkpoint" --dim 4 --batch 16 --critic-iters 2 \

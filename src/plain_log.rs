@@ -77,10 +77,11 @@ impl<W: std::io::Write> PlainLog<W> {
                 )?;
                 writeln!(
                     out,
-                    "model: preset {}, dim {}, {} residual blocks, {} critic iters, generator {} / critic {} parameters, device {} ({}); iteration {} of {}{}",
+                    "model: preset {}, dim {}, {} residual blocks of width-{} convolutions, {} critic iters, generator {} / critic {} parameters, device {} ({}); iteration {} of {}{}",
                     i.preset,
                     i.dim,
                     i.res_blocks,
+                    i.kernel,
                     i.critic_iters,
                     i.generator_params,
                     i.critic_params,

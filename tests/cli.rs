@@ -181,9 +181,21 @@ fn absurd_flag_values_are_explained() {
         // The critic's local branch sees at most the whole sequence less one character, and
         // reads a block the critic has.
         (
-            vec!["train", c, "--local-critic", "4", "--res-blocks", "5"],
-            "--local-critic 4: after 4 residual blocks each position sees 33 characters, not less than the whole 32-character sequence; use at most 3",
+            vec!["train", c, "--local-critic", "4", "--res-blocks", "5", "--kernel", "5"],
+            "--local-critic 4: after 4 residual blocks of width-5 convolutions each position sees 33 characters, not less than the whole 32-character sequence; use at most 3",
         ),
+        // Narrower convolutions see less per block: the branch may read a later one.
+        (
+            vec!["train", c, "--local-critic", "8", "--res-blocks", "8"],
+            "--local-critic 8: after 8 residual blocks of width-3 convolutions each position sees 33 characters, not less than the whole 32-character sequence; use at most 7",
+        ),
+        // A convolution's window is centred on its character: an odd width, and a bounded one.
+        (
+            vec!["train", c, "--kernel", "4"],
+            "--kernel must be odd and at most 15 (each window is centred on its character), got 4",
+        ),
+        (vec!["train", c, "--kernel", "0"], "--kernel must be odd"),
+        (vec!["train", c, "--kernel", "17"], "--kernel must be odd and at most 15"),
         (
             vec!["train", c, "--local-critic", "3", "--res-blocks", "2"],
             "--local-critic 3: the local branch reads the output of residual block 1 to 2",
@@ -463,6 +475,8 @@ fn resume_continues_to_the_total_and_matches_an_uninterrupted_run() {
     refused("--attention", "1", "--attention 1: the run in");
     // And a generator with an autoregressive read-out.
     refused("--autoregressive", "2", "--autoregressive 2: the run in");
+    // And the convolutions' width.
+    refused("--kernel", "5", "--kernel 5: the run in");
     // Safe changes are allowed and recorded.
     let mut a = args[..5].to_vec();
     a.extend([
@@ -1464,6 +1478,7 @@ fn every_json_output_keeps_its_field_names() {
                 "preset",
                 "dim",
                 "res_blocks",
+                "kernel",
                 "critic_iters",
                 "generator_params",
                 "critic_params",
@@ -1581,6 +1596,7 @@ fn every_json_output_keeps_its_field_names() {
         &[
             "dim",
             "res_blocks",
+            "kernel",
             "critic_iters",
             "batch",
             "vocab",

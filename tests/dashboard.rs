@@ -36,6 +36,7 @@ fn info() -> RunInfo {
         dim: 32,
         preset: "cpu".into(),
         res_blocks: 5,
+        kernel: 5,
         critic_iters: 5,
         generator_params: 186355,
         critic_params: 55233,

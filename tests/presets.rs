@@ -9,7 +9,7 @@ use textgan::model::penalty::Lipschitz;
 use textgan::model::schema::{Net, Schema};
 use textgan::model::CriticNorm;
 use textgan::train::optim::{OptimConfig, Rule};
-use textgan::train::presets::{Preset, LONG_BUDGET_DIM, LONG_BUDGET_MINUTES};
+use textgan::train::presets::{Preset, LONG_BUDGET_DIM, LONG_BUDGET_KERNEL, LONG_BUDGET_MINUTES};
 use textgan::train::settings::RunConfig;
 use textgan::train::settings::TrainOptions;
 use textgan::train::start::new_run;
@@ -45,6 +45,7 @@ fn paper_preset_is_the_papers_language_model() {
         ),
         (512, 5, 128, 32)
     );
+    assert_eq!(c.model.kernel, 5);
     assert_eq!(c.model.critic_norm, CriticNorm::None);
     assert_eq!((c.batch, c.critic_iters), (64, 10));
     assert_eq!((c.lipschitz, c.lambda), (Lipschitz::Gp, 10.0));
@@ -72,7 +73,7 @@ fn paper_preset_is_the_papers_language_model() {
     for key in ["curriculum", "gumbel", "truncation"] {
         assert!(json.get(key).is_none(), "{key} in a paper run's config");
     }
-    for key in ["local_critic", "attention", "autoregressive"] {
+    for key in ["local_critic", "attention", "autoregressive", "kernel"] {
         assert!(
             json["model"].get(key).is_none(),
             "{key} in a paper run's config"
@@ -122,10 +123,13 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     let c = config(TrainOptions::default());
     let p = Preset::Cpu.values();
     // The sweep's choice (docs/sweep/README.md), as the presets table of docs/usage.md states it.
-    assert_eq!(
-        (p.dim, p.res_blocks, p.critic_iters, p.batch),
-        (32, 3, 5, 64)
-    );
+    assert_eq!((p.res_blocks, p.critic_iters, p.batch), (3, 5, 64));
+    // docs/quality §36: width-3 convolutions, whose products cost 3/5 of the paper's width 5,
+    // and the time they save spent on width (48 instead of 32): the same curve per iteration
+    // as width 48 at the paper's kernel, at two thirds of its cost. config.json records it.
+    assert_eq!((p.kernel, p.dim), (3, 48));
+    assert_eq!((c.model.kernel, c.model.dim), (3, 48));
+    assert_eq!(serde_json::to_value(&c).unwrap()["model"]["kernel"], 3);
     assert_eq!((p.lr_critic, p.lr_gen, p.lr_decay), (4e-3, 4e-3, 2000));
     assert_eq!((p.betas, p.lipschitz), ((0.5, 0.9), Lipschitz::Gp));
     // The quality study's choice (docs/quality/README.md): the weight average, which lets a
@@ -164,7 +168,10 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     let text = Preset::Cpu.describe();
     for part in [
         format!("dim {}", p.dim),
-        format!("{} residual blocks", p.res_blocks),
+        format!(
+            "{} residual blocks of width-{} convolutions",
+            p.res_blocks, p.kernel
+        ),
         format!("{} critic iterations", p.critic_iters),
         format!("batch {}", p.batch),
         format!("{:e}", p.lr_critic),
@@ -184,7 +191,7 @@ fn cpu_preset_is_the_default_on_the_cpu_and_sets_every_value_it_names() {
     }
 }
 
-/// The `cpu` preset is twice as wide for a budget of half an hour or more (docs/quality §23);
+/// The `cpu` preset is wider for a budget of half an hour or more (docs/quality §23, §36);
 /// config.json records the width the run got, and a resumed run keeps it whatever its new
 /// budget. An explicit `--dim`, the paper's preset and a budget in iterations alone are left as
 /// they were.
@@ -200,7 +207,12 @@ fn the_cpu_preset_is_wider_for_a_long_budget() {
     };
     let width = |preset, minutes, dim| run(preset, minutes, dim).model.dim;
     let (narrow, wide) = (Preset::Cpu.values().dim, LONG_BUDGET_DIM);
-    assert_eq!((narrow, wide, LONG_BUDGET_MINUTES), (32, 64, 30.0));
+    assert_eq!((narrow, wide, LONG_BUDGET_MINUTES), (48, 64, 30.0));
+    // The long budget's shape is the one measured over an hour (§26, §29): width 64 with the
+    // paper's width-5 convolutions; shorter budgets have width-3 ones (§36).
+    let kernel = |minutes| run(Preset::Cpu, minutes, None).model.kernel;
+    assert_eq!((kernel(Some(10.0)), kernel(None)), (3, 3));
+    assert_eq!((kernel(Some(30.0)), LONG_BUDGET_KERNEL), (5, 5));
     assert_eq!(width(Preset::Cpu, None, None), narrow);
     assert_eq!(width(Preset::Cpu, Some(10.0), None), narrow);
     assert_eq!(width(Preset::Cpu, Some(29.5), None), narrow);
@@ -222,16 +234,27 @@ fn the_cpu_preset_is_wider_for_a_long_budget() {
     );
     let json = serde_json::to_value(&hour).unwrap();
     assert_eq!(json["model"]["dim"], 64);
+    // Width 5 is the default a config.json without the key reads, so it is not written.
+    assert!(json["model"].get("kernel").is_none());
     let resumed = TrainOptions {
         minutes: Some(10.0),
         ..TrainOptions::default()
     }
     .resumed_config(hour, "run", "cpu".into())
     .unwrap();
-    assert_eq!((resumed.model.dim, resumed.minutes), (wide, Some(10.0)));
-    assert!(Preset::Cpu
-        .describe()
-        .contains("64 with --minutes 30 or more"));
+    assert_eq!(
+        (resumed.model.dim, resumed.model.kernel, resumed.minutes),
+        (wide, 5, Some(10.0))
+    );
+    let text = Preset::Cpu.describe();
+    assert!(
+        text.contains("dim 48 (64 with --minutes 30 or more)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("width-3 convolutions (width-5 with --minutes 30 or more)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -253,10 +276,12 @@ fn every_flag_overrides_the_preset() {
             critic_dim: Some(40),
             ema: Some(0.99),
             truncation: Some(0.5),
+            kernel: Some(7),
             ..TrainOptions::default()
         });
         assert_eq!(c.preset, preset);
         assert_eq!(c.truncation, 0.5);
+        assert_eq!(c.model.kernel, 7);
         assert_eq!((c.model.dim, c.model.res_blocks), (24, 2));
         assert_eq!((c.model.critic_dim, c.model.critic_width()), (Some(40), 40));
         assert_eq!(c.ema, 0.99);

@@ -123,10 +123,10 @@ fn a_run_written_by_textgan_0_1_resumes_as_that_release_resumed_it() {
 }
 
 /// The arguments that wrote the fixture's checkpoint (`scripts/make-run-fixture.sh`), and
-/// `--autoregressive 0` and `--truncation 1`: the `cpu` preset gained the generator's read-out
-/// and reads samples from truncated noise since 0.1.0, and the flags say what 0.1.0's preset
-/// meant.
-const FIXTURE_RUN: [&str; 21] = [
+/// `--autoregressive 0`, `--truncation 1` and `--kernel 5`: the `cpu` preset gained the
+/// generator's read-out, reads samples from truncated noise and has width-3 convolutions since
+/// 0.1.0, and the flags say what 0.1.0's preset meant.
+const FIXTURE_RUN: [&str; 23] = [
     "corpora/tiny.txt",
     "--dim",
     "4",
@@ -148,6 +148,8 @@ const FIXTURE_RUN: [&str; 21] = [
     "0",
     "--truncation",
     "1",
+    "--kernel",
+    "5",
 ];
 
 #[test]

@@ -98,6 +98,9 @@ pub struct BenchArgs {
     /// Residual blocks in each network
     #[arg(long, default_value_t = textgan::model::RES_BLOCKS)]
     pub res_blocks: usize,
+    /// Width of the residual blocks' convolutions (the paper's 5; the cpu preset's 3)
+    #[arg(long, value_name = "K", default_value_t = textgan::model::PAPER_KERNEL)]
+    pub kernel: usize,
     /// Critic steps per generator iteration (the paper's 10)
     #[arg(long, default_value_t = 10)]
     pub critic_iters: usize,

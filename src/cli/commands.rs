@@ -377,8 +377,8 @@ fn print_bench_setup(r: &bench::BenchResult) {
         k => format!("read-out looking back {k}"),
     };
     println!(
-        "batch {}, {} critic steps per generator iteration, L {}, V {}, {average}, {readout}, {} threads; medians of {} iterations after warm-up",
-        r.batch, r.critic_iters, r.seq_len, r.vocab, r.threads, r.timed_iterations
+        "batch {}, {} residual blocks of width-{} convolutions, {} critic steps per generator iteration, L {}, V {}, {average}, {readout}, {} threads; medians of {} iterations after warm-up",
+        r.batch, r.res_blocks, r.kernel, r.critic_iters, r.seq_len, r.vocab, r.threads, r.timed_iterations
     );
 }
 

@@ -206,6 +206,7 @@ fn bench(a: args::BenchArgs) -> Result<u8> {
         corpus: a.corpus,
         dim: a.dim.unwrap_or(0),
         res_blocks: a.res_blocks,
+        kernel: a.kernel,
         critic_iters: a.critic_iters,
         batch: a.batch,
         lipschitz: strategies[0],

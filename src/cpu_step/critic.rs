@@ -22,7 +22,7 @@
 //! every position of the stream after block `N` (linear in `w_local`, so the chain stays a
 //! polynomial in the weights and its reverse pass exact).
 
-use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, ResStack, TapAdd};
+use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, Layout, ResStack, TapAdd};
 use crate::error::{Error, Result};
 use crate::kernels::{self, add_col_sums, matmul, Mat, Real};
 use crate::model::penalty::{CriticStats, Penalty, NORM_EPS};
@@ -92,8 +92,7 @@ impl<T: Real> CriticStep<T> {
             x: Vec::new(),
             h: Vec::new(),
             stack: ResStack::with_tap(
-                shape.seq_len,
-                shape.critic_width(),
+                Layout::new(shape.seq_len, shape.critic_width(), shape.kernel),
                 blocks,
                 shape.local_critic,
             ),

@@ -8,7 +8,7 @@
 
 use crate::cpu_step::attention::AttentionStep;
 use crate::cpu_step::readout::ReadoutStep;
-use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, ResStack};
+use crate::cpu_step::res_stack::{check_sizes, resize, zero_grads, Layout, ResStack};
 use crate::data::batches::pad_from;
 use crate::error::{Error, Result};
 use crate::kernels::{
@@ -46,17 +46,18 @@ impl<T: Real> GeneratorStep<T> {
     pub fn new(shape: ModelShape) -> Self {
         let schema = Schema::of(Net::Generator, &shape);
         let before = shape.attention.unwrap_or(shape.res_blocks);
+        let layout = Layout::new(shape.seq_len, shape.dim, shape.kernel);
         GeneratorStep {
             shape,
             sizes: schema.sizes(),
             schema,
             z: Vec::new(),
             h: Vec::new(),
-            stack: ResStack::new(shape.seq_len, shape.dim, before),
+            stack: ResStack::new(layout, before),
             attention: shape.attention.map(|n| {
                 (
                     AttentionStep::new(shape.seq_len, shape.dim),
-                    ResStack::new(shape.seq_len, shape.dim, shape.res_blocks.saturating_sub(n)),
+                    ResStack::new(layout, shape.res_blocks.saturating_sub(n)),
                 )
             }),
             readout: shape

@@ -14,9 +14,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::{add_col_sums, add_masked, mask_scale, matmul, Mat, Real};
 use crate::model::schema::ConvBlock;
-use crate::model::{local_position_weight, KERNEL, RESIDUAL_SCALE};
-
-const K: usize = KERNEL;
+use crate::model::{local_position_weight, RESIDUAL_SCALE};
 
 /// The weights of one block, read.
 type Weights<'a, T> = ConvBlock<&'a [T]>;
@@ -44,10 +42,10 @@ fn scale<T: Real>() -> T {
 /// channels, `(k·c_out, c_in)`: block `j` of the result is block `k − 1 − j` of `w`,
 /// transposed. The convolution's input-gradient is then itself a convolution:
 /// `∂/∂x = im2col(g)·flipped`, one GEMM with the long inner dimension `k·c_out`.
-pub fn flip_kernel<T: Real>(w: &[T], out: &mut Vec<T>, c_in: usize, c_out: usize) {
-    resize(out, K * c_in * c_out);
-    for j in 0..K {
-        let src = &w[(K - 1 - j) * c_in * c_out..(K - j) * c_in * c_out];
+pub fn flip_kernel<T: Real>(w: &[T], out: &mut Vec<T>, k: usize, c_in: usize, c_out: usize) {
+    resize(out, k * c_in * c_out);
+    for j in 0..k {
+        let src = &w[(k - 1 - j) * c_in * c_out..(k - j) * c_in * c_out];
         let dst = &mut out[j * c_out * c_in..(j + 1) * c_out * c_in];
         // In tiles, so that both the reads and the scattered writes stay in cache lines
         // (element by element, a 512-wide flip cost a tenth of the step).
@@ -66,97 +64,149 @@ pub fn flip_kernel<T: Real>(w: &[T], out: &mut Vec<T>, c_in: usize, c_out: usize
 /// Side of the square tiles [`flip_kernel`] transposes.
 const FLIP_TILE: usize = 16;
 
-/// Zero rows around every sample in the padded layout: a width-`K` "same" convolution reads
-/// `PAD` positions either side of each output.
-const PAD: usize = (K - 1) / 2;
-
-/// Rows of `b` samples of length `l` in the padded layout: `PAD` zero rows, then each sample's
-/// `l` rows followed by `PAD` zero rows (one gap serves the sample before it and the one after).
-/// Every window of `K` rows around a sample's position is then `K·d` consecutive elements, so
-/// a convolution is one GEMM on a view of the buffer, with no im2col copy; the `PAD` outputs
-/// centred on each gap are computed (the only extra work, `PAD/(l + PAD)` of it) and zeroed.
-pub fn padded_rows(b: usize, l: usize) -> usize {
-    PAD + b * (l + PAD)
+/// The padded layout of a stack's activations: samples of `len` positions, `dim` channels,
+/// convolutions `kernel` wide. A width-`k` "same" convolution reads `pad = (k − 1)/2` positions
+/// either side of each output, so the layout holds `pad` zero rows, then each sample's `len`
+/// rows followed by `pad` zero rows (one gap serves the sample before it and the one after).
+/// Every window of `k` rows around a sample's position is then `k·d` consecutive elements, so
+/// a convolution is one GEMM on a view of the buffer, with no im2col copy; the `pad` outputs
+/// centred on each gap are computed (the only extra work, `pad/(len + pad)` of it) and zeroed.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub len: usize,
+    pub dim: usize,
+    pub kernel: usize,
 }
 
-/// `x` `(b·l, d)` rows into `dst` in the padded layout (gaps zero).
-fn pad_into<T: Real>(x: &[T], dst: &mut Vec<T>, l: usize, d: usize) {
-    let b = x.len() / (l * d);
-    resize(dst, padded_rows(b, l) * d);
-    dst[..PAD * d].fill(T::zero());
-    for (src, out) in x
-        .chunks(l * d)
-        .zip(dst[PAD * d..].chunks_mut((l + PAD) * d))
-    {
-        out[..l * d].copy_from_slice(src);
-        out[l * d..].fill(T::zero());
+impl Layout {
+    pub fn new(len: usize, dim: usize, kernel: usize) -> Self {
+        Layout { len, dim, kernel }
     }
-}
 
-/// The samples of the padded `src` back into `(b·l, d)` rows of `dst`.
-fn unpad_into<T: Real>(src: &[T], dst: &mut [T], l: usize, d: usize) {
-    for (out, s) in dst
-        .chunks_mut(l * d)
-        .zip(src[PAD * d..].chunks((l + PAD) * d))
-    {
-        out.copy_from_slice(&s[..l * d]);
+    /// Zero rows either side of a sample.
+    fn pad(self) -> usize {
+        (self.kernel - 1) / 2
     }
-}
 
-/// Zero the gap rows of the padded `x` (after a product wrote its outputs there).
-fn zero_gaps<T: Real>(x: &mut [T], l: usize, d: usize) {
-    x[..PAD * d].fill(T::zero());
-    for s in x[PAD * d..].chunks_mut((l + PAD) * d) {
-        let n = s.len().min(l * d);
-        s[n..].fill(T::zero());
+    /// Rows of `b` samples in the padded layout.
+    pub fn padded_rows(self, b: usize) -> usize {
+        self.pad() + b * (self.len + self.pad())
     }
-}
 
-/// The window matrix of the padded `x` `(rows, d)`: one row per output position, from the
-/// first sample's first to the last sample's last, `(rows − 2·PAD, K·d)`.
-fn windows<T: Real>(x: &[T], d: usize) -> Mat<'_, T> {
-    let rows = x.len() / d;
-    assert!(rows > 2 * PAD, "a padded buffer holds at least one sample");
-    Mat::windows(x, rows - 2 * PAD, K * d, d)
-}
+    /// `x` `(b·l, d)` rows into `dst` in the padded layout (gaps zero).
+    fn pad_into<T: Real>(self, x: &[T], dst: &mut Vec<T>) {
+        let (l, d, pad) = (self.len, self.dim, self.pad());
+        let b = x.len() / (l * d);
+        resize(dst, self.padded_rows(b) * d);
+        dst[..pad * d].fill(T::zero());
+        for (src, out) in x
+            .chunks(l * d)
+            .zip(dst[pad * d..].chunks_mut((l + pad) * d))
+        {
+            out[..l * d].copy_from_slice(src);
+            out[l * d..].fill(T::zero());
+        }
+    }
 
-/// `dst ← s·conv(x)` (or `dst + …` with `accumulate`): a convolution of the padded `x` with a
-/// `(k·d, d)` kernel, into the padded `dst` (its gaps zero afterwards).
-fn conv<T: Real>(x: &[T], w: &[T], dst: &mut [T], d: usize, l: usize, s: T, accumulate: bool) {
-    let cols = windows(x, d);
-    let m = x.len() / d - 2 * PAD;
-    matmul(
-        &mut dst[PAD * d..(PAD + m) * d],
-        cols,
-        Mat::new(w, K * d, d),
-        s,
-        accumulate,
-    );
-    zero_gaps(dst, l, d);
-}
+    /// The samples of the padded `src` back into `(b·l, d)` rows of `dst`.
+    fn unpad_into<T: Real>(self, src: &[T], dst: &mut [T]) {
+        let (l, d, pad) = (self.len, self.dim, self.pad());
+        for (out, s) in dst
+            .chunks_mut(l * d)
+            .zip(src[pad * d..].chunks((l + pad) * d))
+        {
+            out.copy_from_slice(&s[..l * d]);
+        }
+    }
 
-/// `grad ← grad + s·windows(x)ᵀ·g`: a convolution kernel's gradient for the padded input `x`
-/// and output gradient `g` (whose gaps are zero, so the gap outputs add nothing).
-fn conv_weight_grad<T: Real>(x: &[T], g: &[T], grad: &mut [T], d: usize, s: T) {
-    let cols = windows(x, d);
-    let m = x.len() / d - 2 * PAD;
-    let g = Mat::new(&g[PAD * d..(PAD + m) * d], m, d);
-    matmul(grad, cols.t(), g, s, true)
-}
+    /// Zero the gap rows of the padded `x` (after a product wrote its outputs there).
+    fn zero_gaps<T: Real>(self, x: &mut [T]) {
+        let (l, d, pad) = (self.len, self.dim, self.pad());
+        x[..pad * d].fill(T::zero());
+        for s in x[pad * d..].chunks_mut((l + pad) * d) {
+            let n = s.len().min(l * d);
+            s[n..].fill(T::zero());
+        }
+    }
 
-/// `dst ← s·∂/∂x` of a convolution with kernel `w`, for the padded output gradient `g`: the
-/// convolution of `g` with the kernel flipped ([`flip_kernel`], built in `flip`).
-fn conv_input_grad<T: Real>(
-    flip: &mut Vec<T>,
-    w: &[T],
-    g: &[T],
-    dst: &mut [T],
-    d: usize,
-    l: usize,
-    s: T,
-) {
-    flip_kernel(w, flip, d, d);
-    conv(g, flip, dst, d, l, s, false);
+    /// The window matrix of the padded `x` `(rows, d)`: one row per output position, from the
+    /// first sample's first to the last sample's last, `(rows − 2·pad, k·d)`.
+    fn windows<T: Real>(self, x: &[T]) -> Mat<'_, T> {
+        let (d, pad) = (self.dim, self.pad());
+        let rows = x.len() / d;
+        assert!(rows > 2 * pad, "a padded buffer holds at least one sample");
+        Mat::windows(x, rows - 2 * pad, self.kernel * d, d)
+    }
+
+    /// `dst ← s·conv(x)` (or `dst + …` with `accumulate`): a convolution of the padded `x` with
+    /// a `(k·d, d)` kernel, into the padded `dst` (its gaps zero afterwards).
+    fn conv<T: Real>(self, x: &[T], w: &[T], dst: &mut [T], s: T, accumulate: bool) {
+        let (d, pad) = (self.dim, self.pad());
+        let cols = self.windows(x);
+        let m = x.len() / d - 2 * pad;
+        matmul(
+            &mut dst[pad * d..(pad + m) * d],
+            cols,
+            Mat::new(w, self.kernel * d, d),
+            s,
+            accumulate,
+        );
+        self.zero_gaps(dst);
+    }
+
+    /// `grad ← grad + s·windows(x)ᵀ·g`: a convolution kernel's gradient for the padded input
+    /// `x` and output gradient `g` (whose gaps are zero, so the gap outputs add nothing).
+    fn conv_weight_grad<T: Real>(self, x: &[T], g: &[T], grad: &mut [T], s: T) {
+        let (d, pad) = (self.dim, self.pad());
+        let cols = self.windows(x);
+        let m = x.len() / d - 2 * pad;
+        let g = Mat::new(&g[pad * d..(pad + m) * d], m, d);
+        matmul(grad, cols.t(), g, s, true)
+    }
+
+    /// `dst ← s·∂/∂x` of a convolution with kernel `w`, for the padded output gradient `g`:
+    /// the convolution of `g` with the kernel flipped ([`flip_kernel`], built in `flip`).
+    fn conv_input_grad<T: Real>(self, flip: &mut Vec<T>, w: &[T], g: &[T], dst: &mut [T], s: T) {
+        flip_kernel(w, flip, self.kernel, self.dim, self.dim);
+        self.conv(g, flip, dst, s, false);
+    }
+
+    /// `x` (padded) `+= scales[s]·v` at every position of every sample `s`.
+    fn add_at_positions<T: Real>(self, x: &mut [T], add: TapAdd<T>) {
+        let (l, d, pad) = (self.len, self.dim, self.pad());
+        for (sample, &k) in x[pad * d..].chunks_mut((l + pad) * d).zip(add.scales) {
+            for row in sample[..l * d].chunks_mut(d) {
+                for (o, &v) in row.iter_mut().zip(add.weight) {
+                    *o += k * v;
+                }
+            }
+        }
+    }
+
+    /// `out += k·Σ` over the positions of the first `out.len() / d` samples of the padded `x`,
+    /// per sample (`out` `(b, d)`) or summed over samples (`out` `(d)`, with `per_sample`
+    /// false).
+    fn sum_positions<T: Real>(self, x: &[T], out: &mut [T], k: T, per_sample: bool) {
+        let (l, d, pad) = (self.len, self.dim, self.pad());
+        let samples = x[pad * d..].chunks((l + pad) * d);
+        let b = if per_sample {
+            out.len() / d
+        } else {
+            usize::MAX
+        };
+        for (s, sample) in samples.enumerate().take(b) {
+            let dst = if per_sample {
+                &mut out[s * d..(s + 1) * d]
+            } else {
+                &mut out[..]
+            };
+            for row in sample[..l * d].chunks(d) {
+                for (o, &v) in dst.iter_mut().zip(row) {
+                    *o += k * v;
+                }
+            }
+        }
+    }
 }
 
 /// The local branch's gradient at the tap, added by the passes back: `scales[s]·weight` at
@@ -167,45 +217,10 @@ pub struct TapAdd<'a, T> {
     pub scales: &'a [T],
 }
 
-/// `x` (padded) `+= scales[s]·v` at every position of every sample `s`.
-fn add_at_positions<T: Real>(x: &mut [T], l: usize, d: usize, add: TapAdd<T>) {
-    for (sample, &k) in x[PAD * d..].chunks_mut((l + PAD) * d).zip(add.scales) {
-        for row in sample[..l * d].chunks_mut(d) {
-            for (o, &v) in row.iter_mut().zip(add.weight) {
-                *o += k * v;
-            }
-        }
-    }
-}
-
-/// `out += k·Σ` over the positions of the first `out.len() / d` samples of the padded `x`, per
-/// sample (`out` `(b, d)`) or summed over samples (`out` `(d)`, with `per_sample` false).
-fn sum_positions<T: Real>(x: &[T], l: usize, d: usize, out: &mut [T], k: T, per_sample: bool) {
-    let samples = x[PAD * d..].chunks((l + PAD) * d);
-    let b = if per_sample {
-        out.len() / d
-    } else {
-        usize::MAX
-    };
-    for (s, sample) in samples.enumerate().take(b) {
-        let dst = if per_sample {
-            &mut out[s * d..(s + 1) * d]
-        } else {
-            &mut out[..]
-        };
-        for row in sample[..l * d].chunks(d) {
-            for (o, &v) in dst.iter_mut().zip(row) {
-                *o += k * v;
-            }
-        }
-    }
-}
-
 /// Buffers of the residual stack, sized on first use and then reused. Everything inside is in
-/// the padded layout ([`padded_rows`]); what comes in and goes out is `(b·l, d)` rows.
+/// the padded layout ([`Layout`]); what comes in and goes out is `(b·l, d)` rows.
 pub struct ResStack<T> {
-    len: usize,
-    dim: usize,
+    layout: Layout,
     blocks: usize,
     /// The tap: after this many blocks (1..=blocks), if any.
     tap: Option<usize>,
@@ -230,15 +245,14 @@ pub struct ResStack<T> {
 }
 
 impl<T: Real> ResStack<T> {
-    pub fn new(len: usize, dim: usize, blocks: usize) -> Self {
-        Self::with_tap(len, dim, blocks, None)
+    pub fn new(layout: Layout, blocks: usize) -> Self {
+        Self::with_tap(layout, blocks, None)
     }
 
     /// A stack with a tap after `tap` blocks (the critic's local branch).
-    pub fn with_tap(len: usize, dim: usize, blocks: usize, tap: Option<usize>) -> Self {
+    pub fn with_tap(layout: Layout, blocks: usize, tap: Option<usize>) -> Self {
         ResStack {
-            len,
-            dim,
+            layout,
             blocks,
             tap,
             tap_means: Vec::new(),
@@ -257,10 +271,11 @@ impl<T: Real> ResStack<T> {
     /// The padded rows of `rows` rows of samples, and of samples `first..first + b` within
     /// the padded activations (the gap before `first` included).
     fn span(&self, rows: usize, first: usize) -> (usize, std::ops::Range<usize>) {
-        let (l, d) = (self.len, self.dim);
+        let lay = self.layout;
+        let (l, d) = (lay.len, lay.dim);
         debug_assert_eq!(rows % l, 0, "rows of whole samples");
-        let np = padded_rows(rows / l, l);
-        let from = first * (l + PAD) * d;
+        let np = lay.padded_rows(rows / l);
+        let from = first * (l + lay.pad()) * d;
         (np, from..from + np * d)
     }
 }
@@ -270,10 +285,9 @@ impl<T: Real> ResStack<T> {
 fn streams<'a, T: Real>(
     x: &[T],
     (h, s1, s2): (&'a mut Vec<T>, &'a mut Vec<T>, &'a mut Vec<T>),
-    l: usize,
-    d: usize,
+    lay: Layout,
 ) -> (&'a mut [T], &'a mut [T], &'a mut [T]) {
-    pad_into(x, h, l, d);
+    lay.pad_into(x, h);
     let n = h.len();
     reserve(s1, n);
     reserve(s2, n);
@@ -302,9 +316,10 @@ pub fn check_sizes<T>(weights: &[&[T]], sizes: &[usize], net: &str) -> Result<()
 impl<T: Real> ResStack<T> {
     /// Forward pass, in place on `h` `(rows, d)`, keeping each block's activations.
     pub fn forward(&mut self, w: &[Weights<T>], h: &mut [T]) {
-        let (l, d) = (self.len, self.dim);
+        let lay = self.layout;
+        let (l, d) = (lay.len, lay.dim);
         let (np, _) = self.span(h.len() / d, 0);
-        pad_into(h, &mut self.h, l, d);
+        lay.pad_into(h, &mut self.h);
         let hp = &mut self.h[..np * d];
         debug_assert_eq!(w.len(), self.blocks, "one block of weights per block");
         let samples = h.len() / (l * d);
@@ -314,7 +329,7 @@ impl<T: Real> ResStack<T> {
                 tap_means.clear();
                 tap_means.resize(samples * d, T::zero());
                 let k = T::from_f64(local_position_weight(l));
-                sum_positions(hp, l, d, tap_means, k, true);
+                lay.sum_positions(hp, tap_means, k, true);
             }
         };
         for (i, wb) in w.iter().enumerate() {
@@ -325,14 +340,14 @@ impl<T: Real> ResStack<T> {
             let c = &mut self.c[i];
             resize(c, np * d);
             crate::kernels::fill_rows(c, wb.conv1.bias);
-            conv(a, wb.conv1.weight, c, d, l, T::one(), true);
+            lay.conv(a, wb.conv1.weight, c, T::one(), true);
             crate::kernels::relu_in_place(c);
             // h ← h + s·(conv₂(c) + b₂), s = RESIDUAL_SCALE
             crate::kernels::add_rows(hp, wb.conv2.bias, scale());
-            conv(c, wb.conv2.weight, hp, d, l, scale(), true);
+            lay.conv(c, wb.conv2.weight, hp, scale(), true);
         }
         read_tap(self.blocks, hp);
-        unpad_into(hp, h, l, d);
+        lay.unpad_into(hp, h);
     }
 
     /// Per sample of the last forward pass, the mean over positions of the stream at the tap,
@@ -352,30 +367,31 @@ impl<T: Real> ResStack<T> {
         gh: &mut [T],
         tap: Option<TapAdd<T>>,
     ) {
-        let (l, d) = (self.len, self.dim);
+        let lay = self.layout;
+        let d = lay.dim;
         let (np, _) = self.span(gh.len() / d, 0);
-        let (gp, gu, tmp) = streams(gh, (&mut self.h, &mut self.s1, &mut self.s2), l, d);
+        let (gp, gu, tmp) = streams(gh, (&mut self.h, &mut self.s1, &mut self.s2), lay);
         debug_assert!(w.len() == self.blocks && grads.len() == self.blocks);
         for (i, (wb, gb)) in w.iter().zip(grads.iter_mut()).enumerate().rev() {
             // gp: the gradient at block i's output, the stream after i + 1 blocks.
             if let Some(add) = tap.filter(|_| self.tap == Some(i + 1)) {
-                add_at_positions(gp, l, d, add);
+                lay.add_at_positions(gp, add);
             }
             let (a, c) = (&self.a[i][..np * d], &self.c[i][..np * d]);
             let flip = &mut self.flip;
             // Second convolution, scaled by RESIDUAL_SCALE: bias, weight, then back to its input.
             add_col_sums(gb.conv2.bias, gp, scale());
-            conv_weight_grad(c, gp, gb.conv2.weight, d, scale());
-            conv_input_grad(flip, wb.conv2.weight, gp, gu, d, l, scale());
+            lay.conv_weight_grad(c, gp, gb.conv2.weight, scale());
+            lay.conv_input_grad(flip, wb.conv2.weight, gp, gu, scale());
             mask_scale(gu, c, T::one());
             // First convolution.
             add_col_sums(gb.conv1.bias, gu, T::one());
-            conv_weight_grad(a, gu, gb.conv1.weight, d, T::one());
+            lay.conv_weight_grad(a, gu, gb.conv1.weight, T::one());
             // The residual path adds the branch's input-gradient to the block's.
-            conv_input_grad(flip, wb.conv1.weight, gu, tmp, d, l, T::one());
+            lay.conv_input_grad(flip, wb.conv1.weight, gu, tmp, T::one());
             add_masked(gp, tmp, a, T::one());
         }
-        unpad_into(gp, gh, l, d);
+        lay.unpad_into(gp, gh);
     }
 
     /// The input-gradient chain at the ReLU masks of `b` samples of the last forward pass from
@@ -391,12 +407,13 @@ impl<T: Real> ResStack<T> {
         g_out: &[T],
         tap: Option<TapAdd<T>>,
     ) -> &[T] {
-        let (l, d) = (self.len, self.dim);
+        let lay = self.layout;
+        let d = lay.dim;
         let (np, rows) = self.span(g_out.len() / d, first);
         for buf in self.g.iter_mut().chain(self.p.iter_mut()) {
             resize(buf, np * d);
         }
-        pad_into(g_out, &mut self.g[self.blocks], l, d);
+        lay.pad_into(g_out, &mut self.g[self.blocks]);
         reserve(&mut self.s2, np * d);
         let tmp = &mut self.s2[..np * d];
         debug_assert_eq!(w.len(), self.blocks, "one block of weights per block");
@@ -405,20 +422,20 @@ impl<T: Real> ResStack<T> {
             let flip = &mut self.flip;
             let (before, after) = self.g.split_at_mut(i + 1);
             if let Some(add) = tap.filter(|_| self.tap == Some(i + 1)) {
-                add_at_positions(&mut after[0], l, d, add);
+                lay.add_at_positions(&mut after[0], add);
             }
             let g_out = &after[0];
             // g_i = g_{i+1} + s·(conv₁ᵀ(p) ⊙ m₁), p = conv₂ᵀ(g_{i+1}) ⊙ m₂, s = RESIDUAL_SCALE.
             let p = &mut self.p[i];
-            conv_input_grad(flip, wb.conv2.weight, g_out, p, d, l, T::one());
+            lay.conv_input_grad(flip, wb.conv2.weight, g_out, p, T::one());
             mask_scale(p, c, T::one());
-            conv_input_grad(flip, wb.conv1.weight, p, tmp, d, l, T::one());
+            lay.conv_input_grad(flip, wb.conv1.weight, p, tmp, T::one());
             let g_in = &mut before[i];
             g_in.copy_from_slice(g_out);
             add_masked(g_in, tmp, a, scale());
         }
         resize(&mut self.out, g_out.len());
-        unpad_into(&self.g[0], &mut self.out, l, d);
+        lay.unpad_into(&self.g[0], &mut self.out);
         &self.out
     }
 
@@ -437,13 +454,14 @@ impl<T: Real> ResStack<T> {
         r: &mut [T],
         mut tap_grad: Option<(&mut [T], T)>,
     ) {
-        let (l, d) = (self.len, self.dim);
+        let lay = self.layout;
+        let d = lay.dim;
         let (np, rows) = self.span(r.len() / d, first);
         debug_assert!(
             self.p.iter().all(|p| p.len() == np * d),
             "chain_reverse follows a chain over the same samples"
         );
-        let (rp, e, r_p) = streams(r, (&mut self.h, &mut self.s1, &mut self.s2), l, d);
+        let (rp, e, r_p) = streams(r, (&mut self.h, &mut self.s1, &mut self.s2), lay);
         debug_assert!(w.len() == self.blocks && grads.len() == self.blocks);
         for (i, (wb, gb)) in w.iter().zip(grads.iter_mut()).enumerate() {
             let (a, c) = (&self.a[i][rows.clone()], &self.c[i][rows.clone()]);
@@ -451,88 +469,93 @@ impl<T: Real> ResStack<T> {
             // gradient is windows(e)ᵀ·p and p's adjoint windows(e)·W₁.
             e.copy_from_slice(rp);
             mask_scale(e, a, scale());
-            conv_weight_grad(e, &self.p[i], gb.conv1.weight, d, T::one());
-            conv(e, wb.conv1.weight, r_p, d, l, T::one(), false);
+            lay.conv_weight_grad(e, &self.p[i], gb.conv1.weight, T::one());
+            lay.conv(e, wb.conv1.weight, r_p, T::one(), false);
             // Likewise for g_{i+1}·W₂ᵀ, with e = r_p ⊙ m₂.
             mask_scale(r_p, c, T::one());
-            conv_weight_grad(r_p, &self.g[i + 1], gb.conv2.weight, d, T::one());
+            lay.conv_weight_grad(r_p, &self.g[i + 1], gb.conv2.weight, T::one());
             // The adjoint of g_{i+1}: the identity path plus the branch.
-            conv(r_p, wb.conv2.weight, rp, d, l, T::one(), true);
+            lay.conv(r_p, wb.conv2.weight, rp, T::one(), true);
             if let Some((out, k)) = tap_grad.as_mut().filter(|_| self.tap == Some(i + 1)) {
-                sum_positions(rp, l, d, out, *k, false);
+                lay.sum_positions(rp, out, *k, false);
             }
         }
-        unpad_into(rp, r, l, d);
+        lay.unpad_into(rp, r);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::cpu_step::res_stack::{
-        conv, conv_input_grad, conv_weight_grad, pad_into, padded_rows, unpad_into, K, PAD,
-    };
+    use crate::cpu_step::res_stack::Layout;
     use crate::kernels::{im2col, matmul, Mat};
 
     use crate::kernels::test_values as values;
 
+    /// The kernels the tests run: the paper's 5, and 1 and 3.
+    const KERNELS: [usize; 3] = [1, 3, 5];
+
     #[test]
     fn the_padded_convolution_is_the_im2col_convolution_and_keeps_its_gaps_zero() {
-        // Odd sizes: 3 samples of 7 positions, 3 channels.
-        let (b, l, d) = (3, 7, 3);
-        let x = values(b * l * d, 1);
-        let w = values(K * d * d, 2);
-        let start = values(b * l * d, 3);
-        // The reference: the im2col windows copied out, one product, added to `start`.
-        let mut wide = vec![0.0; b * l * K * d];
-        im2col(&x, &mut wide, l, d, K);
-        let mut want = start.clone();
-        matmul(
-            &mut want,
-            Mat::new(&wide, b * l, K * d),
-            Mat::new(&w, K * d, d),
-            0.5,
-            true,
-        );
-
-        let mut xp = Vec::new();
-        pad_into(&x, &mut xp, l, d);
-        assert_eq!(xp.len(), padded_rows(b, l) * d);
-        let mut dst = Vec::new();
-        pad_into(&start, &mut dst, l, d);
-        conv(&xp, &w, &mut dst, d, l, 0.5, true);
-        let mut got = vec![0.0; b * l * d];
-        unpad_into(&dst, &mut got, l, d);
-        for (g, w) in got.iter().zip(&want) {
-            assert!((g - w).abs() < 1e-12, "{g} vs {w}");
-        }
-        // The gaps (the rows that straddle two samples) are zero again for the next product.
-        let gap_rows = (0..PAD).chain((0..b).flat_map(|s| {
-            let end = PAD + s * (l + PAD) + l;
-            end..end + PAD
-        }));
-        for r in gap_rows {
-            assert!(
-                dst[r * d..(r + 1) * d].iter().all(|&v| v == 0.0),
-                "gap row {r}"
+        for k in KERNELS {
+            // Odd sizes: 3 samples of 7 positions, 3 channels.
+            let (b, l, d) = (3, 7, 3);
+            let lay = Layout::new(l, d, k);
+            let x = values(b * l * d, 1);
+            let w = values(k * d * d, 2);
+            let start = values(b * l * d, 3);
+            // The reference: the im2col windows copied out, one product, added to `start`.
+            let mut wide = vec![0.0; b * l * k * d];
+            im2col(&x, &mut wide, l, d, k);
+            let mut want = start.clone();
+            matmul(
+                &mut want,
+                Mat::new(&wide, b * l, k * d),
+                Mat::new(&w, k * d, d),
+                0.5,
+                true,
             );
-        }
 
-        // The kernel's gradient: windows(x)ᵀ·g equals im2col(x)ᵀ·g.
-        let g = values(b * l * d, 4);
-        let mut want = vec![0.25; K * d * d];
-        matmul(
-            &mut want,
-            Mat::new(&wide, b * l, K * d).t(),
-            Mat::new(&g, b * l, d),
-            1.0,
-            true,
-        );
-        let mut gp = Vec::new();
-        pad_into(&g, &mut gp, l, d);
-        let mut got = vec![0.25; K * d * d];
-        conv_weight_grad(&xp, &gp, &mut got, d, 1.0);
-        for (g, w) in got.iter().zip(&want) {
-            assert!((g - w).abs() < 1e-12, "{g} vs {w}");
+            let mut xp = Vec::new();
+            lay.pad_into(&x, &mut xp);
+            assert_eq!(xp.len(), lay.padded_rows(b) * d);
+            let mut dst = Vec::new();
+            lay.pad_into(&start, &mut dst);
+            lay.conv(&xp, &w, &mut dst, 0.5, true);
+            let mut got = vec![0.0; b * l * d];
+            lay.unpad_into(&dst, &mut got);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-12, "kernel {k}: {g} vs {w}");
+            }
+            // The gaps (the rows that straddle two samples) are zero again for the next product.
+            let pad = lay.pad();
+            let gap_rows = (0..pad).chain((0..b).flat_map(|s| {
+                let end = pad + s * (l + pad) + l;
+                end..end + pad
+            }));
+            for r in gap_rows {
+                assert!(
+                    dst[r * d..(r + 1) * d].iter().all(|&v| v == 0.0),
+                    "kernel {k}: gap row {r}"
+                );
+            }
+
+            // The kernel's gradient: windows(x)ᵀ·g equals im2col(x)ᵀ·g.
+            let g = values(b * l * d, 4);
+            let mut want = vec![0.25; k * d * d];
+            matmul(
+                &mut want,
+                Mat::new(&wide, b * l, k * d).t(),
+                Mat::new(&g, b * l, d),
+                1.0,
+                true,
+            );
+            let mut gp = Vec::new();
+            lay.pad_into(&g, &mut gp);
+            let mut got = vec![0.25; k * d * d];
+            lay.conv_weight_grad(&xp, &gp, &mut got, 1.0);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-12, "kernel {k}: {g} vs {w}");
+            }
         }
     }
 
@@ -540,31 +563,34 @@ mod tests {
     fn the_padded_input_gradient_is_the_convolutions_adjoint() {
         // ⟨conv(x), g⟩ = ⟨x, conv_input_grad(g)⟩ for any x and g: the flipped kernel on the
         // padded layout is the exact transpose of the convolution, samples kept apart.
-        let (b, l, d) = (4, 6, 2);
-        let (x, g) = (values(b * l * d, 5), values(b * l * d, 6));
-        let w = values(K * d * d, 7);
-        let (mut xp, mut gp) = (Vec::new(), Vec::new());
-        pad_into(&x, &mut xp, l, d);
-        pad_into(&g, &mut gp, l, d);
-        let mut y = vec![9.0; xp.len()];
-        conv(&xp, &w, &mut y, d, l, 1.0, false);
-        let mut dx = vec![9.0; gp.len()];
-        conv_input_grad(&mut Vec::new(), &w, &gp, &mut dx, d, l, 1.0);
-        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>();
-        let (lhs, rhs) = (dot(&y, &gp), dot(&xp, &dx));
-        assert!(
-            (lhs - rhs).abs() < 1e-12 * lhs.abs().max(1.0),
-            "{lhs} vs {rhs}"
-        );
-        // A sample's input-gradient does not depend on another sample's output gradient.
-        let mut g2 = g.clone();
-        g2[..l * d].iter_mut().for_each(|v| *v += 1.0);
-        let mut gp2 = Vec::new();
-        pad_into(&g2, &mut gp2, l, d);
-        let mut dx2 = vec![0.0; gp2.len()];
-        conv_input_grad(&mut Vec::new(), &w, &gp2, &mut dx2, d, l, 1.0);
-        let from = PAD + l + PAD;
-        assert_eq!(&dx[from * d..], &dx2[from * d..]);
-        assert_ne!(&dx[..from * d], &dx2[..from * d]);
+        for k in KERNELS {
+            let (b, l, d) = (4, 6, 2);
+            let lay = Layout::new(l, d, k);
+            let (x, g) = (values(b * l * d, 5), values(b * l * d, 6));
+            let w = values(k * d * d, 7);
+            let (mut xp, mut gp) = (Vec::new(), Vec::new());
+            lay.pad_into(&x, &mut xp);
+            lay.pad_into(&g, &mut gp);
+            let mut y = vec![9.0; xp.len()];
+            lay.conv(&xp, &w, &mut y, 1.0, false);
+            let mut dx = vec![9.0; gp.len()];
+            lay.conv_input_grad(&mut Vec::new(), &w, &gp, &mut dx, 1.0);
+            let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>();
+            let (lhs, rhs) = (dot(&y, &gp), dot(&xp, &dx));
+            assert!(
+                (lhs - rhs).abs() < 1e-12 * lhs.abs().max(1.0),
+                "kernel {k}: {lhs} vs {rhs}"
+            );
+            // A sample's input-gradient does not depend on another sample's output gradient.
+            let mut g2 = g.clone();
+            g2[..l * d].iter_mut().for_each(|v| *v += 1.0);
+            let mut gp2 = Vec::new();
+            lay.pad_into(&g2, &mut gp2);
+            let mut dx2 = vec![0.0; gp2.len()];
+            lay.conv_input_grad(&mut Vec::new(), &w, &gp2, &mut dx2, 1.0);
+            let from = lay.pad() + l + lay.pad();
+            assert_eq!(&dx[from * d..], &dx2[from * d..], "kernel {k}");
+            assert_ne!(&dx[..from * d], &dx2[..from * d], "kernel {k}");
+        }
     }
 }

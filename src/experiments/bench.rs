@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::kernels::Precision;
 use crate::model::penalty::Lipschitz;
-use crate::model::ModelShape;
+use crate::model::{ModelShape, PAPER_KERNEL};
 use crate::train::presets::Preset;
 use crate::train::settings::TrainOptions;
 use crate::train::start;
@@ -30,6 +30,8 @@ pub struct BenchOptions {
     pub corpus: PathBuf,
     pub dim: usize,
     pub res_blocks: usize,
+    /// Width of the residual blocks' convolutions.
+    pub kernel: usize,
     pub critic_iters: usize,
     pub batch: usize,
     pub lipschitz: Lipschitz,
@@ -52,6 +54,10 @@ pub struct BenchOptions {
 pub struct BenchResult {
     pub dim: usize,
     pub res_blocks: usize,
+    /// Width of the residual blocks' convolutions (the paper's 5 in results from before it
+    /// could be set).
+    #[serde(default = "paper_kernel")]
+    pub kernel: usize,
     pub critic_iters: usize,
     pub batch: usize,
     pub vocab: usize,
@@ -80,6 +86,10 @@ pub struct BenchResult {
     pub timed_iterations: usize,
 }
 
+fn paper_kernel() -> usize {
+    PAPER_KERNEL
+}
+
 /// Matrix-product FLOPs (2·m·n·k each) of the training step, counted from the shapes. Counts
 /// the products the maths needs; element-wise work is not counted.
 pub struct Flops {
@@ -95,7 +105,7 @@ impl Flops {
     /// One `(samples·L, k·d) × (k·d, d)` residual convolution product.
     fn conv(&self, samples: usize) -> f64 {
         let s = self.shape;
-        2.0 * (samples * s.seq_len) as f64 * (5 * s.dim * s.dim) as f64
+        2.0 * (samples * s.seq_len) as f64 * (s.kernel * s.dim * s.dim) as f64
     }
 
     /// The input (critic) or output (generator) 1×1 convolution between V and d channels.
@@ -207,6 +217,7 @@ pub fn time_one(opts: &BenchOptions, device: &Device) -> Result<BenchResult> {
         autoregressive: Some(opts.autoregressive),
         dim: Some(opts.dim),
         res_blocks: Some(opts.res_blocks),
+        kernel: Some(opts.kernel),
         critic_iters: Some(opts.critic_iters),
         batch: Some(opts.batch),
         lipschitz: Some(opts.lipschitz),
@@ -248,6 +259,7 @@ pub fn time_one(opts: &BenchOptions, device: &Device) -> Result<BenchResult> {
     Ok(BenchResult {
         dim: shape.dim,
         res_blocks: shape.res_blocks,
+        kernel: shape.kernel,
         critic_iters: opts.critic_iters,
         batch: opts.batch,
         vocab: shape.vocab,
@@ -290,6 +302,7 @@ pub fn suite(
                 .arg(&base.corpus)
                 .args(["--dim", &dim.to_string()])
                 .args(["--res-blocks", &base.res_blocks.to_string()])
+                .args(["--kernel", &base.kernel.to_string()])
                 .args(["--critic-iters", &base.critic_iters.to_string()])
                 .args(["--batch", &base.batch.to_string()])
                 .args(["--lipschitz", strategy.name()])
@@ -352,6 +365,7 @@ mod tests {
             dim: 128,
             noise_dim: 128,
             res_blocks: 5,
+            kernel: 5,
             critic_norm: crate::model::CriticNorm::None,
             critic_dim: None,
             local_critic: None,
@@ -381,6 +395,7 @@ mod tests {
             dim: 32,
             noise_dim: 128,
             res_blocks: 3,
+            kernel: 5,
             critic_norm: crate::model::CriticNorm::None,
             critic_dim: None,
             local_critic: None,

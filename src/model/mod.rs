@@ -19,8 +19,10 @@ use crate::data::corpus::SEQ_LEN;
 pub const NOISE_DIM: usize = 128;
 /// Residual blocks per network in the paper.
 pub const RES_BLOCKS: usize = 5;
-/// Width of every residual block's convolutions, "same" padding.
-pub const KERNEL: usize = 5;
+/// Width of every residual block's convolutions in the paper, "same" padding.
+pub const PAPER_KERNEL: usize = 5;
+/// Widest convolution a model may have (odd: "same" padding centres each window).
+pub const MAX_KERNEL: usize = 15;
 /// Scale `s` of the residual branch, `x + s·f(x)`: 0.3, the paper's code's value (its
 /// `ResBlock` returns `inputs + (0.3*output)`). Everything else names it instead of the number.
 pub const RESIDUAL_SCALE: f64 = 0.3;
@@ -47,6 +49,10 @@ pub struct ModelShape {
     pub noise_dim: usize,
     /// Residual blocks in each network (5).
     pub res_blocks: usize,
+    /// Width of the residual blocks' convolutions in both networks (`--kernel`; the paper's
+    /// 5, which runs from before this setting have).
+    #[serde(default = "paper_kernel", skip_serializing_if = "is_paper_kernel")]
+    pub kernel: usize,
     /// Normalisation inside the critic's residual blocks (none in the paper's language model).
     #[serde(default)]
     pub critic_norm: CriticNorm,
@@ -102,11 +108,19 @@ pub fn local_position_weight(seq_len: usize) -> f64 {
     1.0 / seq_len as f64
 }
 
-/// Characters of the input one position sees after `blocks` residual blocks: each block's two
-/// width-[`KERNEL`] convolutions widen the window by `KERNEL − 1` each (the critic's input
-/// layer is 1×1). One block: 9 characters, about a word.
-pub fn receptive_field(blocks: usize) -> usize {
-    1 + 2 * (KERNEL - 1) * blocks
+fn paper_kernel() -> usize {
+    PAPER_KERNEL
+}
+
+fn is_paper_kernel(k: &usize) -> bool {
+    *k == PAPER_KERNEL
+}
+
+/// Characters of the input one position sees after `blocks` residual blocks of width-`kernel`
+/// convolutions: each block's two widen the window by `kernel − 1` each (the critic's input
+/// layer is 1×1). One block of the paper's width 5: 9 characters, about a word.
+pub fn receptive_field(blocks: usize, kernel: usize) -> usize {
+    1 + 2 * (kernel - 1) * blocks
 }
 
 /// `--critic-norm`: what normalises the critic's activations.
@@ -156,6 +170,7 @@ impl ModelShape {
             dim,
             noise_dim: NOISE_DIM,
             res_blocks,
+            kernel: PAPER_KERNEL,
             critic_norm,
             critic_dim: None,
             local_critic: None,
@@ -183,6 +198,12 @@ impl ModelShape {
             return Err(format!(
                 "model res_blocks must be 1..={MAX_RES_BLOCKS}, has {}",
                 self.res_blocks
+            ));
+        }
+        if self.kernel.is_multiple_of(2) || self.kernel > MAX_KERNEL {
+            return Err(format!(
+                "model kernel must be odd and 1..={MAX_KERNEL} (\"same\" padding centres each window), has {}",
+                self.kernel
             ));
         }
         if self.dim == 0 || self.dim > MAX_DIM {
@@ -218,12 +239,13 @@ impl ModelShape {
                 self.res_blocks, self.res_blocks
             ));
         }
-        let field = receptive_field(n);
+        let field = receptive_field(n, self.kernel);
         if field >= self.seq_len {
             return Err(format!(
-                "--local-critic {n}: after {n} residual blocks each position sees {field} characters, not less than the whole {}-character sequence; use at most {}",
+                "--local-critic {n}: after {n} residual blocks of width-{} convolutions each position sees {field} characters, not less than the whole {}-character sequence; use at most {}",
+                self.kernel,
                 self.seq_len,
-                (self.seq_len - 2) / (2 * (KERNEL - 1))
+                (self.seq_len - 2) / (2 * (self.kernel - 1))
             ));
         }
         Ok(())

@@ -14,7 +14,7 @@
 //! (`autoregressive.embed.weight` `(K·V, d)`, `autoregressive.read.weight` `(d, V)`). Weights
 //! are stored `(in, out)`; a convolution's `(k·C_in, C_out)`.
 
-use super::{CriticNorm, ModelShape, KERNEL};
+use super::{CriticNorm, ModelShape};
 use crate::error::{Error, Result};
 
 pub const INPUT: &str = "input";
@@ -133,7 +133,7 @@ impl Schema {
                 }
             }
             for conv in [CONV1, CONV2] {
-                params.extend(dense(&format!("{b}.{conv}"), KERNEL * d, d));
+                params.extend(dense(&format!("{b}.{conv}"), shape.kernel * d, d));
             }
         }
         params.extend(match net {

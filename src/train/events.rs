@@ -186,6 +186,8 @@ pub struct RunInfo {
     pub preset: String,
     pub dim: usize,
     pub res_blocks: usize,
+    /// Width of the residual blocks' convolutions.
+    pub kernel: usize,
     pub critic_iters: usize,
     pub generator_params: usize,
     pub critic_params: usize,

@@ -5,7 +5,7 @@ use crate::kernels::Precision;
 use serde::{Deserialize, Serialize};
 
 use crate::model::penalty::{Lipschitz, CLIP, LAMBDA};
-use crate::model::RES_BLOCKS;
+use crate::model::{PAPER_KERNEL, RES_BLOCKS};
 
 /// Generator iterations when no `--iters` is given (the paper's run length).
 pub const DEFAULT_ITERS: u64 = 200_000;
@@ -24,6 +24,9 @@ pub const DEFAULT_SEED: u64 = 0;
 pub const LONG_BUDGET_MINUTES: f64 = 30.0;
 /// The `cpu` preset's width (both networks) for a budget of [`LONG_BUDGET_MINUTES`] or more.
 pub const LONG_BUDGET_DIM: usize = 64;
+/// Its convolutions' width for that budget: the paper's 5, with which width 64 was measured
+/// over an hour (docs/quality §26, §29); width 64 with width-3 convolutions was not (§36).
+pub const LONG_BUDGET_KERNEL: usize = PAPER_KERNEL;
 
 /// Named bundles of hyper-parameters; explicit flags override them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +44,8 @@ pub enum Preset {
 pub struct PresetValues {
     pub dim: usize,
     pub res_blocks: usize,
+    /// Width of the residual blocks' convolutions.
+    pub kernel: usize,
     /// The critic's local branch after this many blocks (0: none, the paper's critic).
     pub local_critic: usize,
     /// The generator's self-attention after this many blocks (0: none, the paper's generator).
@@ -78,13 +83,14 @@ impl Preset {
 
     /// What the preset sets for a run with a budget of `minutes` (`None`: no time limit): its
     /// [`values`](Self::values), and for the `cpu` preset from [`LONG_BUDGET_MINUTES`] on, width
-    /// [`LONG_BUDGET_DIM`]. A budget in iterations alone keeps the preset's width: how long
-    /// those take depends on the machine.
+    /// [`LONG_BUDGET_DIM`] with [`LONG_BUDGET_KERNEL`]-wide convolutions. A budget in
+    /// iterations alone keeps the preset's shape: how long those take depends on the machine.
     pub fn values_for(self, minutes: Option<f64>) -> PresetValues {
         let v = self.values();
         match (self, minutes) {
             (Preset::Cpu, Some(m)) if m >= LONG_BUDGET_MINUTES => PresetValues {
                 dim: LONG_BUDGET_DIM,
+                kernel: LONG_BUDGET_KERNEL,
                 ..v
             },
             _ => v,
@@ -94,7 +100,7 @@ impl Preset {
     /// What the preset is for, for help texts.
     pub fn help(self) -> &'static str {
         match self {
-            Preset::Cpu => "Sized for a CPU: the settings that reached the lowest n-gram JSD after 10 minutes on two cores in measured sweeps (docs/sweep, docs/quality), twice as wide for a --minutes budget of 30 or more",
+            Preset::Cpu => "Sized for a CPU: the settings that reached the lowest n-gram JSD after 10 minutes on two cores in measured sweeps (docs/sweep, docs/quality), wider and with the paper's width-5 convolutions for a --minutes budget of 30 or more",
             Preset::Paper => "The paper's exact settings (its public code's language model)",
         }
     }
@@ -104,6 +110,7 @@ impl Preset {
             Preset::Paper => PresetValues {
                 dim: 512,
                 res_blocks: RES_BLOCKS,
+                kernel: PAPER_KERNEL,
                 local_critic: 0,
                 attention: 0,
                 autoregressive: 0,
@@ -132,9 +139,12 @@ impl Preset {
             // per iteration, 1.2-1.3 times the iterations a minute where the CPU has AVX-512
             // BF16, and f32 (the same step) where it has not (§25). Samples read from noise
             // truncated to 0.7: lower JSD-4 and more real words from every model measured (§32).
+            // Width-3 convolutions at width 48: the curve per iteration of width 48 at the
+            // paper's kernel 5, at two thirds of its cost, so 10 minutes end lower (§36).
             Preset::Cpu => PresetValues {
-                dim: 32,
+                dim: 48,
                 res_blocks: 3,
+                kernel: 3,
                 local_critic: 0,
                 attention: 0,
                 autoregressive: 3,
@@ -217,16 +227,19 @@ impl Preset {
         if v.truncation != 1.0 {
             extras += &format!(", samples read at noise truncation {}", v.truncation);
         }
-        // The width a long budget gets, as `values_for` gives it.
-        let long = self.values_for(Some(LONG_BUDGET_MINUTES)).dim;
-        let wider = match long == v.dim {
-            true => String::new(),
-            false => format!(" ({long} with --minutes {LONG_BUDGET_MINUTES} or more)"),
+        // The shape a long budget gets, as `values_for` gives it.
+        let long = self.values_for(Some(LONG_BUDGET_MINUTES));
+        let for_long = |differs: bool, what: String| match differs {
+            true => format!(" ({what} with --minutes {LONG_BUDGET_MINUTES} or more)"),
+            false => String::new(),
         };
+        let wider = for_long(long.dim != v.dim, long.dim.to_string());
+        let kernel = for_long(long.kernel != v.kernel, format!("width-{}", long.kernel));
         format!(
-            "dim {}{wider}, {} residual blocks{beside_blocks}, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{extras}",
+            "dim {}{wider}, {} residual blocks of width-{} convolutions{kernel}{beside_blocks}, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{extras}",
             v.dim,
             v.res_blocks,
+            v.kernel,
             v.critic_iters,
             v.batch,
             v.betas.0,

@@ -16,7 +16,8 @@ use crate::error::{Error, Result};
 use crate::kernels::Precision;
 use crate::model::penalty::{Lipschitz, CLIP};
 use crate::model::{
-    CriticNorm, ModelShape, BATCH_NORM_REFUSED, MAX_DIM, MAX_RES_BLOCKS, MAX_VOCAB_LIMIT,
+    CriticNorm, ModelShape, BATCH_NORM_REFUSED, MAX_DIM, MAX_KERNEL, MAX_RES_BLOCKS,
+    MAX_VOCAB_LIMIT,
 };
 
 /// `textgan train` options; `None` means "the preset's value" (new run) or "as saved" (resume).
@@ -31,6 +32,8 @@ pub struct TrainOptions {
     /// The critic's width, where it differs from the generator's.
     pub critic_dim: Option<usize>,
     pub res_blocks: Option<usize>,
+    /// Width of the residual blocks' convolutions.
+    pub kernel: Option<usize>,
     /// The critic's local branch after this many blocks; 0: none.
     pub local_critic: Option<usize>,
     /// The generator's self-attention after this many blocks; 0: none.
@@ -130,6 +133,7 @@ impl TrainOptions {
                 attention: Some(self.attention.unwrap_or(p.attention)).filter(|&n| n > 0),
                 autoregressive: Some(self.autoregressive.unwrap_or(p.autoregressive))
                     .filter(|&k| k > 0),
+                kernel: self.kernel.unwrap_or(p.kernel),
                 ..ModelShape::new(
                     0,
                     self.dim.unwrap_or(p.dim),
@@ -193,6 +197,11 @@ impl TrainOptions {
             "--res-blocks",
             text(self.res_blocks),
             config.model.res_blocks.to_string(),
+        )?;
+        fixed(
+            "--kernel",
+            text(self.kernel),
+            config.model.kernel.to_string(),
         )?;
         fixed(
             "--local-critic",
@@ -372,6 +381,12 @@ impl RunConfig {
         range("--dim", self.model.dim, MAX_DIM)?;
         range("--critic-dim", self.model.critic_width(), MAX_DIM)?;
         range("--res-blocks", self.model.res_blocks, MAX_RES_BLOCKS)?;
+        let kernel = self.model.kernel;
+        if kernel.is_multiple_of(2) || kernel > MAX_KERNEL {
+            return bad(format!(
+                "--kernel must be odd and at most {MAX_KERNEL} (each window is centred on its character), got {kernel}"
+            ));
+        }
         range("--batch", self.batch, MAX_BATCH)?;
         range("--critic-iters", self.critic_iters, MAX_CRITIC_ITERS)?;
         if self.max_vocab > MAX_VOCAB_LIMIT {

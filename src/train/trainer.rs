@@ -312,6 +312,7 @@ impl Trainer {
             preset: self.config.preset.name().to_string(),
             dim: self.config.model.dim,
             res_blocks: self.config.model.res_blocks,
+            kernel: self.config.model.kernel,
             critic_iters: self.config.critic_iters,
             generator_params: self.nets.gen_params().count(),
             critic_params: self.nets.critic_params().count(),

@@ -68,7 +68,7 @@ fn draw_header(frame: &mut Frame, area: Rect, d: &Dashboard) {
                 i.run_dir.display()
             )),
             Line::from(format!(
-                "{}{} · {} preset · dim {} × {} blocks · {} critic steps/iter · G {} / D {} params{}",
+                "{}{} · {} preset · dim {} × {} blocks (k{}) · {} critic steps/iter · G {} / D {} params{}",
                 i.device,
                 // The slower path says so (and why); the usual one needs no words.
                 if i.engine.starts_with("autograd") {
@@ -79,6 +79,7 @@ fn draw_header(frame: &mut Frame, area: Rect, d: &Dashboard) {
                 i.preset,
                 i.dim,
                 i.res_blocks,
+                i.kernel,
                 i.critic_iters,
                 short_count(i.generator_params),
                 short_count(i.critic_params),

@@ -15,6 +15,7 @@ pub const TINY: ModelShape = ModelShape {
     dim: 4,
     noise_dim: 3,
     res_blocks: 2,
+    kernel: 5,
     critic_norm: textgan::model::CriticNorm::None,
     critic_dim: None,
     local_critic: None,

@@ -44,7 +44,14 @@ impl Critic {
         };
         let input = Conv1d::new(&pb.pp(schema::INPUT), shape.vocab, shape.critic_width(), 1)?;
         let blocks = (0..shape.res_blocks)
-            .map(|i| ResBlock::new(&pb.pp(schema::block(i)), shape.critic_width(), layer_norm))
+            .map(|i| {
+                ResBlock::new(
+                    &pb.pp(schema::block(i)),
+                    shape.critic_width(),
+                    shape.kernel,
+                    layer_norm,
+                )
+            })
             .collect::<Result<_>>()?;
         let output = Linear::new(
             &pb.pp(schema::OUTPUT),

@@ -41,7 +41,7 @@ impl Generator {
             Init::Glorot,
         )?;
         let blocks = (0..shape.res_blocks)
-            .map(|i| ResBlock::new(&pb.pp(schema::block(i)), shape.dim, false))
+            .map(|i| ResBlock::new(&pb.pp(schema::block(i)), shape.dim, shape.kernel, false))
             .collect::<Result<_>>()?;
         let output = Conv1d::new(&pb.pp(schema::OUTPUT), shape.dim, shape.vocab, 1)?;
         // Drawn last, so that a generator without it starts from the same weights as before.
@@ -166,6 +166,7 @@ mod tests {
             dim: 6,
             noise_dim: 5,
             res_blocks: 2,
+            kernel: 3,
             critic_norm: CriticNorm::None,
             critic_dim: None,
             local_critic: None,

@@ -1,5 +1,6 @@
 //! The paper's residual block: `x + s · conv2(relu(conv1(relu(x))))`, s = [`RESIDUAL_SCALE`],
-//! both convolutions `k = 5`, "same" padding, width DIM → DIM. With layer norm (critic only,
+//! both convolutions `k` wide (the paper's 5, [`crate::model::ModelShape::kernel`]), "same"
+//! padding, width DIM → DIM. With layer norm (critic only,
 //! optional) each ReLU is preceded by a [`LayerNorm`], as in the paper's image ResNets.
 
 use candle_core::Tensor;
@@ -9,7 +10,7 @@ use super::layernorm::{LayerNorm, NormCache};
 use crate::error::Result;
 use crate::model::params::ParamBuilder;
 use crate::model::schema::{CONV1, CONV2, NORM1, NORM2};
-use crate::model::{KERNEL, RESIDUAL_SCALE};
+use crate::model::RESIDUAL_SCALE;
 
 #[derive(Debug, Clone)]
 pub struct ResBlock {
@@ -29,7 +30,7 @@ pub struct BlockCache {
 }
 
 impl ResBlock {
-    pub fn new(pb: &ParamBuilder, dim: usize, layer_norm: bool) -> Result<Self> {
+    pub fn new(pb: &ParamBuilder, dim: usize, kernel: usize, layer_norm: bool) -> Result<Self> {
         let norms = if layer_norm {
             Some((
                 LayerNorm::new(&pb.pp(NORM1), dim)?,
@@ -39,8 +40,8 @@ impl ResBlock {
             None
         };
         Ok(ResBlock {
-            conv1: Conv1d::new(&pb.pp(CONV1), dim, dim, KERNEL)?,
-            conv2: Conv1d::new(&pb.pp(CONV2), dim, dim, KERNEL)?,
+            conv1: Conv1d::new(&pb.pp(CONV1), dim, dim, kernel)?,
+            conv2: Conv1d::new(&pb.pp(CONV2), dim, dim, kernel)?,
             norms,
         })
     }
