@@ -553,6 +553,20 @@ fn corrupt_or_mismatched_checkpoints_are_refused() {
         "the model expects",
     );
 
+    // A hand-edited kernel: an even one is refused by the shape check, another odd one by the
+    // weights it does not fit.
+    assert!(text.contains("\"kernel\": 3"), "{text}");
+    std::fs::write(&cfg, text.replace("\"kernel\": 3", "\"kernel\": 4")).unwrap();
+    assert_clean_error(
+        &textgan(&["generate", "--model", r], tmp.path()),
+        "model kernel must be odd",
+    );
+    std::fs::write(&cfg, text.replace("\"kernel\": 3", "\"kernel\": 5")).unwrap();
+    assert_clean_error(
+        &textgan(&["generate", "--model", r], tmp.path()),
+        "the model expects",
+    );
+
     // A hand-edited shape that would need terabytes is refused before anything is allocated.
     std::fs::write(&cfg, text.replace("\"dim\": 8", "\"dim\": 100000000")).unwrap();
     assert_clean_error(

@@ -238,12 +238,29 @@ fn narrower_kernels_match_finite_differences_in_both_networks() {
     for kernel in [3, 1] {
         let shape = ModelShape { kernel, ..TINY };
         let (critic, params) = Critic::init(shape, Store::new(3, DType::F64, &device())).unwrap();
-        check_input_gradient(&critic);
-        check_critic_loss(&critic, &params, Lipschitz::Gp, &CRITIC_PARAMS);
         let generator_shape = ModelShape {
             autoregressive: Some(3),
             ..shape
         };
+        let (generator, gparams) =
+            Generator::init(generator_shape, Store::new(8, DType::F64, &device())).unwrap();
+        // Biases start at zero: at width 1 a position whose block input is all zero after its
+        // ReLU (likely with 4 channels) puts a convolution's output exactly on the next ReLU's
+        // kink, where central differences average the two one-sided slopes. Both networks are
+        // checked at a point off every kink: their biases moved to small values of either sign.
+        let mut r = rng(12);
+        for p in [&params, &gparams] {
+            for (name, dims) in p.specs() {
+                if name.ends_with("bias") {
+                    let n = dims.iter().product();
+                    let v: Vec<f64> = (0..n).map(|_| r.random_range(-0.2..0.2)).collect();
+                    let t = Tensor::from_vec(v, dims, &device()).unwrap();
+                    p.get(&name).unwrap().set(&t).unwrap();
+                }
+            }
+        }
+        check_input_gradient(&critic);
+        check_critic_loss(&critic, &params, Lipschitz::Gp, &CRITIC_PARAMS);
         let names = [
             "input.weight",
             "blocks.0.conv1.weight",
@@ -252,21 +269,6 @@ fn narrower_kernels_match_finite_differences_in_both_networks() {
             "autoregressive.embed.weight",
             "output.weight",
         ];
-        let (generator, gparams) =
-            Generator::init(generator_shape, Store::new(8, DType::F64, &device())).unwrap();
-        // Biases start at zero: at width 1 a position whose block input is all zero after its
-        // ReLU (likely at width 4) puts a conv's output exactly on the next ReLU's kink, where
-        // central differences average the two one-sided slopes. The check is at a point off
-        // every kink: the biases moved to small values of either sign.
-        let mut r = rng(12);
-        for (name, dims) in gparams.specs() {
-            if name.ends_with("bias") {
-                let n = dims.iter().product();
-                let v: Vec<f64> = (0..n).map(|_| r.random_range(-0.2..0.2)).collect();
-                let t = Tensor::from_vec(v, dims, &device()).unwrap();
-                gparams.get(&name).unwrap().set(&t).unwrap();
-            }
-        }
         let z = uniform_noise(&mut rng(9), 4, generator_shape);
         let view = FakeView::all(TINY.seq_len);
         let loss = || {

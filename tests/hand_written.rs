@@ -87,6 +87,14 @@ const KERNEL_THREE_LOCAL: ModelShape = ModelShape {
     kernel: 3,
     ..LOCAL_FIRST
 };
+/// The narrowest kernel `--kernel` takes (each block a pair of per-position layers, no padding
+/// rows), and one wider than the paper's.
+const KERNEL_ONE: ModelShape = ModelShape { kernel: 1, ..SMALL };
+const KERNEL_SEVEN: ModelShape = ModelShape {
+    kernel: 7,
+    autoregressive: Some(1),
+    ..SMALL
+};
 
 fn flat(t: &Tensor) -> Vec<f64> {
     t.flatten_all().unwrap().to_vec1::<f64>().unwrap()
@@ -213,6 +221,8 @@ fn hand_written_step_equals_autograd_for_every_strategy_and_weight() {
         (LOCAL_LAST, 3),
         (KERNEL_THREE, 5),
         (KERNEL_THREE, 70),
+        (KERNEL_ONE, 5),
+        (KERNEL_SEVEN, 4),
         (KERNEL_THREE_LOCAL, 4),
     ] {
         for strategy in [Lipschitz::Gp, Lipschitz::Lp, Lipschitz::Fd, Lipschitz::Clip] {
@@ -451,6 +461,8 @@ fn hand_written_generator_equals_autograd() {
         (READOUT_ONE, 70, 5, Some(2.0)),
         (KERNEL_THREE, 5, SMALL.seq_len, None),
         (KERNEL_THREE, 70, 5, Some(0.5)),
+        (KERNEL_ONE, 5, SMALL.seq_len, None),
+        (KERNEL_SEVEN, 5, 3, Some(0.5)),
     ] {
         let (g, params, z, seed_grad) = generator_case(shape, b, 5);
         let noise = gumbel_noise(shape, b, 6);
@@ -506,10 +518,12 @@ fn hand_written_generator_gradient_matches_finite_differences() {
         (READOUT_THREE, (5, None)),
         (READOUT_THREE, (SMALL.seq_len, Some((&noise, 0.5)))),
         (READOUT_ONE, (5, Some((&noise, 0.5)))),
-        // Width-3 convolutions (with the curriculum's padding they are compared with autograd
-        // above: at τ 0.5 and 5 positions some sampled read-out entries are about 1e-6, below
-        // what central differences resolve to 1e-5 of themselves).
+        // Width-3 convolutions on the whole sequence, under the curriculum's padding, and with
+        // Gumbel noise. (Not both at once: with τ 0.5 and 5 positions shown, a sampled
+        // read-out entry is about 1e-6, below what central differences resolve to 1e-5 of
+        // itself; that case is compared with autograd in the test above.)
         (KERNEL_THREE, (SMALL.seq_len, None)),
+        (KERNEL_THREE, (5, None)),
         (KERNEL_THREE, (SMALL.seq_len, Some((&noise, 0.5)))),
     ] {
         generator_gradient_matches_finite_differences(shape, view);

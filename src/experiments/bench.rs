@@ -376,6 +376,9 @@ mod tests {
         // One residual conv over 64 samples: 2 · 2048 rows · 640 · 128.
         let conv = 2.0 * 2048.0 * 640.0 * 128.0;
         assert_eq!(f.conv(64), conv);
+        // Width-3 convolutions: windows of 3 · 128 inputs, 3/5 of the products.
+        let narrow = Flops::new(ModelShape { kernel: 3, ..shape }, 64);
+        assert_eq!(narrow.conv(64), 2.0 * 2048.0 * 384.0 * 128.0);
         // gp: per block 6 (forward of 3B) + 8 (backward of 2B) + 2 (chain) + 4 (reverse)
         // B-sized convolutions in the critic, and 2 in the generator's forward.
         let per_block = (6.0 + 8.0 + 2.0 + 4.0 + 2.0) * conv;

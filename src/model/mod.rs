@@ -61,8 +61,8 @@ pub struct ModelShape {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub critic_dim: Option<usize>,
     /// The critic's local branch (`--local-critic N`): a score at every position read from the
-    /// output of its first `N` residual blocks (about a word: [`receptive_field`]`(N)`
-    /// characters), their mean added to the global score. None: the paper's critic (and runs
+    /// output of its first `N` residual blocks ([`receptive_field`]`(N, kernel)` characters:
+    /// about a word for `N` = 1 at the paper's kernel), their mean added to the global score. None: the paper's critic (and runs
     /// from before this setting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_critic: Option<usize>,

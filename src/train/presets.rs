@@ -135,12 +135,14 @@ impl Preset {
             // lets twice the step pay (JSD-4 after 10 minutes 0.377 against 0.412). Then the
             // generator's autoregressive read-out, the first change to the model that won at
             // equal time on every corpus measured (docs/quality §20). For a budget of half an
-            // hour or more, `values_for` doubles the width (§23). bf16 products: the same curve
+            // hour or more, `values_for` widens it to 64 (§23), with the paper's width-5
+            // convolutions, the shape measured over an hour (§26, §36). bf16 products: the same curve
             // per iteration, 1.2-1.3 times the iterations a minute where the CPU has AVX-512
             // BF16, and f32 (the same step) where it has not (§25). Samples read from noise
             // truncated to 0.7: lower JSD-4 and more real words from every model measured (§32).
             // Width-3 convolutions at width 48: the curve per iteration of width 48 at the
-            // paper's kernel 5, at two thirds of its cost, so 10 minutes end lower (§36).
+            // paper's kernel 5, at 1.4 times its iterations a minute, so 10 minutes end lower
+            // (§36).
             Preset::Cpu => PresetValues {
                 dim: 48,
                 res_blocks: 3,

@@ -550,6 +550,33 @@ mod tests {
     }
 
     #[test]
+    fn runs_from_before_the_kernel_setting_have_the_papers_and_a_resumed_run_cannot_change_it() {
+        let config = TrainOptions::default()
+            .new_config("c.txt".into(), Preset::Cpu, "cpu".into())
+            .unwrap();
+        let mut json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["model"]["kernel"], 3);
+        let model = json["model"].as_object_mut().unwrap();
+        assert!(model.remove("kernel").is_some());
+        let old: RunConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old.model.kernel, crate::model::PAPER_KERNEL);
+        let resume = |kernel: usize| {
+            TrainOptions {
+                kernel: Some(kernel),
+                resume: true,
+                ..TrainOptions::default()
+            }
+            .resumed_config(old.clone(), "models/r", "cpu".into())
+        };
+        assert_eq!(resume(5).unwrap().model.kernel, 5);
+        let e = resume(3).unwrap_err().to_string();
+        assert!(
+            e.contains("--kernel 3: the run in models/r was started with 5"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn runs_from_before_the_truncation_read_the_noise_as_drawn_and_a_resumed_run_may_change_it() {
         let config = TrainOptions::default()
             .new_config("c.txt".into(), Preset::Cpu, "cpu".into())

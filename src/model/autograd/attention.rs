@@ -6,7 +6,7 @@
 //! `h ← h + s · softmax(Q Kᵀ / √d) V`, `Q = h W_q`, `K = h W_k`, `V = h W_v`, per sample,
 //! s = [`RESIDUAL_SCALE`].
 //!
-//! A convolution of width 5 sees 2 characters either side; after the attention every position
+//! A convolution of width `k` sees `(k − 1)/2` characters either side; after the attention every position
 //! can read what the generator is writing anywhere in the sequence. No biases: a key's bias
 //! adds the same to a row of scores (the softmax cancels it), and the rows of the softmax sum
 //! to 1, so a value's bias would be a bias on `h`, which the next convolution has.

@@ -11,7 +11,7 @@
 use candle_core::Tensor;
 
 use super::linear::{Init, Linear};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::params::ParamBuilder;
 
 #[derive(Debug, Clone)]
@@ -27,7 +27,11 @@ pub struct Conv1d {
 impl Conv1d {
     /// `k` must be odd (a "same" convolution centred on each position).
     pub fn new(pb: &ParamBuilder, c_in: usize, c_out: usize, k: usize) -> Result<Self> {
-        assert!(k % 2 == 1, "kernel width must be odd");
+        if k.is_multiple_of(2) {
+            return Err(Error::Config(format!(
+                "a convolution's width must be odd (each window is centred on its position), got {k}"
+            )));
+        }
         let lin = Linear::with_fans(pb, (k * c_in, c_out), (k * c_in, k * c_out), Init::He)?;
         Ok(Conv1d {
             lin,

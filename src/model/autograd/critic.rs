@@ -4,7 +4,7 @@
 //!
 //! Optionally a local branch (`--local-critic N`, not in the paper): `local.weight` reads the
 //! residual stream after block `N` at every position, a score per window of
-//! [`receptive_field`](crate::model::receptive_field)`(N)` characters, and the mean over positions is added to the global
+//! [`receptive_field`](crate::model::receptive_field)`(N, kernel)` characters, and the mean over positions is added to the global
 //! score, `D(x) = w_outᵀ·flat(h_last) + b + (1/L)·Σ_l w_localᵀ·h_N[l]`. The flatten-then-linear
 //! head weighs each position on its own; the local branch scores every window with the same
 //! weights, so what makes a word look real is learnt once for all positions. The penalty
