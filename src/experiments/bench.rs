@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::kernels::Precision;
 use crate::model::penalty::Lipschitz;
-use crate::model::{ModelShape, PAPER_KERNEL};
+use crate::model::ModelShape;
 use crate::train::presets::Preset;
 use crate::train::settings::TrainOptions;
 use crate::train::start;
@@ -56,7 +56,7 @@ pub struct BenchResult {
     pub res_blocks: usize,
     /// Width of the residual blocks' convolutions (the paper's 5 in results from before it
     /// could be set).
-    #[serde(default = "paper_kernel")]
+    #[serde(default = "crate::model::paper_kernel")]
     pub kernel: usize,
     pub critic_iters: usize,
     pub batch: usize,
@@ -84,10 +84,6 @@ pub struct BenchResult {
     /// Peak resident memory of the process (Linux; `null` elsewhere).
     pub peak_rss_mb: Option<f64>,
     pub timed_iterations: usize,
-}
-
-fn paper_kernel() -> usize {
-    PAPER_KERNEL
 }
 
 /// Matrix-product FLOPs (2·m·n·k each) of the training step, counted from the shapes. Counts

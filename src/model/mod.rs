@@ -108,7 +108,8 @@ pub fn local_position_weight(seq_len: usize) -> f64 {
     1.0 / seq_len as f64
 }
 
-fn paper_kernel() -> usize {
+/// The paper's kernel, as serde's default for a record from before the kernel could be set.
+pub fn paper_kernel() -> usize {
     PAPER_KERNEL
 }
 
