@@ -31,7 +31,7 @@ pub struct HyperArgs {
     pub res_blocks: Option<usize>,
     /// Width of the residual blocks' convolutions in both networks, odd: each window is centred
     /// on its character. The paper used 5; 3 costs 3/5 of the products, so the same time buys
-    /// a wider model [default: from preset; the cpu preset's 3, or 5 with --minutes 30 or more]
+    /// a wider model [default: from preset; the cpu preset's 3]
     #[arg(long, value_name = "K")]
     pub kernel: Option<usize>,
     /// The critic's local branch (not in the paper): a score at every position read after the

@@ -20,13 +20,13 @@ pub const DEFAULT_SEED: u64 = 0;
 
 /// From a `--minutes` budget this long on, the `cpu` preset is [`LONG_BUDGET_DIM`] wide
 /// ([`Preset::values_for`]): per iteration the wider model learns much faster, per minute it
-/// ties at 10 minutes and wins from half an hour on (docs/quality §23).
+/// ties at 10 minutes and wins from half an hour on (docs/quality §23; on a CPU that makes a
+/// third of those iterations a minute it still ties at half an hour, §38).
 pub const LONG_BUDGET_MINUTES: f64 = 30.0;
 /// The `cpu` preset's width (both networks) for a budget of [`LONG_BUDGET_MINUTES`] or more.
+/// Its convolutions stay the preset's width-3 ones: at width 64 they learn per iteration what
+/// the paper's width-5 ones learn, at 1.4 times the iterations a minute (docs/quality §38).
 pub const LONG_BUDGET_DIM: usize = 64;
-/// Its convolutions' width for that budget: the paper's 5, with which width 64 was measured
-/// over an hour (docs/quality §26, §29); width 64 with width-3 convolutions was not (§36).
-pub const LONG_BUDGET_KERNEL: usize = PAPER_KERNEL;
 
 /// Named bundles of hyper-parameters; explicit flags override them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,14 +83,13 @@ impl Preset {
 
     /// What the preset sets for a run with a budget of `minutes` (`None`: no time limit): its
     /// [`values`](Self::values), and for the `cpu` preset from [`LONG_BUDGET_MINUTES`] on, width
-    /// [`LONG_BUDGET_DIM`] with [`LONG_BUDGET_KERNEL`]-wide convolutions. A budget in
-    /// iterations alone keeps the preset's shape: how long those take depends on the machine.
+    /// [`LONG_BUDGET_DIM`]. A budget in iterations alone keeps the preset's shape: how long
+    /// those take depends on the machine.
     pub fn values_for(self, minutes: Option<f64>) -> PresetValues {
         let v = self.values();
         match (self, minutes) {
             (Preset::Cpu, Some(m)) if m >= LONG_BUDGET_MINUTES => PresetValues {
                 dim: LONG_BUDGET_DIM,
-                kernel: LONG_BUDGET_KERNEL,
                 ..v
             },
             _ => v,
@@ -100,7 +99,7 @@ impl Preset {
     /// What the preset is for, for help texts.
     pub fn help(self) -> &'static str {
         match self {
-            Preset::Cpu => "Sized for a CPU: the settings that reached the lowest n-gram JSD after 10 minutes on two cores in measured sweeps (docs/sweep, docs/quality), wider and with the paper's width-5 convolutions for a --minutes budget of 30 or more",
+            Preset::Cpu => "Sized for a CPU: the settings that reached the lowest n-gram JSD after 10 minutes on two cores in measured sweeps (docs/sweep, docs/quality), wider for a --minutes budget of 30 or more",
             Preset::Paper => "The paper's exact settings (its public code's language model)",
         }
     }
@@ -135,14 +134,13 @@ impl Preset {
             // lets twice the step pay (JSD-4 after 10 minutes 0.377 against 0.412). Then the
             // generator's autoregressive read-out, the first change to the model that won at
             // equal time on every corpus measured (docs/quality §20). For a budget of half an
-            // hour or more, `values_for` widens it to 64 (§23), with the paper's width-5
-            // convolutions, the shape measured over an hour (§26, §36). bf16 products: the same curve
-            // per iteration, 1.2-1.3 times the iterations a minute where the CPU has AVX-512
+            // hour or more, `values_for` widens it to 64 (§23, §26). bf16 products: the same
+            // curve per iteration, 1.2-1.3 times the iterations a minute where the CPU has AVX-512
             // BF16, and f32 (the same step) where it has not (§25). Samples read from noise
             // truncated to 0.7: lower JSD-4 and more real words from every model measured (§32).
-            // Width-3 convolutions at width 48: the curve per iteration of width 48 at the
-            // paper's kernel 5, at 1.4 times its iterations a minute, so 10 minutes end lower
-            // (§36).
+            // Width-3 convolutions: the curve per iteration of the paper's kernel 5 at 1.4 times
+            // its iterations a minute, so 10 minutes end lower at width 48 (§36) and 30 at
+            // width 64 (§38).
             Preset::Cpu => PresetValues {
                 dim: 48,
                 res_blocks: 3,
@@ -229,16 +227,14 @@ impl Preset {
         if v.truncation != 1.0 {
             extras += &format!(", samples read at noise truncation {}", v.truncation);
         }
-        // The shape a long budget gets, as `values_for` gives it.
-        let long = self.values_for(Some(LONG_BUDGET_MINUTES));
-        let for_long = |differs: bool, what: String| match differs {
-            true => format!(" ({what} with --minutes {LONG_BUDGET_MINUTES} or more)"),
+        // The width a long budget gets, as `values_for` gives it.
+        let long = self.values_for(Some(LONG_BUDGET_MINUTES)).dim;
+        let wider = match long != v.dim {
+            true => format!(" ({long} with --minutes {LONG_BUDGET_MINUTES} or more)"),
             false => String::new(),
         };
-        let wider = for_long(long.dim != v.dim, long.dim.to_string());
-        let kernel = for_long(long.kernel != v.kernel, format!("width-{}", long.kernel));
         format!(
-            "dim {}{wider}, {} residual blocks of width-{} convolutions{kernel}{beside_blocks}, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{extras}",
+            "dim {}{wider}, {} residual blocks of width-{} convolutions{beside_blocks}, {} critic iterations, batch {}, {lr}{decay}, β = ({}, {}), {}{extras}",
             v.dim,
             v.res_blocks,
             v.kernel,
