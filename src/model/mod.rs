@@ -23,6 +23,12 @@ pub const RES_BLOCKS: usize = 5;
 pub const PAPER_KERNEL: usize = 5;
 /// Widest convolution a model may have (odd: "same" padding centres each window).
 pub const MAX_KERNEL: usize = 15;
+
+/// Whether `kernel` is a width a model may have: odd and at most [`MAX_KERNEL`]. The one rule
+/// behind both the flag's check and a `config.json`'s, which word their errors differently.
+pub fn kernel_fits(kernel: usize) -> bool {
+    !kernel.is_multiple_of(2) && kernel <= MAX_KERNEL
+}
 /// Scale `s` of the residual branch, `x + s·f(x)`: 0.3, the paper's code's value (its
 /// `ResBlock` returns `inputs + (0.3*output)`). Everything else names it instead of the number.
 pub const RESIDUAL_SCALE: f64 = 0.3;
@@ -201,7 +207,7 @@ impl ModelShape {
                 self.res_blocks
             ));
         }
-        if self.kernel.is_multiple_of(2) || self.kernel > MAX_KERNEL {
+        if !kernel_fits(self.kernel) {
             return Err(format!(
                 "model kernel must be odd and 1..={MAX_KERNEL} (\"same\" padding centres each window), has {}",
                 self.kernel

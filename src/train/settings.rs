@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::kernels::Precision;
 use crate::model::penalty::{Lipschitz, CLIP};
 use crate::model::{
-    CriticNorm, ModelShape, BATCH_NORM_REFUSED, MAX_DIM, MAX_KERNEL, MAX_RES_BLOCKS,
+    kernel_fits, CriticNorm, ModelShape, BATCH_NORM_REFUSED, MAX_DIM, MAX_KERNEL, MAX_RES_BLOCKS,
     MAX_VOCAB_LIMIT,
 };
 
@@ -382,7 +382,7 @@ impl RunConfig {
         range("--critic-dim", self.model.critic_width(), MAX_DIM)?;
         range("--res-blocks", self.model.res_blocks, MAX_RES_BLOCKS)?;
         let kernel = self.model.kernel;
-        if kernel.is_multiple_of(2) || kernel > MAX_KERNEL {
+        if !kernel_fits(kernel) {
             return bad(format!(
                 "--kernel must be odd and at most {MAX_KERNEL} (each window is centred on its character), got {kernel}"
             ));
