@@ -73,7 +73,7 @@ fn the_page_works_in_a_real_browser() {
     assert!(out.status.success(), "browser tests failed:\n{report}");
     // Every test ran (none skipped), and the screenshot is there.
     assert!(
-        report.contains("ℹ pass 6") && report.contains("ℹ skipped 0"),
+        report.contains("ℹ pass 7") && report.contains("ℹ skipped 0"),
         "{report}"
     );
     assert!(shots.join("serve-run.png").is_file());

@@ -159,6 +159,10 @@ fn every_endpoint_answers_what_the_run_directory_and_the_command_line_say() {
             "n=4&seed=1&checkpoint=last",
             vec!["-n", "4", "--seed", "1", "--checkpoint", "last"],
         ),
+        (
+            "n=6&seed=3&truncation=0.3",
+            vec!["-n", "6", "--seed", "3", "--truncation", "0.3"],
+        ),
     ];
     let generated: Vec<serde_json::Value> = generate_cases
         .iter()
@@ -168,13 +172,26 @@ fn every_endpoint_answers_what_the_run_directory_and_the_command_line_say() {
             r.json()
         })
         .collect();
-    let walks: Vec<serde_json::Value> = ["spherical", "linear"]
+    // The noise's ψ: the run's own (config.json's) unless the request names one.
+    assert_eq!(generated[0]["truncation"], config["truncation"]);
+    assert_eq!(generated[3]["truncation"], 0.3);
+    // ψ 0.3 is another reading of the same noise: other samples than the run's own ψ gives.
+    assert_ne!(
+        strings(&generated[0]["lines"])[..6],
+        strings(&generated[3]["lines"])[..]
+    );
+    let walk_cases = [
+        ("path=spherical", vec!["--path", "spherical"]),
+        ("path=linear", vec!["--path", "linear"]),
+        ("truncation=0.3", vec!["--truncation", "0.3"]),
+    ];
+    let walks: Vec<serde_json::Value> = walk_cases
         .iter()
-        .map(|path| {
+        .map(|(query, _)| {
             let r = server.get(&format!(
-                "/api/interpolate?id=0/tiny&from=3:1&to=8&steps=5&path={path}"
+                "/api/interpolate?id=0/tiny&from=3:1&to=8&steps=5&{query}"
             ));
-            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(r.status, 200, "{query}: {}", r.body);
             r.json()
         })
         .collect();
@@ -204,9 +221,9 @@ fn every_endpoint_answers_what_the_run_directory_and_the_command_line_say() {
             "{query}"
         );
     }
-    // A walk: the command's, point for point, on both paths.
-    for (path, r) in ["spherical", "linear"].iter().zip(&walks) {
-        let cli: serde_json::Value = serde_json::from_str(&textgan(&[
+    // A walk: the command's, point for point, on both paths and at another ψ.
+    for ((query, args), r) in walk_cases.iter().zip(&walks) {
+        let head = [
             "interpolate",
             "--model",
             model,
@@ -216,14 +233,15 @@ fn every_endpoint_answers_what_the_run_directory_and_the_command_line_say() {
             "8",
             "--steps",
             "5",
-            "--path",
-            path,
             "--format",
             "json",
-        ]))
-        .unwrap();
-        assert_eq!(r, &cli, "{path}");
+        ];
+        let cli: serde_json::Value =
+            serde_json::from_str(&textgan(&[&head[..], args].concat())).unwrap();
+        assert_eq!(r, &cli, "{query}");
     }
+    // At ψ 0.3 the walk's ends are generate's samples at ψ 0.3, not at the run's own.
+    assert_ne!(walks[2], walks[0]);
 }
 
 #[test]
@@ -268,6 +286,22 @@ fn bad_requests_get_a_4xx_with_one_line_and_the_server_keeps_serving() {
             "/api/generate?id=0/tiny&n=1&temperature=NaN",
             400,
             "temperature",
+        ),
+        (
+            "/api/generate?id=0/tiny&n=1&truncation=0",
+            400,
+            "truncation must be above 0 and at most 1",
+        ),
+        ("/api/generate?id=0/tiny&n=1&truncation=1.5", 400, "got 1.5"),
+        (
+            "/api/generate?id=0/tiny&n=1&truncation=NaN",
+            400,
+            "truncation",
+        ),
+        (
+            "/api/interpolate?id=0/tiny&from=1&to=2&truncation=-0.5",
+            400,
+            "truncation must be above 0",
         ),
         (
             "/api/generate?id=0/tiny&n=1&checkpoint=middle",

@@ -79,7 +79,13 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// An odd `kernel` (centred windows; a run's shape is checked long before, by
+    /// `model::kernel_fits`): an even or zero one has no padding that keeps the length.
     pub fn new(len: usize, dim: usize, kernel: usize) -> Self {
+        assert!(
+            !kernel.is_multiple_of(2),
+            "a convolution's width must be odd, got {kernel}"
+        );
         Layout { len, dim, kernel }
     }
 

@@ -8,8 +8,8 @@
 //! | `/api/run?id=` | a run's summary, its `config.json` and the iterations with samples |
 //! | `/api/metrics?id=&from=` | its evaluations from the `from`-th on, and how many there are |
 //! | `/api/samples?id=&iteration=` | the fixed-noise samples written at that iteration |
-//! | `/api/generate?id=&n=&seed=&temperature=&checkpoint=` | `textgan generate`'s lines |
-//! | `/api/interpolate?id=&from=&to=&steps=&path=&checkpoint=` | `textgan interpolate`'s walk |
+//! | `/api/generate?id=&n=&seed=&temperature=&truncation=&checkpoint=` | `textgan generate`'s lines |
+//! | `/api/interpolate?id=&from=&to=&steps=&path=&truncation=&checkpoint=` | `textgan interpolate`'s walk |
 //! | `/api/report?id=` and `/api/report/chart?id=&name=` | a report's text, and its charts |
 
 use std::net::SocketAddr;
@@ -32,6 +32,7 @@ use crate::catalog::records::{read_metrics, read_samples, sample_iterations};
 use crate::catalog::reports::{read_chart, read_report};
 use crate::catalog::summary::{summarise, RunSummary};
 use crate::catalog::{check_run_files, Catalog};
+use crate::data::batches::check_truncation;
 use crate::sample::generate::Sampler;
 use crate::sample::interpolate::{interpolate, NoisePoint, Walk};
 use crate::train::checkpoint::Which;
@@ -317,15 +318,27 @@ fn which(name: Option<&str>) -> ApiResult<Which> {
         .ok_or_else(|| ApiError::bad(format!("checkpoint {name:?}: expected best or last")))
 }
 
-/// The run's generator, loaded without writing anything; a run that cannot be loaded is a
-/// 422 naming the file.
-fn sampler(catalog: &Catalog, id: &str, checkpoint: Option<&str>) -> ApiResult<Sampler> {
+/// The run's generator, loaded without writing anything, reading its noise at `truncation`
+/// (`None`: the run's own); a run that cannot be loaded is a 422 naming the file.
+fn sampler(
+    catalog: &Catalog,
+    id: &str,
+    checkpoint: Option<&str>,
+    truncation: Option<f64>,
+) -> ApiResult<Sampler> {
+    // A bad value is the request's fault whatever the run: refused before any file is read.
+    if let Some(psi) = truncation {
+        check_truncation(psi)
+            .map_err(|e| ApiError::bad(e.to_string().replace("--truncation", "truncation")))?;
+    }
     let run = catalog.run(id)?;
     let which = which(checkpoint)?;
     let unusable = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
     check_run_files(&run.path).map_err(unusable)?;
     // By the path as given (what the page and the command show), checked just above.
-    Sampler::load_read_only(&run.shown, which, &Device::Cpu).map_err(|e| unusable(e.to_string()))
+    Sampler::load_read_only(&run.shown, which, &Device::Cpu)
+        .and_then(|s| s.with_truncation(truncation))
+        .map_err(|e| unusable(e.to_string()))
 }
 
 #[derive(Deserialize)]
@@ -334,6 +347,8 @@ struct GenerateQuery {
     n: Option<usize>,
     seed: Option<u64>,
     temperature: Option<f64>,
+    /// The noise's ψ; absent: the run's own (`config.json`'s `truncation`).
+    truncation: Option<f64>,
     checkpoint: Option<String>,
 }
 
@@ -343,6 +358,8 @@ struct Generated {
     what: String,
     seed: u64,
     temperature: f64,
+    /// The ψ the noise was read at (the run's own unless the request named one).
+    truncation: f64,
     lines: Vec<String>,
 }
 
@@ -362,7 +379,7 @@ async fn generate(
     let catalog = s.catalog.clone();
     s.worker
         .run(move || {
-            let sampler = sampler(&catalog, &q.id, q.checkpoint.as_deref())?
+            let sampler = sampler(&catalog, &q.id, q.checkpoint.as_deref(), q.truncation)?
                 .with_temperature(temperature)
                 .map_err(|e| {
                     ApiError::bad(e.to_string().replace("--temperature", "temperature"))
@@ -378,6 +395,7 @@ async fn generate(
                 what: sampler.what,
                 seed,
                 temperature,
+                truncation: sampler.truncation,
                 lines,
             }))
         })
@@ -391,6 +409,8 @@ struct WalkQuery {
     to: String,
     steps: Option<usize>,
     path: Option<crate::sample::interpolate::Path>,
+    /// As [`GenerateQuery`]'s: a walk's ends are `generate`'s samples at the same ψ.
+    truncation: Option<f64>,
     checkpoint: Option<String>,
 }
 
@@ -412,7 +432,7 @@ async fn walk(
     let catalog = s.catalog.clone();
     s.worker
         .run(move || {
-            let sampler = sampler(&catalog, &q.id, q.checkpoint.as_deref())?;
+            let sampler = sampler(&catalog, &q.id, q.checkpoint.as_deref(), q.truncation)?;
             interpolate(&sampler, ends, steps, q.path.unwrap_or_default())
                 .map(Json)
                 .map_err(|e| ApiError::internal(e.to_string()))

@@ -44,6 +44,8 @@ test("the page lists the run and opens it with its curves", async () => {
   assert.match(rows[0], /finished/);
   await page.click("#runs tbody tr");
   await page.waitForSelector("#run-section:not([hidden])");
+  // The section shows before the run's details arrive: wait for them.
+  await page.waitForFunction(() => document.querySelector("#run-info").textContent !== "");
   assert.match(await page.textContent("#run-info"), /width 8 × 3 blocks/);
   // Five panels, each a uPlot chart of this run's evaluations.
   await page.waitForFunction(() => document.querySelectorAll("#charts .uplot").length === 5);
@@ -97,6 +99,36 @@ test("a walk between two picked samples starts and ends at them", async () => {
   // (The browser logs the refused request; nothing else may be logged.)
   assert.deepEqual(problems.splice(0), ["console: Failed to load resource: the server responded with a status of 400 (Bad Request)"]);
   await page.fill("#walk-to", "7:3");
+});
+
+test("a truncation reads generate and the walk at that ψ, and the commands say so", async () => {
+  // Empty: the run's own ψ, shown as the box's placeholder.
+  const config = JSON.parse(readFileSync(join(RUN, "config.json"), "utf8"));
+  assert.equal(await page.getAttribute("#gen-psi", "placeholder"), String(config.truncation));
+  await page.fill("#gen-psi", "0.3");
+  await page.click("#gen-go");
+  await page.waitForFunction(() => document.querySelectorAll("#gen-out li").length === 6);
+  const want = cli("generate", "--model", RUN, "-n", "6", "--seed", "7", "--truncation", "0.3");
+  await page.waitForFunction((first) => document.querySelector("#gen-out li .text").textContent === first, want[0]);
+  assert.deepEqual(await texts("#gen-out li .text"), want);
+  assert.equal(await page.textContent("#gen-cmd"), `textgan generate --model ${RUNS}/tiny -n 6 --seed 7 --truncation 0.3`);
+  // The walk between the first and fourth reads the same ψ: it starts and ends at them.
+  await page.click("#walk-go");
+  await page.waitForFunction((last) => {
+    const cells = document.querySelectorAll("#walk-out td.text");
+    return cells.length === 5 && cells[4].textContent === last;
+  }, want[3]);
+  const walk = await texts("#walk-out td.text");
+  assert.equal(walk[0], want[0]);
+  assert.deepEqual(walk, cli("interpolate", "--model", RUN, "--from", "7:0", "--to", "7:3", "--steps", "4", "--truncation", "0.3"));
+  assert.match(await page.textContent("#walk-cmd"), / --truncation 0\.3$/);
+  // Out of range: one line on the page.
+  await page.fill("#gen-psi", "1.5");
+  await page.click("#gen-go");
+  await page.waitForSelector("#status.error");
+  assert.match(await page.textContent("#status"), /truncation must be above 0 and at most 1/);
+  assert.deepEqual(problems.splice(0), ["console: Failed to load resource: the server responded with a status of 400 (Bad Request)"]);
+  await page.fill("#gen-psi", "");
 });
 
 test("a run that trains updates without a reload", async () => {

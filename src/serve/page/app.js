@@ -38,7 +38,8 @@ function say(text, error = false) {
 }
 
 async function api(path, params = {}) {
-  const q = new URLSearchParams(params).toString();
+  // An undefined parameter is left out (the server's default), not sent as "undefined".
+  const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined)).toString();
   const res = await fetch(`/api/${path}${q ? "?" + q : ""}`);
   const body = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
   if (!res.ok) throw new Error(body.error || `${res.status}`);
@@ -150,6 +151,8 @@ async function refreshOpen(first = false) {
     `lipschitz ${s.lipschitz ?? "?"}`, `seed ${s.seed ?? "?"}`, `${s.iterations} iterations in ${fmt.time(s.elapsed_secs)}`,
     `state ${s.state}`,
   ].join(" · ");
+  // An empty truncation box reads at the run's own ψ: show it there.
+  $("gen-psi").placeholder = String(detail.config?.truncation ?? 1);
   $("run-problem").hidden = !s.problem;
   $("run-problem").textContent = s.problem ?? "";
   const slider = $("slider");
@@ -284,13 +287,18 @@ function commandModel() {
   return state.detail ? `--model ${shellWord(state.detail.summary.path)}` : "";
 }
 
+// The truncation asked for, or undefined for the run's own (an empty box).
+const psi = () => ($("gen-psi").value.trim() === "" ? undefined : $("gen-psi").value.trim());
+
 function updateCommands() {
   const t = Number($("gen-temp").value);
   const ck = $("gen-ckpt").value;
+  // Shared by both commands: a walk's ends are the samples generate prints at the same ψ.
+  const shared = (psi() !== undefined ? ` --truncation ${psi()}` : "") + (ck !== "best" ? ` --checkpoint ${ck}` : "");
   $("gen-cmd").textContent = `textgan generate ${commandModel()} -n ${$("gen-n").value} --seed ${$("gen-seed").value}` +
-    (t > 0 ? ` --temperature ${t}` : "") + (ck !== "best" ? ` --checkpoint ${ck}` : "");
+    (t > 0 ? ` --temperature ${t}` : "") + shared;
   $("walk-cmd").textContent = `textgan interpolate ${commandModel()} --from ${$("walk-from").value} --to ${$("walk-to").value} --steps ${$("walk-steps").value} --path ${$("walk-path").value}` +
-    (ck !== "best" ? ` --checkpoint ${ck}` : "");
+    shared;
 }
 
 async function busy(button, label, work) {
@@ -312,7 +320,7 @@ function generate() {
   const temperature = Number($("gen-temp").value);
   return busy($("gen-go"), "generating…", async () => {
     const res = await api("generate", {
-      id, n: $("gen-n").value, seed, temperature: $("gen-temp").value, checkpoint: $("gen-ckpt").value,
+      id, n: $("gen-n").value, seed, temperature: $("gen-temp").value, truncation: psi(), checkpoint: $("gen-ckpt").value,
     });
     if (state.open !== id) return;
     // A walk reads its points by argmax: its ends are these samples only at temperature 0.
@@ -329,7 +337,7 @@ function walk() {
   return busy($("walk-go"), "walking…", async () => {
     const res = await api("interpolate", {
       id, from: $("walk-from").value, to: $("walk-to").value, steps: $("walk-steps").value,
-      path: $("walk-path").value, checkpoint: $("gen-ckpt").value,
+      path: $("walk-path").value, truncation: psi(), checkpoint: $("gen-ckpt").value,
     });
     if (state.open !== id) return;
     $("walk-out").tBodies[0].replaceChildren(...res.points.map((p) =>
@@ -437,7 +445,7 @@ window.addEventListener("DOMContentLoaded", async () => {
   $("jsd-n").addEventListener("change", drawCharts);
   $("gen-go").addEventListener("click", generate);
   $("walk-go").addEventListener("click", walk);
-  for (const id of ["gen-n", "gen-seed", "gen-temp", "gen-ckpt", "walk-from", "walk-to", "walk-steps", "walk-path"]) {
+  for (const id of ["gen-n", "gen-seed", "gen-temp", "gen-psi", "gen-ckpt", "walk-from", "walk-to", "walk-steps", "walk-path"]) {
     $(id).addEventListener("input", updateCommands);
   }
   window.addEventListener("hashchange", route);
