@@ -29,7 +29,6 @@ const SMALL: ModelShape = ModelShape {
     local_critic: None,
     attention: None,
     autoregressive: None,
-    dilation: None,
 };
 
 /// A critic of its own width (7) beside a generator of width 6.
@@ -95,19 +94,6 @@ const KERNEL_SEVEN: ModelShape = ModelShape {
     kernel: 7,
     autoregressive: Some(1),
     ..SMALL
-};
-
-/// Dilated convolutions in the generator (`--dilation 2`: blocks reading every 1st, 2nd and
-/// 4th position of 8), with the read-out; and beside self-attention after the first block
-/// (the blocks after it, dilated 2 and 4, in a stack of their own).
-const DILATED: ModelShape = ModelShape {
-    dilation: Some(2),
-    ..KERNEL_THREE
-};
-const DILATED_ATTENTION: ModelShape = ModelShape {
-    kernel: 3,
-    dilation: Some(2),
-    ..ATTENTION_FIRST
 };
 
 fn flat(t: &Tensor) -> Vec<f64> {
@@ -477,9 +463,6 @@ fn hand_written_generator_equals_autograd() {
         (KERNEL_THREE, 70, 5, Some(0.5)),
         (KERNEL_ONE, 5, SMALL.seq_len, None),
         (KERNEL_SEVEN, 5, 3, Some(0.5)),
-        (DILATED, 5, SMALL.seq_len, None),
-        (DILATED, 70, 5, Some(0.5)),
-        (DILATED_ATTENTION, 5, SMALL.seq_len, None),
     ] {
         let (g, params, z, seed_grad) = generator_case(shape, b, 5);
         let noise = gumbel_noise(shape, b, 6);
@@ -542,8 +525,6 @@ fn hand_written_generator_gradient_matches_finite_differences() {
         (KERNEL_THREE, (SMALL.seq_len, None)),
         (KERNEL_THREE, (5, None)),
         (KERNEL_THREE, (SMALL.seq_len, Some((&noise, 0.5)))),
-        (DILATED, (SMALL.seq_len, None)),
-        (DILATED_ATTENTION, (SMALL.seq_len, None)),
     ] {
         generator_gradient_matches_finite_differences(shape, view);
     }
@@ -705,7 +686,6 @@ const PAPER_NARROW: ModelShape = ModelShape {
     local_critic: None,
     attention: None,
     autoregressive: None,
-    dilation: None,
 };
 
 /// Per tensor, the sum of the absolute values of the gradient.

@@ -51,12 +51,6 @@ pub struct HyperArgs {
     /// written before it; 0: none, every position written at once [default: from preset]
     #[arg(long, value_name = "K")]
     pub autoregressive: Option<usize>,
-    /// Dilated convolutions in the generator (ByteNet, Kalchbrenner et al. 2016; not in the
-    /// paper): residual block i's convolutions read every D^i-th character, so three blocks of
-    /// width-3 convolutions see 29 characters at D = 2 where dense ones see 13, with the same
-    /// parameters and products; 0 or 1: dense [default: 1]
-    #[arg(long, value_name = "D")]
-    pub dilation: Option<usize>,
     /// Critic steps per generator step [default: from preset]
     #[arg(long)]
     pub critic_iters: Option<usize>,
@@ -149,7 +143,6 @@ impl HyperArgs {
             local_critic: self.local_critic,
             attention: self.attention,
             autoregressive: self.autoregressive,
-            dilation: self.dilation,
             critic_iters: self.critic_iters,
             batch: self.batch,
             lr: self.lr,

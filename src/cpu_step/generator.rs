@@ -1,8 +1,7 @@
 //! The generator written out by hand for the CPU, as [`crate::model::autograd::generator`] computes it:
 //! `z (B, 128) → linear → (B·L, d) → residual blocks → 1×1 conv → softmax over V` (with
 //! `--attention N`, self-attention after the first `N` blocks; with `--autoregressive K`, a
-//! read-out that also reads the `K` positions written before each one; with `--dilation D`,
-//! block `i`'s convolutions dilated by `D^i`), and the
+//! read-out that also reads the `K` positions written before each one), and the
 //! backward pass of a loss given its gradient w.r.t. the probabilities. With the critic's
 //! input-gradient ([`crate::cpu_step::critic::CriticStep::scores_and_input_grad`]) that is the
 //! generator's step: `∂(−mean D(G(z)))/∂G(z) = −∇ₓD/B`.
@@ -47,27 +46,18 @@ impl<T: Real> GeneratorStep<T> {
     pub fn new(shape: ModelShape) -> Self {
         let schema = Schema::of(Net::Generator, &shape);
         let before = shape.attention.unwrap_or(shape.res_blocks);
-        // With `--dilation`, block `i` reads every `D^i`-th position; one layout pads for the
-        // widest, the last block's.
-        let dilations = |blocks: std::ops::Range<usize>| -> Vec<usize> {
-            blocks.map(|i| shape.block_dilation(i)).collect()
-        };
-        let widest = dilations(0..shape.res_blocks)
-            .into_iter()
-            .max()
-            .unwrap_or(1);
-        let layout = Layout::dilated(shape.seq_len, shape.dim, shape.kernel, widest);
+        let layout = Layout::new(shape.seq_len, shape.dim, shape.kernel);
         GeneratorStep {
             shape,
             sizes: schema.sizes(),
             schema,
             z: Vec::new(),
             h: Vec::new(),
-            stack: ResStack::dilated(layout, dilations(0..before)),
+            stack: ResStack::new(layout, before),
             attention: shape.attention.map(|n| {
                 (
                     AttentionStep::new(shape.seq_len, shape.dim),
-                    ResStack::dilated(layout, dilations(n.min(shape.res_blocks)..shape.res_blocks)),
+                    ResStack::new(layout, shape.res_blocks.saturating_sub(n)),
                 )
             }),
             readout: shape

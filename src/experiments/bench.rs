@@ -367,7 +367,6 @@ mod tests {
             local_critic: None,
             attention: None,
             autoregressive: None,
-            dilation: None,
         };
         let f = Flops::new(shape, 64);
         // One residual conv over 64 samples: 2 · 2048 rows · 640 · 128.
@@ -401,7 +400,6 @@ mod tests {
             local_critic: None,
             attention: None,
             autoregressive,
-            dilation: None,
         };
         let (with, without) = (Flops::new(shape(Some(3)), 64), Flops::new(shape(None), 64));
         // Positions 0, 1, 2 read 0, 1, 2 positions back, the other 29 read 3: 90 look-back rows

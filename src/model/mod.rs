@@ -83,13 +83,6 @@ pub struct ModelShape {
     /// setting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoregressive: Option<usize>,
-    /// Dilated convolutions in the generator (`--dilation D`; ByteNet's and WaveNet's
-    /// stacks, Kalchbrenner et al. 2016, van den Oord et al. 2016): residual block `i`'s
-    /// convolutions read every `D^i`-th character ([`ModelShape::block_dilation`]), so three
-    /// blocks of width-3 convolutions see 29 characters at `D` = 2 where dense ones see 13.
-    /// None: dense, as the paper (and runs from before this setting).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dilation: Option<usize>,
 }
 
 /// What the critic is shown of the generator's output in training, the same for both execution
@@ -190,14 +183,7 @@ impl ModelShape {
             local_critic: None,
             attention: None,
             autoregressive: None,
-            dilation: None,
         }
-    }
-
-    /// The step between the characters generator block `i` (from 0) reads: `D^i` with
-    /// `--dilation D`, 1 without.
-    pub fn block_dilation(&self, i: usize) -> usize {
-        self.dilation.map_or(1, |d| d.pow(i as u32))
     }
 
     /// The critic's width: `critic_dim`, or the generator's `dim`.
@@ -239,7 +225,6 @@ impl ModelShape {
         self.check_local_critic()?;
         self.check_attention()?;
         self.check_autoregressive()?;
-        self.check_dilation()?;
         if self.vocab < 3 || self.vocab > MAX_VOCAB_LIMIT {
             return Err(format!(
                 "model vocab must be 3..={MAX_VOCAB_LIMIT}, has {}",
@@ -281,37 +266,6 @@ impl ModelShape {
                 self.res_blocks, self.res_blocks
             )),
             _ => Ok(()),
-        }
-    }
-
-    /// A dilation steps at least 2 characters, and the last block's widest window stays inside
-    /// the sequence (a window whose outer taps read only padding is a narrower one).
-    pub fn check_dilation(&self) -> std::result::Result<(), String> {
-        let Some(d) = self.dilation else {
-            return Ok(());
-        };
-        if d < 2 {
-            return Err(format!(
-                "--dilation {d}: a dilation reads every D-th character, D at least 2 (leave it out for dense convolutions)"
-            ));
-        }
-        if self.kernel < 3 {
-            return Err(format!(
-                "--dilation {d}: width-{} convolutions have no neighbours to spread apart",
-                self.kernel
-            ));
-        }
-        let reach = d
-            .checked_pow(self.res_blocks.saturating_sub(1) as u32)
-            .and_then(|step| step.checked_mul((self.kernel - 1) / 2));
-        match reach {
-            Some(r) if r < self.seq_len => Ok(()),
-            _ => Err(format!(
-                "--dilation {d}: the last of {} residual blocks would read characters {d}^{} apart, beyond the {}-character sequence; use fewer blocks or a smaller D",
-                self.res_blocks,
-                self.res_blocks - 1,
-                self.seq_len
-            )),
         }
     }
 

@@ -40,8 +40,6 @@ pub struct TrainOptions {
     pub attention: Option<usize>,
     /// The generator's autoregressive read-out, positions looked back; 0: none.
     pub autoregressive: Option<usize>,
-    /// The generator's dilation growth (block `i` reads every `D^i`-th character); 0 or 1: dense.
-    pub dilation: Option<usize>,
     pub critic_iters: Option<usize>,
     pub batch: Option<usize>,
     pub lr: Option<f64>,
@@ -135,7 +133,6 @@ impl TrainOptions {
                 attention: Some(self.attention.unwrap_or(p.attention)).filter(|&n| n > 0),
                 autoregressive: Some(self.autoregressive.unwrap_or(p.autoregressive))
                     .filter(|&k| k > 0),
-                dilation: self.dilation.filter(|&d| d > 1),
                 kernel: self.kernel.unwrap_or(p.kernel),
                 ..ModelShape::new(
                     0,
@@ -220,11 +217,6 @@ impl TrainOptions {
             "--autoregressive",
             text(self.autoregressive),
             config.model.autoregressive.unwrap_or(0).to_string(),
-        )?;
-        fixed(
-            "--dilation",
-            text(self.dilation.map(|d| d.max(1))),
-            config.model.dilation.unwrap_or(1).to_string(),
         )?;
         fixed(
             "--max-vocab",
@@ -422,7 +414,6 @@ impl RunConfig {
         self.model.check_local_critic().map_err(Error::Config)?;
         self.model.check_attention().map_err(Error::Config)?;
         self.model.check_autoregressive().map_err(Error::Config)?;
-        self.model.check_dilation().map_err(Error::Config)?;
         if !(0.0..1.0).contains(&self.ema) {
             return bad(format!(
                 "--ema must be at least 0 (off) and below 1, got {}",

@@ -21,7 +21,6 @@ pub const TINY: ModelShape = ModelShape {
     local_critic: None,
     attention: None,
     autoregressive: None,
-    dilation: None,
 };
 
 /// Random one-hot batch `(b, L, V)` in f64.

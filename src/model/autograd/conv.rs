@@ -1,5 +1,4 @@
-//! 1-D convolution with "same" padding, written as im2col + one matmul; optionally dilated
-//! (its window's taps `D` characters apart).
+//! 1-D convolution with "same" padding, written as im2col + one matmul.
 //!
 //! Tensors are channels-last, `(batch, length, channels)`. For a kernel of width `k`, the
 //! input is zero-padded by `k/2` on both ends of the length axis, the `k` shifted windows are
@@ -23,25 +22,11 @@ pub struct Conv1d {
     pub k: usize,
     pub c_in: usize,
     pub c_out: usize,
-    /// Characters between the window's taps (1: dense, as the paper).
-    pub dilation: usize,
 }
 
 impl Conv1d {
     /// `k` must be odd (a "same" convolution centred on each position).
     pub fn new(pb: &ParamBuilder, c_in: usize, c_out: usize, k: usize) -> Result<Self> {
-        Self::dilated(pb, c_in, c_out, k, 1)
-    }
-
-    /// A convolution whose taps are `dilation` characters apart: row block `j` of the weight
-    /// multiplies the input at offset `(j − k/2)·dilation`. The same parameters as a dense one.
-    pub fn dilated(
-        pb: &ParamBuilder,
-        c_in: usize,
-        c_out: usize,
-        k: usize,
-        dilation: usize,
-    ) -> Result<Self> {
         if k.is_multiple_of(2) {
             return Err(Error::Config(format!(
                 "a convolution's width must be odd (each window is centred on its position), got {k}"
@@ -53,28 +38,17 @@ impl Conv1d {
             k,
             c_in,
             c_out,
-            dilation: dilation.max(1),
         })
     }
 
     /// `x`: `(B, L, C_in)` → `(B, L, C_out)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.lin.forward(&self.windows(x)?)
-    }
-
-    /// The input's windows side by side, `(B, L, k·C)`, dense or dilated.
-    fn windows(&self, x: &Tensor) -> Result<Tensor> {
-        if self.dilation == 1 {
-            im2col(x, self.k)
-        } else {
-            im2col_dilated(x, self.k, self.dilation)
-        }
+        self.lin.forward(&im2col(x, self.k)?)
     }
 
     /// Vector-Jacobian product w.r.t. the input: for `g = ∂s/∂y` `(B, L, C_out)` returns
     /// `∂s/∂x` `(B, L, C_in)`. It is the convolution of `g` with the kernel flipped along its
-    /// width and transposed in channels (with the same dilation: tap `j` reads `g` at
-    /// `(k/2 − j)·dilation`), so it is the same im2col + matmul, and it stays
+    /// width and transposed in channels, so it is the same im2col + matmul, and it stays
     /// differentiable in the weight (needed for the gradient penalty's second-order term).
     pub fn backward_input(&self, g: &Tensor) -> Result<Tensor> {
         let w = &self.lin.weight;
@@ -87,7 +61,7 @@ impl Conv1d {
                 .collect::<candle_core::Result<_>>()?;
             Tensor::cat(&blocks, 0)?
         };
-        let cols = self.windows(g)?;
+        let cols = im2col(g, self.k)?;
         let (b, l, n) = cols.dims3()?;
         Ok(cols
             .reshape((b * l, n))?
@@ -112,19 +86,13 @@ pub fn im2col(x: &Tensor, k: usize) -> Result<Tensor> {
 
 /// [`im2col`] from generic tensor ops (any device).
 pub fn im2col_ops(x: &Tensor, k: usize) -> Result<Tensor> {
-    im2col_dilated(x, k, 1)
-}
-
-/// `(B, L, C)` → `(B, L, k·C)`: window `j` is the input shifted by `(j − k/2)·dilation`,
-/// zero outside the sequence; from generic tensor ops, so differentiable twice on any device.
-pub fn im2col_dilated(x: &Tensor, k: usize, dilation: usize) -> Result<Tensor> {
     let (_, l, _) = x.dims3()?;
-    let half = (k / 2) * dilation;
+    let half = k / 2;
     let padded = x.pad_with_zeros(1, half, half)?;
     // Each window is made contiguous first: candle then concatenates with block copies
     // instead of an element-by-element strided copy.
     let windows: Vec<Tensor> = (0..k)
-        .map(|j| padded.narrow(1, j * dilation, l)?.contiguous())
+        .map(|j| padded.narrow(1, j, l)?.contiguous())
         .collect::<candle_core::Result<_>>()?;
     Ok(Tensor::cat(&windows, 2)?)
 }

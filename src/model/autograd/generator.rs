@@ -2,8 +2,7 @@
 //! Each position is a probability vector over the vocabulary; text is its argmax. With
 //! `--attention N` a [`SelfAttention`] layer follows the first `N` residual blocks; with
 //! `--autoregressive K` a [`Readout`] adds to each position's logits what it reads of the `K`
-//! positions written before it; with `--dilation D`, block `i`'s convolutions read every
-//! `D^i`-th character.
+//! positions written before it.
 
 use candle_core::{Tensor, D};
 
@@ -41,12 +40,8 @@ impl Generator {
             shape.seq_len * shape.dim,
             Init::Glorot,
         )?;
-        shape.check_dilation().map_err(Error::Config)?;
         let blocks = (0..shape.res_blocks)
-            .map(|i| {
-                let (pb, d) = (pb.pp(schema::block(i)), shape.block_dilation(i));
-                ResBlock::dilated(&pb, shape.dim, shape.kernel, d, false)
-            })
+            .map(|i| ResBlock::new(&pb.pp(schema::block(i)), shape.dim, shape.kernel, false))
             .collect::<Result<_>>()?;
         let output = Conv1d::new(&pb.pp(schema::OUTPUT), shape.dim, shape.vocab, 1)?;
         // Drawn last, so that a generator without it starts from the same weights as before.
@@ -177,7 +172,6 @@ mod tests {
             local_critic: None,
             attention: None,
             autoregressive: Some(3),
-            dilation: None,
         };
         let store = Store::new(4, DType::F64, &Device::Cpu);
         let (g, _) = Generator::init(shape, store).unwrap();

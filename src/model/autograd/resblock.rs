@@ -31,18 +31,6 @@ pub struct BlockCache {
 
 impl ResBlock {
     pub fn new(pb: &ParamBuilder, dim: usize, kernel: usize, layer_norm: bool) -> Result<Self> {
-        Self::dilated(pb, dim, kernel, 1, layer_norm)
-    }
-
-    /// A block whose two convolutions read every `dilation`-th character
-    /// ([`crate::model::ModelShape::dilation`]).
-    pub fn dilated(
-        pb: &ParamBuilder,
-        dim: usize,
-        kernel: usize,
-        dilation: usize,
-        layer_norm: bool,
-    ) -> Result<Self> {
         let norms = if layer_norm {
             Some((
                 LayerNorm::new(&pb.pp(NORM1), dim)?,
@@ -52,8 +40,8 @@ impl ResBlock {
             None
         };
         Ok(ResBlock {
-            conv1: Conv1d::dilated(&pb.pp(CONV1), dim, dim, kernel, dilation)?,
-            conv2: Conv1d::dilated(&pb.pp(CONV2), dim, dim, kernel, dilation)?,
+            conv1: Conv1d::new(&pb.pp(CONV1), dim, dim, kernel)?,
+            conv2: Conv1d::new(&pb.pp(CONV2), dim, dim, kernel)?,
             norms,
         })
     }
