@@ -294,7 +294,8 @@ function updateCommands() {
   const t = Number($("gen-temp").value);
   const ck = $("gen-ckpt").value;
   // Shared by both commands: a walk's ends are the samples generate prints at the same ψ.
-  const shared = (psi() !== undefined ? ` --truncation ${psi()}` : "") + (ck !== "best" ? ` --checkpoint ${ck}` : "");
+  const p = psi();
+  const shared = (p !== undefined ? ` --truncation ${p}` : "") + (ck !== "best" ? ` --checkpoint ${ck}` : "");
   $("gen-cmd").textContent = `textgan generate ${commandModel()} -n ${$("gen-n").value} --seed ${$("gen-seed").value}` +
     (t > 0 ? ` --temperature ${t}` : "") + shared;
   $("walk-cmd").textContent = `textgan interpolate ${commandModel()} --from ${$("walk-from").value} --to ${$("walk-to").value} --steps ${$("walk-steps").value} --path ${$("walk-path").value}` +
