@@ -30,6 +30,11 @@ impl ApiError {
     pub fn bad(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
+    /// A setting the library refused, as a 400: the library's message names the command's
+    /// flag (`--name`), the page sent the query parameter `name`.
+    pub fn bad_setting(name: &str, refused: impl std::fmt::Display) -> Self {
+        Self::bad(refused.to_string().replace(&format!("--{name}"), name))
+    }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
@@ -82,6 +87,13 @@ mod tests {
     fn an_error_is_one_line() {
         let e = ApiError::bad("first\nsecond\t third");
         assert_eq!(e.message, "first second third");
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_refused_setting_names_the_query_parameter_not_the_flag() {
+        let e = ApiError::bad_setting("truncation", "--truncation must be at most 1, got 2");
+        assert_eq!(e.message, "truncation must be at most 1, got 2");
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
     }
 }

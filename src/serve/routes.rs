@@ -328,8 +328,7 @@ fn sampler(
 ) -> ApiResult<Sampler> {
     // A bad value is the request's fault whatever the run: refused before any file is read.
     if let Some(psi) = truncation {
-        check_truncation(psi)
-            .map_err(|e| ApiError::bad(e.to_string().replace("--truncation", "truncation")))?;
+        check_truncation(psi).map_err(|e| ApiError::bad_setting("truncation", e))?;
     }
     let run = catalog.run(id)?;
     let which = which(checkpoint)?;
@@ -381,9 +380,7 @@ async fn generate(
         .run(move || {
             let sampler = sampler(&catalog, &q.id, q.checkpoint.as_deref(), q.truncation)?
                 .with_temperature(temperature)
-                .map_err(|e| {
-                    ApiError::bad(e.to_string().replace("--temperature", "temperature"))
-                })?;
+                .map_err(|e| ApiError::bad_setting("temperature", e))?;
             let mut lines = Vec::with_capacity(n);
             sampler
                 .generate(n, seed, false, |line| {
